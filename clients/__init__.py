@@ -1,0 +1,99 @@
+"""The client registry: built-in adapters by name, plus third-party adapters that
+declare themselves in the ``tlsmatrix.clients`` entry-point group.
+
+Adapters are imported only when asked for, so listing names costs no client library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+
+from clients.base import (
+    CERTIFICATE_REASONS,
+    Client,
+    ClientInfo,
+    Observation,
+    Reason,
+    Target,
+    Trust,
+    TrustUsed,
+    Verdict,
+    verdict_for,
+)
+
+ENTRY_POINT_GROUP = "tlsmatrix.clients"
+
+# name -> "module:Class". Order is the order of columns in reports.
+BUILTIN: dict[str, str] = {
+    "curl": "clients.curl:CurlClient",
+    "openssl": "clients.openssl_cli:OpenSSLClient",
+    "requests": "clients.requests_client:RequestsClient",
+    "httpx": "clients.httpx_client:HttpxClient",
+    "urllib3": "clients.urllib3_client:Urllib3Client",
+    "stdlib": "clients.stdlib:StdlibClient",
+    "pyopenssl": "clients.pyopenssl_client:PyOpenSSLClient",
+}
+
+
+class UnknownClient(KeyError):
+    """Raised for a client name that no adapter registers."""
+
+
+def _entry_points() -> dict[str, str]:
+    from importlib.metadata import entry_points
+
+    found: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    return found
+
+
+def registry() -> dict[str, str]:
+    """Every known adapter: built-ins first, then plugins (a plugin cannot shadow one)."""
+    names = dict(BUILTIN)
+    for name, ref in _entry_points().items():
+        names.setdefault(name, ref)
+    return names
+
+
+def names() -> list[str]:
+    return list(registry())
+
+
+def load(name: str) -> Client:
+    """Instantiate the adapter called ``name``. Raises UnknownClient for an unknown name."""
+    ref = registry().get(name)
+    if ref is None:
+        raise UnknownClient(name)
+    module_name, _, attr = ref.partition(":")
+    cls = getattr(importlib.import_module(module_name), attr)
+    return cls()
+
+
+def load_many(selected: Iterable[str] | None = None) -> list[Client]:
+    chosen = list(selected) if selected else names()
+    return [load(n) for n in chosen]
+
+
+__all__ = sorted(
+    [
+        "BUILTIN",
+        "CERTIFICATE_REASONS",
+        "Client",
+        "ClientInfo",
+        "ENTRY_POINT_GROUP",
+        "Observation",
+        "Reason",
+        "Target",
+        "Trust",
+        "TrustUsed",
+        "UnknownClient",
+        "Verdict",
+        "load",
+        "load_many",
+        "names",
+        "registry",
+        "verdict_for",
+    ]
+)

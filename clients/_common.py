@@ -1,0 +1,312 @@
+"""Helpers every adapter shares: OpenSSL code mapping, exception classification,
+trust resolution from the environment, and a subprocess runner with a hard deadline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from clients.base import Observation, Reason, Target, Trust, TrustUsed, Verdict, verdict_for
+
+# OpenSSL X509_V_ERR_* codes -> our reasons. Codes not listed are certificate problems we
+# have no finer name for; they still reject, as handshake failures with the code kept.
+OPENSSL_CODES: dict[int, Reason] = {
+    2: Reason.INCOMPLETE_CHAIN,  # unable to get issuer certificate
+    9: Reason.NOT_YET_VALID,
+    10: Reason.EXPIRED,
+    13: Reason.NOT_YET_VALID,  # format error in notBefore
+    14: Reason.EXPIRED,  # format error in notAfter
+    18: Reason.SELF_SIGNED,  # self-signed leaf
+    19: Reason.UNTRUSTED_ROOT,  # self-signed certificate in chain
+    20: Reason.INCOMPLETE_CHAIN,  # unable to get local issuer certificate
+    21: Reason.INCOMPLETE_CHAIN,  # unable to verify the first certificate
+    23: Reason.REVOKED,
+    62: Reason.HOSTNAME_MISMATCH,
+    64: Reason.HOSTNAME_MISMATCH,  # IP address mismatch
+    66: Reason.WEAK_KEY,  # EE key too small
+    67: Reason.WEAK_KEY,  # CA key too small
+    68: Reason.WEAK_SIGNATURE,  # CA md too weak
+}
+
+
+def reason_for_openssl_code(code: int | None) -> Reason:
+    if code is None:
+        return Reason.HANDSHAKE_FAILURE
+    return OPENSSL_CODES.get(code, Reason.HANDSHAKE_FAILURE)
+
+
+def observe(
+    target: Target,
+    client: str,
+    reason: Reason,
+    *,
+    detail: str = "",
+    verify_code: int | None = None,
+    tls_version: str | None = None,
+    started: float,
+    trust: TrustUsed | None,
+) -> Observation:
+    """Build an Observation whose verdict always follows from its reason."""
+    return Observation(
+        target=target.name,
+        client=client,
+        verdict=verdict_for(reason),
+        reason=reason,
+        detail=" ".join(detail.split())[:2000],
+        verify_code=verify_code,
+        tls_version=tls_version,
+        elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+        trust=trust,
+    )
+
+
+# --- exceptions (Python clients) ------------------------------------------------------
+
+# Substrings of OpenSSL/Python error texts, most specific first.
+_TEXT_REASONS: tuple[tuple[str, Reason], ...] = (
+    ("wrong_version_number", Reason.NOT_TLS),
+    ("wrong version number", Reason.NOT_TLS),
+    ("packet length too long", Reason.NOT_TLS),
+    ("record layer failure", Reason.NOT_TLS),
+    ("http request", Reason.NOT_TLS),
+    ("unsupported protocol", Reason.PROTOCOL_VERSION),
+    ("protocol version", Reason.PROTOCOL_VERSION),
+    ("protocol_version", Reason.PROTOCOL_VERSION),
+    ("no protocols available", Reason.PROTOCOL_VERSION),
+    ("hostname mismatch", Reason.HOSTNAME_MISMATCH),
+    ("doesn't match", Reason.HOSTNAME_MISMATCH),
+    ("certificate has expired", Reason.EXPIRED),
+    ("not yet valid", Reason.NOT_YET_VALID),
+    ("timed out", Reason.TIMEOUT),
+    ("timeout", Reason.TIMEOUT),
+    ("connection refused", Reason.CONNECTION_REFUSED),
+    ("name or service not known", Reason.DNS_FAILURE),
+    ("nodename nor servname", Reason.DNS_FAILURE),
+    ("temporary failure in name resolution", Reason.DNS_FAILURE),
+    ("getaddrinfo failed", Reason.DNS_FAILURE),
+    ("unexpected eof", Reason.HANDSHAKE_FAILURE),
+    ("eof occurred", Reason.HANDSHAKE_FAILURE),
+    ("connection reset", Reason.HANDSHAKE_FAILURE),
+    ("handshake failure", Reason.HANDSHAKE_FAILURE),
+    ("sslv3 alert", Reason.HANDSHAKE_FAILURE),
+    ("tlsv1 alert", Reason.HANDSHAKE_FAILURE),
+    ("tlsv13 alert", Reason.HANDSHAKE_FAILURE),
+    ("certificate required", Reason.HANDSHAKE_FAILURE),
+)
+
+
+def reason_for_text(text: str) -> Reason | None:
+    """The reason a raw error text names, or None when it names none we know."""
+    low = text.lower()
+    for needle, reason in _TEXT_REASONS:
+        if needle in low:
+            return reason
+    return None
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps (__cause__, __context__, .reason, args)."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo and len(seen) < 32:
+        cur = todo.pop(0)
+        if any(cur is s for s in seen):
+            continue
+        seen.append(cur)
+        for nxt in (cur.__cause__, cur.__context__, getattr(cur, "reason", None)):
+            if isinstance(nxt, BaseException):
+                todo.append(nxt)
+        todo.extend(a for a in getattr(cur, "args", ()) if isinstance(a, BaseException))
+    return seen
+
+
+@dataclass(frozen=True)
+class Classified:
+    reason: Reason
+    detail: str
+    verify_code: int | None = None
+
+
+def classify_exception(exc: BaseException) -> Classified:
+    """Map any exception a Python TLS client raised to a reason.
+
+    The most specific signal wins: an OpenSSL verify code, then OS-level errors
+    (refused, DNS, timeout), then known texts. Unknown -> client_error, text kept.
+    """
+    chain = exception_chain(exc)
+    detail = "; ".join(_describe(e) for e in chain[:3])
+    for e in chain:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            code = getattr(e, "verify_code", None)
+            message = getattr(e, "verify_message", "") or str(e)
+            return Classified(reason_for_openssl_code(code), message, code)
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError):
+            return Classified(Reason.CONNECTION_REFUSED, detail)
+        if isinstance(e, socket.gaierror):
+            return Classified(Reason.DNS_FAILURE, detail)
+        if isinstance(e, (TimeoutError, socket.timeout)):
+            return Classified(Reason.TIMEOUT, detail)
+    for e in chain:
+        found = reason_for_text(_describe(e))
+        if found is not None:
+            return Classified(found, detail)
+    for e in chain:
+        if isinstance(e, ssl.SSLError):
+            return Classified(Reason.HANDSHAKE_FAILURE, detail)
+        if isinstance(e, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return Classified(Reason.HANDSHAKE_FAILURE, detail)
+    return Classified(Reason.CLIENT_ERROR, detail)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# --- trust ----------------------------------------------------------------------------
+
+
+def explicit_trust(trust: Trust) -> TrustUsed:
+    assert trust.path is not None
+    return TrustUsed("bundle", "explicit bundle", trust.path)
+
+
+def trust_from_env(
+    env: Mapping[str, str], variables: Sequence[str], default: TrustUsed
+) -> TrustUsed:
+    """The first of ``variables`` that is set (and non-empty) wins over ``default``."""
+    for var in variables:
+        value = env.get(var)
+        if value:
+            return TrustUsed("native", var, value)
+    return default
+
+
+def openssl_default_trust(env: Mapping[str, str]) -> TrustUsed:
+    """OpenSSL's default verify paths as this process's OpenSSL sees them."""
+    paths = ssl.get_default_verify_paths()
+    if env.get(paths.openssl_cafile_env):
+        return TrustUsed("native", paths.openssl_cafile_env, env[paths.openssl_cafile_env])
+    if env.get(paths.openssl_capath_env):
+        return TrustUsed("native", paths.openssl_capath_env, env[paths.openssl_capath_env])
+    path = paths.cafile or paths.capath or paths.openssl_cafile
+    return TrustUsed("native", "OpenSSL default paths", path)
+
+
+def tls_version_name(version: str | None) -> str | None:
+    """'TLSv1.3' -> 'TLS 1.3' so every client's version reads the same."""
+    if not version:
+        return None
+    v = version.replace("TLSv", "TLS ").replace("_", ".").strip()
+    return v
+
+
+# --- subprocesses ---------------------------------------------------------------------
+
+# Variables that redirect a TLS client's trust. Cleared for explicit-bundle probes so that
+# "trust this file" means exactly that file.
+TRUST_ENV_VARS = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "CURL_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "GIT_SSL_CAINFO",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+)
+
+
+def child_env(trust: Trust, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a client subprocess: unchanged for native trust (that is what
+    the user's machine does), without trust and proxy redirections for an explicit bundle."""
+    env = dict(os.environ if base is None else base)
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        env.pop(var, None)  # probes talk to the target itself, never through a proxy
+    if not trust.is_native:
+        for var in TRUST_ENV_VARS:
+            env.pop(var, None)
+    return env
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int | None  # None when killed at the deadline
+    stdout: str
+    stderr: str
+    timed_out: bool
+
+
+def run_command(
+    argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None
+) -> CommandResult:
+    """Run argv (never a shell) with stdin closed; kill its whole process group at the
+    deadline, since openssl, gnutls-cli and friends have no handshake timeout of their own."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=max(timeout, 0.01))
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, err = proc.communicate()
+        timed_out = True
+    finally:
+        _kill_group(proc)  # grandchildren left behind by a finished parent
+    return CommandResult(
+        None if timed_out else proc.returncode,
+        out.decode("utf-8", "replace"),
+        err.decode("utf-8", "replace"),
+        timed_out,
+    )
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+__all__ = [
+    "CommandResult",
+    "Classified",
+    "OPENSSL_CODES",
+    "Verdict",
+    "child_env",
+    "classify_exception",
+    "explicit_trust",
+    "first_line",
+    "observe",
+    "openssl_default_trust",
+    "reason_for_openssl_code",
+    "reason_for_text",
+    "run_command",
+    "tls_version_name",
+    "trust_from_env",
+]

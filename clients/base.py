@@ -1,0 +1,236 @@
+"""The adapter contract and the vocabulary that adapters and the harness share.
+
+Everything here is plain data (frozen dataclasses and string enums) so that an adapter,
+ours or a third party's, needs nothing but this module to take part in a matrix.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+
+class Verdict(str, enum.Enum):
+    """What a client decided about a server. JSON uses the values."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    ERROR = "error"  # no TLS verdict reached: refused, DNS, not TLS, adapter crash
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"  # client unavailable
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Reason(str, enum.Enum):
+    """Normalized reasons: the same failure has one name whatever the client said."""
+
+    OK = "ok"
+    INCOMPLETE_CHAIN = "incomplete_chain"
+    UNTRUSTED_ROOT = "untrusted_root"
+    SELF_SIGNED = "self_signed"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    HOSTNAME_MISMATCH = "hostname_mismatch"
+    REVOKED = "revoked"
+    WEAK_KEY = "weak_key"
+    WEAK_SIGNATURE = "weak_signature"
+    HANDSHAKE_FAILURE = "handshake_failure"
+    PROTOCOL_VERSION = "protocol_version"
+    NOT_TLS = "not_tls"
+    CONNECTION_REFUSED = "connection_refused"
+    DNS_FAILURE = "dns_failure"
+    TIMEOUT = "timeout"
+    CLIENT_UNAVAILABLE = "client_unavailable"
+    CLIENT_ERROR = "client_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Reasons that mean "reached the server, spoke TLS, and refused its certificate".
+CERTIFICATE_REASONS = frozenset(
+    {
+        Reason.INCOMPLETE_CHAIN,
+        Reason.UNTRUSTED_ROOT,
+        Reason.SELF_SIGNED,
+        Reason.EXPIRED,
+        Reason.NOT_YET_VALID,
+        Reason.HOSTNAME_MISMATCH,
+        Reason.REVOKED,
+        Reason.WEAK_KEY,
+        Reason.WEAK_SIGNATURE,
+    }
+)
+
+
+def verdict_for(reason: Reason) -> Verdict:
+    """The verdict a reason implies; adapters use it so the two never disagree."""
+    if reason is Reason.OK:
+        return Verdict.ACCEPT
+    if reason is Reason.TIMEOUT:
+        return Verdict.TIMEOUT
+    if reason is Reason.CLIENT_UNAVAILABLE:
+        return Verdict.SKIPPED
+    if reason in CERTIFICATE_REASONS or reason in (
+        Reason.HANDSHAKE_FAILURE,
+        Reason.PROTOCOL_VERSION,
+    ):
+        return Verdict.REJECT
+    return Verdict.ERROR
+
+
+@dataclass(frozen=True)
+class Target:
+    """One endpoint: where to connect and which name to expect.
+
+    ``host`` is the name as the user wrote it (IDN shown as written, lower-cased, no
+    brackets for IPv6); ``connect_to`` is the address from ``--resolve`` (connect there,
+    but send SNI and check the name ``host``), or None to resolve ``host``.
+    Build targets with :func:`harness.targets.parse_target`, which validates them.
+    """
+
+    host: str
+    port: int = 443
+    path: str = "/"
+    connect_to: str | None = None
+
+    @property
+    def ascii_host(self) -> str:
+        """The host as sent on the wire: punycode for IDN, no trailing-dot change."""
+        if _is_ip(self.host):
+            return self.host
+        try:
+            return self.host.encode("idna").decode("ascii")
+        except UnicodeError:
+            return self.host
+
+    @property
+    def is_ip(self) -> bool:
+        return _is_ip(self.host)
+
+    @property
+    def address(self) -> str:
+        """Where the TCP connection goes."""
+        return self.connect_to or self.ascii_host
+
+    @property
+    def url(self) -> str:
+        """The https URL with the wire host (IPv6 in brackets)."""
+        return f"https://{_bracket(self.ascii_host)}:{self.port}{self.path}"
+
+    @property
+    def name(self) -> str:
+        """How the target is shown and keyed in results (host as written)."""
+        shown = f"https://{_bracket(self.host)}:{self.port}{self.path}"
+        return shown if self.path != "/" else shown[:-1]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+TrustKind = Literal["native", "bundle"]
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What a probe is asked to trust: the client's native default or one PEM bundle."""
+
+    kind: TrustKind = "native"
+    path: str | None = None
+
+    @classmethod
+    def native(cls) -> Trust:
+        return cls("native", None)
+
+    @classmethod
+    def bundle(cls, path: str) -> Trust:
+        return cls("bundle", path)
+
+    @property
+    def is_native(self) -> bool:
+        return self.kind == "native"
+
+
+@dataclass(frozen=True)
+class TrustUsed:
+    """What a client really trusted in a probe, stated so a person can check it.
+
+    ``origin`` says where that came from: ``--ca-file``/``--trust`` for an explicit bundle,
+    the environment variable that redirected the client, or its built-in default
+    (``certifi``, ``OpenSSL default paths``, ``bundled Mozilla store`` ...).
+    ``path`` is a file or directory when there is one to look into.
+    """
+
+    kind: TrustKind
+    origin: str
+    path: str | None = None
+
+    def describe(self) -> str:
+        where = self.path or "built-in store"
+        return where if self.kind == "bundle" else f"{where} ({self.origin})"
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"kind": self.kind, "origin": self.origin, "path": self.path}
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What a client is and how it behaves, as far as the verdicts depend on it."""
+
+    name: str
+    available: bool
+    unavailable_reason: str | None = None
+    version: str | None = None
+    tls_library: str | None = None
+    tls_library_version: str | None = None
+    native_trust: TrustUsed | None = None  # what "native" means here, given the environment
+    env_vars: tuple[str, ...] = ()  # variables that change its trust source, in precedence order
+    fetches_aia: bool = False  # completes a missing intermediate from the AIA caIssuers URL
+    kind: Literal["in-process", "subprocess"] = "in-process"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One probe's outcome. The runner turns every outcome, even a crash, into one."""
+
+    target: str
+    client: str
+    verdict: Verdict
+    reason: Reason
+    detail: str = ""
+    verify_code: int | None = None
+    tls_version: str | None = None
+    elapsed_ms: float = 0.0
+    trust: TrustUsed | None = None
+    explanation: str = ""
+
+
+@runtime_checkable
+class Client(Protocol):
+    """One real TLS client. ``probe`` must not raise for anything the server does, must
+    honour ``timeout`` as well as the client allows (the runner enforces it from outside
+    too) and must never touch process-global state: probes run concurrently."""
+
+    name: str
+
+    def info(self) -> ClientInfo: ...
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation: ...
