@@ -76,24 +76,22 @@ def load_many(selected: Iterable[str] | None = None) -> list[Client]:
     return [load(n) for n in chosen]
 
 
-__all__ = sorted(
-    [
-        "BUILTIN",
-        "CERTIFICATE_REASONS",
-        "Client",
-        "ClientInfo",
-        "ENTRY_POINT_GROUP",
-        "Observation",
-        "Reason",
-        "Target",
-        "Trust",
-        "TrustUsed",
-        "UnknownClient",
-        "Verdict",
-        "load",
-        "load_many",
-        "names",
-        "registry",
-        "verdict_for",
-    ]
-)
+__all__ = [
+    "BUILTIN",
+    "CERTIFICATE_REASONS",
+    "Client",
+    "ClientInfo",
+    "ENTRY_POINT_GROUP",
+    "Observation",
+    "Reason",
+    "Target",
+    "Trust",
+    "TrustUsed",
+    "UnknownClient",
+    "Verdict",
+    "load",
+    "load_many",
+    "names",
+    "registry",
+    "verdict_for",
+]

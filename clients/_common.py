@@ -3,6 +3,7 @@ trust resolution from the environment, and a subprocess runner with a hard deadl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -35,6 +36,10 @@ OPENSSL_CODES: dict[int, Reason] = {
 }
 
 
+# Codes that say only "the issuer was not found": see Observation.issuer_unknown.
+ISSUER_UNKNOWN_CODES = frozenset({2, 20, 21})
+
+
 def reason_for_openssl_code(code: int | None) -> Reason:
     if code is None:
         return Reason.HANDSHAKE_FAILURE
@@ -51,8 +56,13 @@ def observe(
     tls_version: str | None = None,
     started: float,
     trust: TrustUsed | None,
+    issuer_unknown: bool | None = None,
 ) -> Observation:
-    """Build an Observation whose verdict always follows from its reason."""
+    """Build an Observation whose verdict always follows from its reason.
+
+    ``issuer_unknown`` defaults to True for OpenSSL's "issuer not found" codes."""
+    if issuer_unknown is None:
+        issuer_unknown = verify_code in ISSUER_UNKNOWN_CODES
     return Observation(
         target=target.name,
         client=client,
@@ -63,6 +73,7 @@ def observe(
         tls_version=tls_version,
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         trust=trust,
+        issuer_unknown=issuer_unknown,
     )
 
 
@@ -280,10 +291,8 @@ def run_command(
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def first_line(text: str) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """What a client decided about a server. JSON uses the values."""
 
     ACCEPT = "accept"
@@ -20,11 +20,8 @@ class Verdict(str, enum.Enum):
     TIMEOUT = "timeout"
     SKIPPED = "skipped"  # client unavailable
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     """Normalized reasons: the same failure has one name whatever the client said."""
 
     OK = "ok"
@@ -45,9 +42,6 @@ class Reason(str, enum.Enum):
     TIMEOUT = "timeout"
     CLIENT_UNAVAILABLE = "client_unavailable"
     CLIENT_ERROR = "client_error"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # Reasons that mean "reached the server, spoke TLS, and refused its certificate".
@@ -221,6 +215,10 @@ class Observation:
     elapsed_ms: float = 0.0
     trust: TrustUsed | None = None
     explanation: str = ""
+    # True when the client said only "issuer unknown" (Java, GnuTLS, Chromium; OpenSSL's
+    # codes 2/20/21). Whether that was a missing intermediate, an untrusted root or a
+    # self-signed leaf follows from the captured chain: the harness refines ``reason``.
+    issuer_unknown: bool = False
 
 
 @runtime_checkable

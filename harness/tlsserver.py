@@ -6,6 +6,7 @@ It serves exactly the chain it is given (leaf first), answers every request with
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -80,10 +81,8 @@ class TLSServer:
 
     def stop(self) -> None:
         self._stopped.set()
-        try:
+        with contextlib.suppress(OSError):
             self._sock.close()
-        except OSError:
-            pass
         if self._thread is not None:
             self._thread.join(timeout=2)
 
