@@ -1,0 +1,210 @@
+"""The ``curl`` command line tool (with whatever TLS library it was built with)."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import tempfile
+import time
+from functools import cached_property
+
+from clients._common import (
+    child_env,
+    explicit_trust,
+    first_line,
+    observe,
+    reason_for_openssl_code,
+    reason_for_text,
+    run_command,
+    tls_version_name,
+    trust_from_env,
+)
+from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+
+# curl's tool reads these, in this order, when no --cacert is given.
+ENV_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_DIR", "SSL_CERT_FILE")
+_DEFAULT_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
+
+# curl exit codes that decide the reason by themselves.
+_EXIT_REASONS = {
+    6: Reason.DNS_FAILURE,
+    7: Reason.CONNECTION_REFUSED,
+    28: Reason.TIMEOUT,
+    52: Reason.NOT_TLS,  # empty reply
+}
+_MARK = "TLSMATRIX:"
+
+
+class CurlClient:
+    name = "curl"
+
+    def __init__(self, binary: str = "curl") -> None:
+        self.binary = binary
+
+    @cached_property
+    def _path(self) -> str | None:
+        return shutil.which(self.binary)
+
+    @cached_property
+    def _version_line(self) -> str:
+        if not self._path:
+            return ""
+        result = run_command([self._path, "--version"], timeout=5)
+        return first_line(result.stdout)
+
+    @cached_property
+    def _empty_capath(self) -> str:
+        # An empty CA directory: with an explicit bundle curl must not also read its
+        # build-time CA path.
+        path = tempfile.mkdtemp(prefix="tlsmatrix-curl-")
+        atexit.register(shutil.rmtree, path, True)
+        return path
+
+    def info(self) -> ClientInfo:
+        if not self._path:
+            return ClientInfo(
+                self.name, False, f"{self.binary} not found on PATH", kind="subprocess"
+            )
+        line = self._version_line
+        match = re.search(
+            r"curl (\S+).*?\b(OpenSSL|GnuTLS|wolfSSL|BoringSSL|LibreSSL|mbedTLS|"
+            r"NSS|rustls|Schannel|SecureTransport)/(\S+)",
+            line,
+        )
+        return ClientInfo(
+            name=self.name,
+            available=True,
+            version=f"curl {match.group(1)}" if match else line,
+            tls_library=match.group(2) if match else None,
+            tls_library_version=match.group(3) if match else None,
+            native_trust=self.native_trust(),
+            env_vars=ENV_VARS,
+            fetches_aia=False,
+            kind="subprocess",
+        )
+
+    def native_trust(self) -> TrustUsed:
+        bundle = next((p for p in _DEFAULT_BUNDLES if os.path.exists(p)), None)
+        return trust_from_env(
+            os.environ, ENV_VARS, TrustUsed("native", "built-in CA bundle", bundle)
+        )
+
+    def argv(self, target: Target, trust: Trust, timeout: float) -> list[str]:
+        argv = [
+            self._path or self.binary,
+            "--silent",
+            "--show-error",
+            "--verbose",
+            "--output",
+            os.devnull,
+            "--write-out",
+            f"{_MARK}%{{http_code}} %{{ssl_verify_result}}\\n",
+            "--max-time",
+            f"{max(timeout, 0.1):.3f}",
+            "--connect-timeout",
+            f"{max(timeout, 0.1):.3f}",
+            "--proto",
+            "=https",
+            "--noproxy",
+            "*",
+            "--max-redirs",
+            "0",
+        ]
+        if target.connect_to:
+            address = f"[{target.connect_to}]" if ":" in target.connect_to else target.connect_to
+            argv += ["--resolve", f"{target.ascii_host}:{target.port}:{address}"]
+        if trust.path:
+            argv += ["--cacert", trust.path, "--capath", self._empty_capath]
+        return [*argv, "--", target.url]
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        used = self.native_trust() if trust.is_native else explicit_trust(trust)
+        if not self._path:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_UNAVAILABLE,
+                detail=f"{self.binary} not found",
+                started=started,
+                trust=used,
+            )
+        result = run_command(self.argv(target, trust, timeout), timeout, child_env(trust))
+        version = _tls_version(result.stderr)
+        if result.timed_out:
+            return observe(
+                target,
+                self.name,
+                Reason.TIMEOUT,
+                detail="killed at the deadline",
+                tls_version=version,
+                started=started,
+                trust=used,
+            )
+        http_code, verify_result = _write_out(result.stdout)
+        error = _error_line(result.stderr)
+        if result.returncode == 0:
+            return observe(
+                target,
+                self.name,
+                Reason.OK,
+                detail=f"HTTP {http_code}",
+                tls_version=version,
+                started=started,
+                trust=used,
+            )
+        detail = f"exit {result.returncode}: {error}"
+        if result.returncode == 60 and verify_result:  # peer certificate failed verification
+            reason = reason_for_openssl_code(verify_result)
+            if "subject name" in error or "does not match" in error:
+                reason, verify_result = Reason.HOSTNAME_MISMATCH, 62
+            return observe(
+                target,
+                self.name,
+                reason,
+                detail=detail,
+                verify_code=verify_result,
+                tls_version=version,
+                started=started,
+                trust=used,
+            )
+        reason = _EXIT_REASONS.get(result.returncode or -1) or reason_for_text(error)
+        if reason is None:
+            reason = (
+                Reason.HANDSHAKE_FAILURE
+                if result.returncode in (35, 56, 60)
+                else (Reason.CLIENT_ERROR)
+            )
+        return observe(
+            target,
+            self.name,
+            reason,
+            detail=detail,
+            tls_version=version,
+            started=started,
+            trust=used,
+        )
+
+
+def _write_out(stdout: str) -> tuple[str, int | None]:
+    for line in stdout.splitlines():
+        if line.startswith(_MARK):
+            parts = line[len(_MARK) :].split()
+            code = parts[0] if parts else "000"
+            verify = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            return code, verify
+    return "000", None
+
+
+def _error_line(stderr: str) -> str:
+    for line in reversed(stderr.splitlines()):
+        if line.startswith("curl: ("):
+            return line
+    return first_line(stderr)
+
+
+def _tls_version(stderr: str) -> str | None:
+    match = re.search(r"SSL connection using (TLSv[\d.]+)", stderr)
+    return tls_version_name(match.group(1)) if match else None

@@ -1,0 +1,120 @@
+"""``requests``: certifi by default, redirected by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from clients._common import (
+    classify_exception,
+    explicit_trust,
+    observe,
+    tls_version_name,
+    trust_from_env,
+)
+from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+
+ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+NO_PROXY = {"http": None, "https": None, "all": None}
+
+
+class RequestsClient:
+    name = "requests"
+
+    def info(self) -> ClientInfo:
+        try:
+            import requests
+            import urllib3
+        except ImportError as exc:
+            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+        import ssl
+
+        return ClientInfo(
+            name=self.name,
+            available=True,
+            version=f"requests {requests.__version__} (urllib3 {urllib3.__version__})",
+            tls_library="OpenSSL",
+            tls_library_version=ssl.OPENSSL_VERSION,
+            native_trust=self.native_trust(),
+            env_vars=ENV_VARS,
+            fetches_aia=False,
+        )
+
+    def native_trust(self) -> TrustUsed:
+        import certifi
+
+        return trust_from_env(os.environ, ENV_VARS, TrustUsed("native", "certifi", certifi.where()))
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        used = self.native_trust() if trust.is_native else explicit_trust(trust)
+        try:
+            import requests
+
+            versions: list[str | None] = []
+            with requests.Session() as session:
+                session.mount("https://", _adapter_for(target, versions))
+                response = session.get(
+                    _url(target),
+                    headers={"Host": _host_header(target)},
+                    # True lets requests pick its CA bundle as it really does (env, certifi)
+                    verify=trust.path if trust.path else True,
+                    timeout=(timeout, timeout),
+                    allow_redirects=False,
+                    proxies=dict(NO_PROXY),
+                )
+                version = tls_version_name(versions[-1]) if versions else None
+        except Exception as exc:
+            c = classify_exception(exc)
+            return observe(
+                target,
+                self.name,
+                c.reason,
+                detail=c.detail,
+                verify_code=c.verify_code,
+                started=started,
+                trust=used,
+            )
+        return observe(
+            target,
+            self.name,
+            Reason.OK,
+            detail=f"HTTP {response.status_code}",
+            tls_version=version,
+            started=started,
+            trust=used,
+        )
+
+
+def _url(target: Target) -> str:
+    """The URL that names where to connect; SNI and the name check use target.ascii_host."""
+    host = target.address
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}:{target.port}{target.path}"
+
+
+def _host_header(target: Target) -> str:
+    host = f"[{target.ascii_host}]" if ":" in target.ascii_host else target.ascii_host
+    return f"{host}:{target.port}"
+
+
+def _adapter_for(target: Target, versions: list[str | None]) -> Any:
+    from requests.adapters import HTTPAdapter
+
+    from clients._urllib3_version import recording_pool_class
+
+    class _NameAdapter(HTTPAdapter):
+        """Connects where the URL says but sends SNI and checks the certificate for the
+        target's name (curl's --resolve, for requests)."""
+
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["server_hostname"] = target.ascii_host
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = {
+                **self.poolmanager.pool_classes_by_scheme,
+                "https": recording_pool_class(versions),
+            }
+
+    return _NameAdapter(max_retries=0)

@@ -1,0 +1,90 @@
+"""``urllib3`` 2.x: OpenSSL's default verify paths (SSL_CERT_FILE / SSL_CERT_DIR honoured)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from clients._common import (
+    classify_exception,
+    explicit_trust,
+    observe,
+    openssl_default_trust,
+    tls_version_name,
+)
+from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+
+
+class Urllib3Client:
+    name = "urllib3"
+
+    def info(self) -> ClientInfo:
+        try:
+            import urllib3
+        except ImportError as exc:
+            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+        import ssl
+
+        return ClientInfo(
+            name=self.name,
+            available=True,
+            version=f"urllib3 {urllib3.__version__}",
+            tls_library="OpenSSL",
+            tls_library_version=ssl.OPENSSL_VERSION,
+            native_trust=self.native_trust(),
+            env_vars=("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            fetches_aia=False,
+        )
+
+    def native_trust(self) -> TrustUsed:
+        return openssl_default_trust(os.environ)
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        used = self.native_trust() if trust.is_native else explicit_trust(trust)
+        try:
+            import urllib3
+
+            from clients._urllib3_version import recording_pool_class
+
+            versions: list[str | None] = []
+            pool = recording_pool_class(versions)(
+                target.address,
+                target.port,
+                server_hostname=target.ascii_host,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=trust.path,  # None: urllib3 loads OpenSSL's default paths
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+            )
+            with pool:
+                response = pool.urlopen(
+                    "GET",
+                    target.path,
+                    headers={"Host": target.ascii_host},
+                    redirect=False,
+                    preload_content=False,
+                )
+                version = versions[-1] if versions else None
+                status = response.status
+                response.release_conn()
+        except Exception as exc:
+            c = classify_exception(exc)
+            return observe(
+                target,
+                self.name,
+                c.reason,
+                detail=c.detail,
+                verify_code=c.verify_code,
+                started=started,
+                trust=used,
+            )
+        return observe(
+            target,
+            self.name,
+            Reason.OK,
+            detail=f"HTTP {status}",
+            tls_version=tls_version_name(version),
+            started=started,
+            trust=used,
+        )

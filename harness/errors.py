@@ -1,0 +1,8 @@
+"""The one exception type that means "the user's input is wrong": the CLI prints its
+message as one line on stderr and exits 2."""
+
+from __future__ import annotations
+
+
+class UsageError(ValueError):
+    """Bad input from the user (target, option, file). The message is one plain line."""

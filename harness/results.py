@@ -1,0 +1,209 @@
+"""A run's results as data: what was observed, on which machine, with which clients,
+and how the clients disagree. Reports render this; they never probe."""
+
+from __future__ import annotations
+
+import os
+import platform
+import ssl
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+
+SCHEMA = "tlsmatrix/1"
+
+# Environment variables that change some client's trust or route; reported with the run.
+TRUST_ENV = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "JAVA_TOOL_OPTIONS",
+    "HTTPS_PROXY",
+    "https_proxy",
+)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Clients that reached different verdicts on one target."""
+
+    target: str
+    groups: tuple[tuple[str, tuple[str, ...]], ...]  # (verdict/reason label, clients)
+    explanation: str = ""
+
+    def summary(self) -> str:
+        return "; ".join(f"{', '.join(names)}: {label}" for label, names in self.groups)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    results: tuple[Observation, ...]
+    clients: tuple[ClientInfo, ...]
+    environment: Mapping[str, Any]
+    generated_at: str
+    divergences: tuple[Divergence, ...] = ()
+    chains: Mapping[str, Any] = field(default_factory=dict)
+    partial: bool = False
+
+    def targets(self) -> list[str]:
+        return list(dict.fromkeys(o.target for o in self.results))
+
+    def client_names(self) -> list[str]:
+        return list(dict.fromkeys(o.client for o in self.results))
+
+
+def environment() -> dict[str, Any]:
+    """The facts about this machine that change verdicts."""
+    return {
+        "os": f"{platform.system()} {platform.release()}",
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "openssl": ssl.OPENSSL_VERSION,
+        "env": {name: os.environ[name] for name in TRUST_ENV if os.environ.get(name)},
+    }
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def label(obs: Observation) -> str:
+    """How a cell is grouped when comparing: accept, or the verdict with its reason."""
+    if obs.verdict is Verdict.ACCEPT:
+        return "accept"
+    return f"{obs.verdict.value} ({obs.reason.value})"
+
+
+def find_divergences(results: Iterable[Observation]) -> tuple[Divergence, ...]:
+    """Per target, the clients that disagree. Skipped clients take no side; clients that
+    reject for different reasons do disagree (that is often the interesting part)."""
+    by_target: dict[str, dict[str, list[str]]] = {}
+    for obs in results:
+        if obs.verdict is Verdict.SKIPPED:
+            continue
+        by_target.setdefault(obs.target, {}).setdefault(label(obs), []).append(obs.client)
+    found = []
+    for target, groups in by_target.items():
+        if len(groups) > 1:
+            ordered = sorted(groups.items(), key=lambda kv: (kv[0] != "accept", kv[0]))
+            found.append(Divergence(target, tuple((k, tuple(v)) for k, v in ordered)))
+    return tuple(found)
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def observation_to_dict(obs: Observation) -> dict[str, Any]:
+    return {
+        "target": obs.target,
+        "client": obs.client,
+        "verdict": obs.verdict.value,
+        "reason": obs.reason.value,
+        "detail": obs.detail,
+        "verify_code": obs.verify_code,
+        "tls_version": obs.tls_version,
+        "elapsed_ms": obs.elapsed_ms,
+        "trust": obs.trust.to_dict() if obs.trust else None,
+        "explanation": obs.explanation,
+    }
+
+
+def observation_from_dict(data: Mapping[str, Any]) -> Observation:
+    trust = data.get("trust")
+    return Observation(
+        target=data["target"],
+        client=data["client"],
+        verdict=Verdict(data["verdict"]),
+        reason=Reason(data["reason"]),
+        detail=data.get("detail") or "",
+        verify_code=data.get("verify_code"),
+        tls_version=data.get("tls_version"),
+        elapsed_ms=float(data.get("elapsed_ms") or 0.0),
+        trust=TrustUsed(trust["kind"], trust["origin"], trust.get("path")) if trust else None,
+        explanation=data.get("explanation") or "",
+    )
+
+
+def client_info_to_dict(info: ClientInfo) -> dict[str, Any]:
+    data = asdict(info)
+    data["native_trust"] = info.native_trust.to_dict() if info.native_trust else None
+    data["env_vars"] = list(info.env_vars)
+    data["notes"] = list(info.notes)
+    return data
+
+
+def client_info_from_dict(data: Mapping[str, Any]) -> ClientInfo:
+    native = data.get("native_trust")
+    return ClientInfo(
+        name=data["name"],
+        available=bool(data["available"]),
+        unavailable_reason=data.get("unavailable_reason"),
+        version=data.get("version"),
+        tls_library=data.get("tls_library"),
+        tls_library_version=data.get("tls_library_version"),
+        native_trust=TrustUsed(native["kind"], native["origin"], native.get("path"))
+        if native
+        else None,
+        env_vars=tuple(data.get("env_vars") or ()),
+        fetches_aia=bool(data.get("fetches_aia")),
+        kind=data.get("kind") or "in-process",
+        notes=tuple(data.get("notes") or ()),
+    )
+
+
+def to_dict(run: RunResult) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "generated_at": run.generated_at,
+        "partial": run.partial,
+        "environment": dict(run.environment),
+        "clients": [client_info_to_dict(c) for c in run.clients],
+        "results": [observation_to_dict(o) for o in run.results],
+        "chains": dict(run.chains),
+        "divergences": [
+            {
+                "target": d.target,
+                "groups": [{"outcome": k, "clients": list(v)} for k, v in d.groups],
+                "summary": d.summary(),
+                "explanation": d.explanation,
+            }
+            for d in run.divergences
+        ],
+    }
+
+
+def from_dict(data: Mapping[str, Any]) -> RunResult:
+    """Load a saved run. Raises KeyError/ValueError on a document that is not tlsmatrix/1."""
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"not a {SCHEMA} document (schema={data.get('schema')!r})")
+    results = tuple(observation_from_dict(o) for o in data["results"])
+    divergences = tuple(
+        Divergence(
+            d["target"],
+            tuple((g["outcome"], tuple(g["clients"])) for g in d["groups"]),
+            d.get("explanation") or "",
+        )
+        for d in data.get("divergences") or ()
+    )
+    return RunResult(
+        results=results,
+        clients=tuple(client_info_from_dict(c) for c in data.get("clients") or ()),
+        environment=data.get("environment") or {},
+        generated_at=data.get("generated_at") or "",
+        divergences=divergences,
+        chains=data.get("chains") or {},
+        partial=bool(data.get("partial")),
+    )
+
+
+def merge_clients(infos: Sequence[ClientInfo]) -> tuple[ClientInfo, ...]:
+    seen: dict[str, ClientInfo] = {}
+    for info in infos:
+        seen.setdefault(info.name, info)
+    return tuple(seen.values())
