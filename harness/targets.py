@@ -34,10 +34,15 @@ def parse_target(text: str) -> Target:
             raise UsageError(f"only https:// targets can be checked, not {scheme}://: {raw!r}")
     else:
         text = "https://" + text
+    netloc = text.split("://", 1)[1].split("/", 1)[0]
+    if netloc.count(":") > 1 and "[" not in netloc:
+        raise UsageError(f"IPv6 addresses must be in brackets, e.g. https://[::1]:8443/: {raw!r}")
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
+        if "port" in str(exc).lower():
+            raise UsageError(f"port out of range 1-65535 or not a number in {raw!r}") from None
         raise UsageError(f"malformed target {raw!r}: {_plain(exc)}") from None
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise UsageError(f"target may not contain user info: {raw!r}")

@@ -82,6 +82,8 @@ class TLSServer:
     def stop(self) -> None:
         self._stopped.set()
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        with contextlib.suppress(OSError):
             self._sock.close()
         if self._thread is not None:
             self._thread.join(timeout=2)
@@ -125,6 +127,25 @@ def _read_request(tls: ssl.SSLSocket, limit: int = 65536) -> bytes:
 def _any_ca_pem() -> str:
     """A throwaway CA so 'require a client certificate' can be configured: no client
     has a certificate from it, which is the point."""
-    import trustme
+    import datetime as dt
 
-    return trustme.CA().cert_pem.bytes().decode()
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tlsmatrix client-auth CA")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM).decode()

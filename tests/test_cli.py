@@ -1,0 +1,216 @@
+"""The CLI end to end, as a user runs it: a subprocess with a controlled environment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import clean_environ
+
+ROOT = __file__.rsplit("/tests/", 1)[0]
+
+
+def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env or clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+    )
+
+
+def rows(stdout: str) -> dict[str, dict]:
+    return {r["client"]: r for r in json.loads(stdout)["results"]}
+
+
+def test_the_incident(servers, pki):
+    """Leaf-only server: curl with a root+intermediate bundle (the laptop) accepts;
+    requests with only the root (certifi) rejects; s_client says code 21."""
+    url = f"https://localhost:{servers['leaf_only'].port}/"
+    result = tlsmatrix(
+        "run",
+        url,
+        "--client",
+        "curl",
+        "--client",
+        "requests",
+        "--client",
+        "openssl",
+        "--trust",
+        f"curl={pki.root_and_intermediate_pem}",
+        "--trust",
+        f"requests={pki.root_pem}",
+        "--trust",
+        f"openssl={pki.root_pem}",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    assert got["curl"]["verdict"] == "accept"
+    assert got["curl"]["trust"]["path"] == pki.root_and_intermediate_pem
+    assert (got["requests"]["verdict"], got["requests"]["reason"]) == ("reject", "incomplete_chain")
+    assert "unable to get local issuer certificate" in got["requests"]["detail"]
+    assert (got["openssl"]["verdict"], got["openssl"]["verify_code"]) == ("reject", 21)
+    divergences = json.loads(result.stdout)["divergences"]
+    assert [d["target"] for d in divergences] == [url.rstrip("/")]
+
+
+def test_table_names_verdict_reason_trust_and_disagreement(servers, pki):
+    url = f"https://localhost:{servers['leaf_only'].port}/"
+    result = tlsmatrix(
+        "run",
+        url,
+        "--client",
+        "curl",
+        "--client",
+        "stdlib",
+        "--trust",
+        f"curl={pki.root_and_intermediate_pem}",
+        "--trust",
+        f"stdlib={pki.root_pem}",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    curl = next(line for line in lines if line.startswith("curl"))
+    stdlib = next(line for line in lines if line.startswith("stdlib"))
+    assert "ACCEPT" in curl and "root+intermediate.pem" in curl
+    assert "REJECT" in stdlib and "incomplete_chain" in stdlib and "root.pem" in stdlib
+    assert any(
+        line.startswith("Disagreement:")
+        and "curl: accept" in line
+        and "stdlib: reject (incomplete_chain)" in line
+        for line in lines
+    )
+
+
+@pytest.mark.parametrize(
+    "scenario, verdict, reason",
+    [
+        ("good", "accept", "ok"),
+        ("expired", "reject", "expired"),
+        ("wrong_host", "reject", "hostname_mismatch"),
+        ("self_signed", "reject", "self_signed"),
+        ("untrusted_root", "reject", "untrusted_root"),
+        ("leaf_only", "reject", "incomplete_chain"),
+    ],
+)
+def test_ca_file_gives_every_client_the_same_bundle(servers, pki, scenario, verdict, reason):
+    result = tlsmatrix(
+        "run", f"localhost:{servers[scenario].port}", "--ca-file", pki.root_pem, "--format", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    got = [r for r in json.loads(result.stdout)["results"] if r["verdict"] != "skipped"]
+    assert {r["client"] for r in got} >= {
+        "curl",
+        "openssl",
+        "requests",
+        "httpx",
+        "urllib3",
+        "stdlib",
+        "pyopenssl",
+    }
+    for r in got:
+        assert (r["verdict"], r["reason"]) == (verdict, reason), r
+
+
+def test_native_trust_is_reported_truthfully(servers, pki):
+    url = f"localhost:{servers['good'].port}"
+    redirected = tlsmatrix(
+        "run",
+        url,
+        "--client",
+        "requests",
+        "--format",
+        "json",
+        env=clean_environ(PYTHONPATH=ROOT, REQUESTS_CA_BUNDLE=pki.root_pem),
+    )
+    row = rows(redirected.stdout)["requests"]
+    assert row["trust"] == {"kind": "native", "origin": "REQUESTS_CA_BUNDLE", "path": pki.root_pem}
+    assert row["verdict"] == "accept"  # and it really used that file
+    default = tlsmatrix("run", url, "--client", "requests", "--format", "json")
+    row = rows(default.stdout)["requests"]
+    assert row["trust"]["origin"] == "certifi" and row["trust"]["path"].endswith("cacert.pem")
+    assert row["verdict"] == "reject"
+    env = json.loads(redirected.stdout)["environment"]["env"]
+    assert env == {"REQUESTS_CA_BUNDLE": pki.root_pem}
+
+
+def test_silent_server_costs_at_most_the_timeout(silent_server):
+    started = time.monotonic()
+    result = tlsmatrix(
+        "run", f"127.0.0.1:{silent_server.port}", "--timeout", "1", "--format", "json"
+    )
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    got = json.loads(result.stdout)["results"]
+    assert len(got) >= 7 and all(r["verdict"] == "timeout" for r in got)
+    assert all(r["elapsed_ms"] <= 2000 for r in got)
+    assert elapsed < 15  # all clients ran side by side, not one after another
+
+
+def test_clients_command_lists_every_client():
+    result = tlsmatrix("clients", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    infos = {c["name"]: c for c in json.loads(result.stdout)}
+    assert {"curl", "openssl", "requests", "httpx", "urllib3", "stdlib", "pyopenssl"} <= set(infos)
+    assert infos["requests"]["env_vars"] == ["REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"]
+    assert infos["httpx"]["env_vars"] == ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+    assert infos["curl"]["available"] and infos["curl"]["version"].startswith("curl ")
+
+
+def _bad(tmp_path):
+    not_pem = tmp_path / "notes.txt"
+    not_pem.write_text("hello\n")
+    return [
+        (["run", "localhost:443", "--client", "nosuchclient"], "unknown client"),
+        (["run", "https://exa mple.com/"], "spaces"),
+        (["run", "ftp://example.com/"], "only https://"),
+        (["run", "localhost:99999"], "port"),
+        (["run", "localhost:0"], "port"),
+        (["run", "--", "-oProxyCommand=x"], "start with '-'"),
+        (["run", "https://-bad.example/"], "start with '-'"),
+        (["run", "localhost", "--ca-file", str(tmp_path / "missing.pem")], "cannot read"),
+        (["run", "localhost", "--ca-file", str(not_pem)], "no PEM certificate"),
+        (["run", "localhost", "--trust", "curl"], "CLIENT=PEM"),
+        (["run", "localhost", "--timeout", "-1"], "positive"),
+        (["run", "localhost", "--jobs", "0"], "at least 1"),
+        (["run"], "no targets"),
+        (["nosuchcommand"], "invalid choice"),
+    ]
+
+
+def test_bad_input_gives_one_line_and_exit_2(tmp_path):
+    for argv, needle in _bad(tmp_path):
+        result = tlsmatrix(*argv)
+        assert result.returncode == 2, (argv, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, (argv, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert needle in lines[0], (argv, lines[0])
+        assert result.stdout == ""
+
+
+def test_help_imports_no_client_library():
+    code = (
+        "import sys; from harness.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = {'requests', 'httpx', 'urllib3', 'cryptography', 'OpenSSL'} & set(sys.modules)\n"
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+        timeout=30,
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
