@@ -6,6 +6,12 @@ import argparse
 import json
 
 
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("clients", help="list the clients and how each behaves")
+    parser.add_argument("--format", default="table", choices=("table", "json"))
+    parser.set_defaults(func=command_clients)
+
+
 def command_clients(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 

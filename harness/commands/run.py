@@ -6,7 +6,57 @@ import argparse
 
 from harness.errors import UsageError
 from harness.inputs import check_ca_file, check_clients, parse_trust_options
+from harness.reports import FORMATS
 from harness.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from harness.cli import positive_float, positive_int
+
+    run = sub.add_parser("run", help="probe targets with every client and compare")
+    run.add_argument(
+        "targets", nargs="*", metavar="TARGET", help="https://host[:port][/path] or host[:port]"
+    )
+    run.add_argument(
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this client (repeatable); see 'tlsmatrix clients'",
+    )
+    run.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="give every client this trust bundle instead of its own store",
+    )
+    run.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CLIENT=PEM",
+        help="give one client this trust bundle (repeatable)",
+    )
+    run.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
+    )
+    run.add_argument("--hosts-file", metavar="FILE", help="more targets, one per line")
+    run.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="hard deadline per probe in seconds (default 10)",
+    )
+    run.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
+    )
+    run.add_argument("--format", default="table", choices=FORMATS)
+    run.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    run.set_defaults(func=command_run)
 
 
 def command_run(args: argparse.Namespace) -> int:
