@@ -9,6 +9,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -260,6 +261,19 @@ class CommandResult:
     timed_out: bool
 
 
+# Client processes running right now, so an interrupted run can stop every one of them.
+_LIVE: set[subprocess.Popen[bytes]] = set()
+_LIVE_LOCK = threading.Lock()
+
+
+def kill_all_children() -> None:
+    """Kill the process group of every client process still running (on Ctrl-C/SIGTERM)."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        _kill_group(proc)
+
+
 def run_command(
     argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None
 ) -> CommandResult:
@@ -273,6 +287,8 @@ def run_command(
         env=dict(env) if env is not None else None,
         start_new_session=True,
     )
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=max(timeout, 0.01))
         timed_out = False
@@ -282,6 +298,8 @@ def run_command(
         timed_out = True
     finally:
         _kill_group(proc)  # grandchildren left behind by a finished parent
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
     return CommandResult(
         None if timed_out else proc.returncode,
         out.decode("utf-8", "replace"),

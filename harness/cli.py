@@ -10,6 +10,13 @@ from collections.abc import Sequence
 from harness import __version__
 from harness.errors import UsageError
 
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -56,7 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a run like Ctrl-C: partial results, exit 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
+    if threading_is_main():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

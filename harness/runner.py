@@ -83,8 +83,11 @@ def collect_infos(clients: Sequence[Client], timeout: float = 15.0) -> dict[str,
     }
 
 
-def guarded_probe(probe: Probe, timeout: float) -> Observation:
-    """Run one probe with a hard deadline of ``timeout`` + GRACE_S, whatever the adapter does."""
+def guarded_probe(
+    probe: Probe, timeout: float, stop: threading.Event | None = None
+) -> Observation | None:
+    """Run one probe with a hard deadline of ``timeout`` + GRACE_S, whatever the adapter does.
+    Returns None only when ``stop`` is set before the probe finishes (an interrupted run)."""
     box: list[Observation] = []
     started = time.monotonic()
 
@@ -106,7 +109,11 @@ def guarded_probe(probe: Probe, timeout: float) -> Observation:
 
     worker = threading.Thread(target=work, name=f"probe-{probe.client.name}", daemon=True)
     worker.start()
-    worker.join(timeout + GRACE_S)
+    deadline = started + timeout + GRACE_S
+    while not box and (remaining := deadline - time.monotonic()) > 0:
+        if stop is not None and stop.is_set():
+            return None
+        worker.join(min(remaining, 0.1))
     if box:
         return box[0]
     return _observation(
@@ -142,9 +149,9 @@ def run_probes(
 ) -> list[Observation | None]:
     """Run ``probes`` with at most ``jobs`` at once; results keep the order of ``probes``.
 
-    Unavailable clients are not probed: they get a skipped row with the reason. When
-    ``stop`` is set, probes not yet started are left as None (the caller marks the run
-    partial)."""
+    Unavailable clients are not probed: they get a skipped row with the reason. On
+    KeyboardInterrupt (or when ``stop`` is set) probes not finished are left as None and
+    the caller marks the run partial."""
     results: list[Observation | None] = [None] * len(probes)
     done = 0
     lock = threading.Lock()
@@ -164,16 +171,28 @@ def run_probes(
                 0.0,
             )
         else:
-            obs = guarded_probe(probe, timeout)
+            obs = guarded_probe(probe, timeout, stop)
+        if obs is None:
+            return
         results[index] = obs
         with lock:
             done += 1
             if progress is not None:
                 progress(done, len(probes), obs)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="matrix") as pool:
+    stop = stop or threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="matrix")
+    try:
         for future in [pool.submit(one, i) for i in range(len(probes))]:
             future.result()
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: start nothing new, kill client processes, keep what we have.
+        stop.set()
+        from clients._common import kill_all_children
+
+        kill_all_children()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 

@@ -87,4 +87,9 @@ def command_run(args: argparse.Namespace) -> int:
         progress=terminal_progress,
     )
     write_text(render(run, args.format), args.output)
+    if run.partial:
+        import sys
+
+        print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
+        return 130
     return 0

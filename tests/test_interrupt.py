@@ -1,0 +1,63 @@
+"""Ctrl-C or SIGTERM during a long matrix: partial results written, children stopped, 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import clean_environ
+
+ROOT = __file__.rsplit("/tests/", 1)[0]
+
+
+def client_processes(port: int) -> list[str]:
+    """Command lines of running processes that mention the silent server's port."""
+    found = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f":{port}" in cmd and ("curl" in cmd or "s_client" in cmd):
+            found.append(cmd)
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_partial_results_and_stops_children(tmp_path, servers, pki,
+                                                             silent_server, sig):
+    out = tmp_path / "partial.json"
+    good = f"https://localhost:{servers['good'].port}/"
+    slow = [f"https://127.0.0.1:{silent_server.port}/{i}" for i in range(12)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "run", good, *slow, "--client", "curl",
+         "--client", "openssl", "--client", "stdlib", "--ca-file", pki.root_pem,
+         "--timeout", "20", "--jobs", "3", "--format", "json", "-o", str(out)],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=clean_environ(PYTHONPATH=ROOT), cwd=ROOT,
+    )
+    deadline = time.monotonic() + 20
+    while not client_processes(silent_server.port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert client_processes(silent_server.port), "the slow probes never started"
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err.decode()
+    data = json.loads(out.read_text())
+    assert data["partial"] is True
+    done = {(r["target"], r["client"]) for r in data["results"]}
+    assert (good.rstrip("/"), "curl") in done and (good.rstrip("/"), "stdlib") in done
+    assert len(done) < 13 * 3
+    time.sleep(0.2)
+    assert client_processes(silent_server.port) == []
