@@ -24,7 +24,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID, NameOID
 
 # Bounds: a server may send anything; the analysis must stay quick whatever it sends.
@@ -220,7 +221,7 @@ def analyse_chain(
     path, needed, cycle = _build_path(parsed, infos, linker)
     # Incomplete: the path stops at the leaf (or at any non-CA certificate, which cannot
     # be issued by a root the client trusts), or it loops without reaching a root.
-    stops_early = len(path) == 1 or not infos[path[-1]].is_ca
+    stops_early = len(path) == 1 or (bool(path) and not infos[path[-1]].is_ca)
     missing = needed if needed and (cycle or stops_early) else None
     issues.extend(_path_issues(parsed, infos, path, missing, cycle))
     issues.extend(_validity_issues(parsed, infos, now))
@@ -259,20 +260,65 @@ class _Linker:
         try:
             if child.issuer != parent.subject:
                 return False
-        except ValueError:
+        except Exception:  # noqa: BLE001 - an undecodable name links to nothing
             return False
         if self.checks >= MAX_SIGNATURE_CHECKS:
             return True
         self.checks += 1
-        try:
-            child.verify_directly_issued_by(parent)
-        except (InvalidSignature, ValueError):
-            return False
-        except (TypeError, UnsupportedAlgorithm):
-            return True  # cannot check this key or algorithm: the names decide
-        except Exception:  # noqa: BLE001 - a hostile certificate must not crash the report
-            return False
+        verified = signature_verifies(child, parent)
+        return True if verified is None else verified  # unknown: the names decide
+
+
+def signature_verifies(child: x509.Certificate, parent: x509.Certificate) -> bool | None:
+    """Whether ``parent``'s key verifies ``child``'s signature: True, False, or None when
+    it cannot be checked (a key type or algorithm cryptography does not support).
+
+    cryptography's ``verify_directly_issued_by`` refuses SHA-1 and MD5 signatures; those
+    are checked here with the raw public-key primitives, which still allow them, because
+    legacy chains must still be linked correctly to be reported."""
+    try:
+        child.verify_directly_issued_by(parent)
         return True
+    except InvalidSignature:
+        return False
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        pass  # name mismatch (excluded by callers), unsupported algorithm or key
+    except Exception:  # noqa: BLE001 - a hostile certificate must not crash the caller
+        return False
+    try:
+        return _verify_legacy(child, parent)
+    except InvalidSignature:
+        return False
+    except Exception:  # noqa: BLE001 - unsupported here as well
+        return None
+
+
+_LEGACY_HASHES: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
+    "1.2.840.113549.1.1.4": ("rsa", hashes.MD5),
+    "1.2.840.113549.1.1.5": ("rsa", hashes.SHA1),
+    "1.3.14.3.2.29": ("rsa", hashes.SHA1),
+    "1.2.840.10045.4.1": ("ecdsa", hashes.SHA1),
+    "1.2.840.10040.4.3": ("dsa", hashes.SHA1),
+}
+
+
+def _verify_legacy(child: x509.Certificate, parent: x509.Certificate) -> bool | None:
+    """Verify a SHA-1/MD5 signature; None when the algorithm is not one of those."""
+    entry = _LEGACY_HASHES.get(child.signature_algorithm_oid.dotted_string)
+    if entry is None:
+        return None
+    kind, hash_type = entry
+    key = parent.public_key()
+    data, signature = child.tbs_certificate_bytes, child.signature
+    if kind == "rsa" and isinstance(key, rsa.RSAPublicKey):
+        key.verify(signature, data, padding.PKCS1v15(), hash_type())
+    elif kind == "ecdsa" and isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(signature, data, ec.ECDSA(hash_type()))
+    elif kind == "dsa" and isinstance(key, dsa.DSAPublicKey):
+        key.verify(signature, data, hash_type())
+    else:
+        return False  # the algorithm does not fit the issuer's key type
+    return True
 
 
 def _describe(index: int, der: bytes, linker: _Linker) -> tuple[x509.Certificate | None, CertInfo]:
@@ -692,4 +738,5 @@ __all__ = [
     "analyse_chain",
     "leaf_matches_hostname",
     "path_from_leaf",
+    "signature_verifies",
 ]

@@ -82,6 +82,8 @@ class TLSServer:
     def stop(self) -> None:
         self._stopped.set()
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone does not
+        with contextlib.suppress(OSError):
             self._sock.close()
         if self._thread is not None:
             self._thread.join(timeout=2)

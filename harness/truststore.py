@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
+from harness.chain_analysis import signature_verifies
 
 # Bounds: a trust directory is not supposed to be huge; stop reading rather than stall.
 MAX_FILES = 5000
@@ -196,14 +197,11 @@ class TrustBundle:
             return None
         unverifiable: x509.Certificate | None = None
         for candidate in candidates:
-            try:
-                cert.verify_directly_issued_by(candidate)
-            except (InvalidSignature, ValueError):
-                continue
-            except (TypeError, UnsupportedAlgorithm):
-                unverifiable = unverifiable or candidate
-                continue
-            return candidate
+            verified = signature_verifies(cert, candidate)
+            if verified:
+                return candidate
+            if verified is None and unverifiable is None:
+                unverifiable = candidate
         return unverifiable
 
 
