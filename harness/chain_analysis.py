@@ -385,7 +385,7 @@ def _build_path(
         except Exception:  # noqa: BLE001 - an undecodable name links to nothing
             continue
     path = [0]
-    used = {0}
+    used = {infos[0].sha256}  # by content: a duplicate is not a second link
     while True:
         current = path[-1]
         cert = parsed[current]
@@ -398,12 +398,19 @@ def _build_path(
             named = []
         # Next in sent order first, then later ones, then earlier ones.
         order = sorted(named, key=lambda i, c=current: (i < c, i))
-        issuers = [i for i in order if linker.issued_by(cert, _present(parsed[i]))]
-        nxt = next((i for i in issuers if i not in used), None)
+        nxt = next(
+            (
+                i
+                for i in order
+                if infos[i].sha256 not in used and linker.issued_by(cert, _present(parsed[i]))
+            ),
+            None,
+        )
         if nxt is None:
-            return path, infos[current].issuer, bool(issuers)
+            loops = any(linker.issued_by(cert, _present(parsed[i])) for i in order)
+            return path, infos[current].issuer, loops
         path.append(nxt)
-        used.add(nxt)
+        used.add(infos[nxt].sha256)
 
 
 def _present(cert: x509.Certificate | None) -> x509.Certificate:

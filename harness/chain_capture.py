@@ -9,6 +9,7 @@ analysis, not the handshake, judges them.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import select
 import socket
 import threading
@@ -80,6 +81,11 @@ def capture_chain(target: Target, timeout: float) -> CapturedChain:
 def _resolve(host: str, port: int, deadline: _Deadline, timeout: float) -> list[tuple]:
     """getaddrinfo has no timeout of its own: run it in a daemon thread and stop waiting
     at the deadline (the thread finishes on its own; it holds nothing)."""
+    if _is_ip_literal(host):  # numeric: no lookup, no thread needed
+        try:
+            return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise _CaptureError(f"connection failed: {host}: {_one_line(exc)}") from None
     result: list[object] = []
 
     def work() -> None:
@@ -230,6 +236,14 @@ def _ssl_error(exc: Exception) -> str:
         if isinstance(entry, tuple) and len(entry) == 3:
             parts.append(str(entry[2]))
     return "; ".join(parts) or _one_line(exc)
+
+
+def _is_ip_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _one_line(exc: BaseException) -> str:
