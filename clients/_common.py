@@ -264,11 +264,15 @@ class CommandResult:
 # Client processes running right now, so an interrupted run can stop every one of them.
 _LIVE: set[subprocess.Popen[bytes]] = set()
 _LIVE_LOCK = threading.Lock()
+_STOPPING = threading.Event()  # set once the process is shutting down after an interrupt
 
 
 def kill_all_children() -> None:
-    """Kill the process group of every client process still running (on Ctrl-C/SIGTERM)."""
+    """Kill the process group of every client process still running, and any started
+    from now on (a probe may be spawning one at this very moment). Used on Ctrl-C/SIGTERM,
+    after which the process only writes its partial results and exits."""
     with _LIVE_LOCK:
+        _STOPPING.set()
         live = list(_LIVE)
     for proc in live:
         _kill_group(proc)
@@ -289,6 +293,8 @@ def run_command(
     )
     with _LIVE_LOCK:
         _LIVE.add(proc)
+        if _STOPPING.is_set():
+            _kill_group(proc)
     try:
         out, err = proc.communicate(timeout=max(timeout, 0.01))
         timed_out = False

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 
+import re
+
 import pytest
 
 from tests.conftest import clean_environ
@@ -16,8 +18,9 @@ from tests.conftest import clean_environ
 ROOT = __file__.rsplit("/tests/", 1)[0]
 
 
-def client_processes(port: int) -> list[str]:
-    """Command lines of running processes that mention the silent server's port."""
+def client_processes(port: int, parent: int | None = None) -> list[str]:
+    """Command lines of running curl/s_client processes that name the silent server's
+    port (and, if given, are children of ``parent``)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -25,34 +28,64 @@ def client_processes(port: int) -> list[str]:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if f":{port}" in cmd and ("curl" in cmd or "s_client" in cmd):
+        if parent is not None and ppid != parent:
+            continue
+        if re.search(rf":{port}\b", cmd) and ("curl" in cmd or "s_client" in cmd):
             found.append(cmd)
     return found
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_writes_partial_results_and_stops_children(tmp_path, servers, pki,
-                                                             silent_server, sig):
+def test_interrupt_writes_partial_results_and_stops_children(
+    tmp_path, servers, pki, silent_server, sig
+):
     out = tmp_path / "partial.json"
     good = f"https://localhost:{servers['good'].port}/"
     slow = [f"https://127.0.0.1:{silent_server.port}/{i}" for i in range(12)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "run", good, *slow, "--client", "curl",
-         "--client", "openssl", "--client", "stdlib", "--ca-file", pki.root_pem,
-         "--timeout", "20", "--jobs", "3", "--format", "json", "-o", str(out)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=clean_environ(PYTHONPATH=ROOT), cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "harness",
+            "run",
+            good,
+            *slow,
+            "--client",
+            "curl",
+            "--client",
+            "openssl",
+            "--client",
+            "stdlib",
+            "--ca-file",
+            pki.root_pem,
+            "--timeout",
+            "20",
+            "--jobs",
+            "3",
+            "--format",
+            "json",
+            "-o",
+            str(out),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
     )
     deadline = time.monotonic() + 20
-    while not client_processes(silent_server.port) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert client_processes(silent_server.port), "the slow probes never started"
+    while not client_processes(silent_server.port, proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client_processes(silent_server.port, proc.pid), "the slow probes never started"
     time.sleep(0.3)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
+    assert out.exists(), err.decode()
     assert "Traceback" not in err.decode()
     data = json.loads(out.read_text())
     assert data["partial"] is True
