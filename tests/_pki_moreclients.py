@@ -278,3 +278,53 @@ class AIAServer:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# --- a module-scoped lab of running servers --------------------------------------------
+
+SCENARIOS = ("good", "leaf_only", "expired", "not_yet_valid", "wrong_host", "self_signed")
+
+
+class Lab:
+    """One TLSServer per scenario (PKI A), plus ``untrusted_root``: a full chain with its
+    root from PKI B. ``resolve_port`` serves the good chain on 127.0.0.2 only, so a client
+    that ignores ``connect_to`` and resolves ``localhost`` (127.0.0.1) is refused."""
+
+    def __init__(self, directory: Path) -> None:
+        from harness.tlsserver import TLSServer
+
+        self.pki = PKI(directory, "A")
+        self.other = PKI(directory, "B")
+        self.root_pem = self.pki.root_pem
+        self.servers = {name: TLSServer(*getattr(self.pki, name)()) for name in SCENARIOS}
+        self.servers["untrusted_root"] = TLSServer(*self.other.full_with_root())
+        self.servers["resolve"] = TLSServer(*self.pki.good(), host="127.0.0.2")
+
+    def port(self, scenario: str) -> int:
+        return self.servers[scenario].port
+
+    def __enter__(self) -> Lab:
+        for s in self.servers.values():
+            s.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Stop in parallel: each stop may wait for its accept thread.
+        threads = [threading.Thread(target=s.stop) for s in self.servers.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+
+# What a client that says only "issuer unknown" (Java, GnuTLS, wget) reports, per scenario,
+# when it trusts root A only: (reason, issuer_unknown).
+ISSUER_UNKNOWN_FAMILY = {
+    "good": ("ok", False),
+    "leaf_only": ("incomplete_chain", True),
+    "expired": ("expired", False),
+    "not_yet_valid": ("not_yet_valid", False),
+    "wrong_host": ("hostname_mismatch", False),
+    "self_signed": ("incomplete_chain", True),
+    "untrusted_root": ("incomplete_chain", True),
+}
