@@ -116,7 +116,7 @@ class WgetClient:
                 **common,  # type: ignore[arg-type]
             )
         try:
-            res = run_command([path, "--version"], timeout=10)
+            res = run_command([path, "--no-config", "--version"], timeout=10)
         except OSError as exc:
             return ClientInfo(
                 available=False,
@@ -124,7 +124,14 @@ class WgetClient:
                 **common,  # type: ignore[arg-type]
             )
         m = re.search(r"GNU Wget\s+(\S+)", res.stdout)
-        version = m.group(1) if m else first_line(res.stdout) or None
+        if m is None:  # e.g. WGETRC names a missing file: wget refuses to start at all
+            said = first_line(res.stderr) or first_line(res.stdout) or f"exit {res.returncode}"
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{path} --version failed: {said}",
+                **common,  # type: ignore[arg-type]
+            )
+        version = m.group(1)
         library, library_version = _tls_library(res.stdout)
         notes = ["ignores SSL_CERT_FILE/SSL_CERT_DIR; --resolve is done with a local CONNECT proxy"]
         if library != "GnuTLS":
