@@ -116,7 +116,7 @@ class WgetClient:
                 **common,  # type: ignore[arg-type]
             )
         try:
-            res = run_command([path, "--no-config", "--version"], timeout=10)
+            res = run_command([path, "--version"], timeout=10)
         except OSError as exc:
             return ClientInfo(
                 available=False,
