@@ -169,3 +169,56 @@ def test_wget_broken_wgetrc_is_a_client_error(lab: Lab, monkeypatch: pytest.Monk
     assert obs.reason is Reason.CLIENT_ERROR and "WGETRC" in obs.detail
     info = WgetClient().info()
     assert not info.available and "WGETRC" in (info.unavailable_reason or "")
+
+
+PLUGIN_CHECK = """
+import json, sys
+import clients
+from clients.base import Target, Trust
+port, bundle = int(sys.argv[1]), sys.argv[2]
+client = clients.load("wget-plugin")
+info = client.info()
+obs = client.probe(Target("localhost", port), Trust.bundle(bundle), 10)
+print(json.dumps({"names": clients.names(), "name": client.name, "available": info.available,
+                  "reason": obs.reason.value, "client": obs.client}))
+"""
+
+
+@needs_wget
+def test_entry_point_plugin(lab: Lab, tmp_path: Path) -> None:
+    """A separately installed distribution adds an adapter through the entry-point group.
+
+    It is pip-installed into a private --target directory (built from a copy, so the
+    source tree stays clean), never into the shared environment: nothing to uninstall."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parent.parent
+    source = tmp_path / "src"
+    shutil.copytree(repo / "tests" / "plugin_example", source)
+    target = tmp_path / "site"
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(source)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), str(repo)]))
+    without = subprocess.run(
+        [sys.executable, "-c", "import clients; print('wget-plugin' in clients.names())"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(repo)),
+    )  # fmt: skip
+    assert without.stdout.strip() == "False", without.stderr  # only the install adds it
+    run = subprocess.run(
+        [sys.executable, "-c", PLUGIN_CHECK, str(lab.port("good")), lab.root_pem],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert "wget-plugin" in result["names"] and "wget" in result["names"]
+    assert result["names"].index("wget-plugin") > result["names"].index("wget")
+    assert result["name"] == result["client"] == "wget-plugin"
+    assert result["available"] and result["reason"] == "ok"
