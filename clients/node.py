@@ -68,6 +68,13 @@ NODE_OTHER_CODES: dict[str, Reason] = {
 }
 
 
+# Versions, plus whether this build uses OpenSSL's default CA store instead of the bundle.
+VERSION_SCRIPT = (
+    "JSON.stringify(Object.assign({}, process.versions, "
+    "{openssl_use_def_ca_store: !!process.config.variables.openssl_use_def_ca_store}))"
+)
+
+
 @dataclass(frozen=True)
 class NodeResult:
     reason: Reason
@@ -98,12 +105,15 @@ def interpret(payload: Mapping[str, object]) -> NodeResult:
     return NodeResult(found or Reason.CLIENT_ERROR, None, detail, tls_version)
 
 
-def native_trust(env: Mapping[str, str]) -> TrustUsed:
-    """What Node trusts by default given ``env``."""
-    options = env.get("NODE_OPTIONS", "")
-    if "--use-openssl-ca" in options.split():
-        where = env.get("SSL_CERT_FILE") or env.get("SSL_CERT_DIR")
+def native_trust(env: Mapping[str, str], openssl_ca_by_default: bool = False) -> TrustUsed:
+    """What Node trusts by default given ``env`` (and how this node was built: some
+    distributions build it with --openssl-use-def-ca-store)."""
+    options = env.get("NODE_OPTIONS", "").split()
+    where = env.get("SSL_CERT_FILE") or env.get("SSL_CERT_DIR")
+    if "--use-openssl-ca" in options:
         return TrustUsed("native", "NODE_OPTIONS=--use-openssl-ca (OpenSSL default paths)", where)
+    if openssl_ca_by_default and "--use-bundled-ca" not in options:
+        return TrustUsed("native", "OpenSSL default paths (node built to use them)", where)
     extra = env.get("NODE_EXTRA_CA_CERTS")
     if extra:
         return TrustUsed("native", "bundled Mozilla store + NODE_EXTRA_CA_CERTS", extra)
@@ -118,6 +128,7 @@ class NodeClient:
     def __init__(self, binary: str = "node") -> None:
         self.binary = binary
         self._info: ClientInfo | None = None
+        self._openssl_ca = False  # built to use OpenSSL's store instead of the bundled one
 
     def _path(self) -> str | None:
         return shutil.which(self.binary)
@@ -130,7 +141,7 @@ class NodeClient:
     def _build_info(self) -> ClientInfo:
         common = {
             "name": self.name,
-            "native_trust": native_trust(os.environ),
+            "native_trust": native_trust(os.environ, self._openssl_ca),
             "env_vars": ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"),
             "fetches_aia": False,
             "kind": "subprocess",
@@ -150,9 +161,7 @@ class NodeClient:
                 **common,  # type: ignore[arg-type]
             )
         try:
-            res = run_command(
-                [path, "-p", "JSON.stringify(process.versions)"], timeout=10, env=child_env(Trust())
-            )
+            res = run_command([path, "-p", VERSION_SCRIPT], timeout=10, env=child_env(Trust()))
             versions = json.loads(res.stdout)
         except (OSError, ValueError) as exc:
             return ClientInfo(
@@ -160,6 +169,9 @@ class NodeClient:
                 unavailable_reason=f"{path} does not run: {exc}",
                 **common,  # type: ignore[arg-type]
             )
+        if versions.get("openssl_use_def_ca_store"):
+            self._openssl_ca = True
+            common["native_trust"] = native_trust(os.environ, True)
         return ClientInfo(
             available=True,
             version=versions.get("node"),
@@ -184,7 +196,11 @@ class NodeClient:
     def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
         started = time.monotonic()
         env = child_env(trust)
-        trust_used = native_trust(env) if trust.is_native else explicit_trust(trust)
+        if trust.is_native:
+            self.info()  # learns how this node was built
+        trust_used = (
+            native_trust(env, self._openssl_ca) if trust.is_native else explicit_trust(trust)
+        )
         path = self._path()
         if path is None:
             return observe(
