@@ -230,6 +230,8 @@ class JavaClient:
             notes.append("runs with " + " ".join(AIA_FLAGS))
         if shutil.which(self.javac) is None:
             notes.append("javac not found: single-file source launch (slower start-up)")
+        elif self._compile_error:
+            notes.append(f"{self._compile_error}: single-file source launch (slower start-up)")
         return ClientInfo(
             available=True,
             version=version,
@@ -247,7 +249,10 @@ class JavaClient:
             return [str(SOURCE)]  # Java 11+ runs a single source file directly
         with _compile_lock:
             if self._classpath is None and self._compile_error is None:
-                self._classpath, self._compile_error = self._compile(javac)
+                try:
+                    self._classpath, self._compile_error = self._compile(javac)
+                except OSError as exc:  # e.g. an unwritable cache: run the source instead
+                    self._compile_error = f"cannot compile into the cache: {exc}"
         if self._classpath is None:
             return [str(SOURCE)]
         return ["-cp", self._classpath, MAIN_CLASS]

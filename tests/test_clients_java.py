@@ -57,6 +57,16 @@ def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
     assert list(tmp_path.glob("*/TlsProbe.class")) == classes
 
 
+def test_unwritable_cache_falls_back_to_source_launch(lab: Lab, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    client = JavaClient(cache_dir=str(blocker / "cache"))
+    info = client.info()
+    assert info.available and any("single-file source launch" in n for n in info.notes)
+    obs = client.probe(Target("localhost", lab.port("good")), Trust.bundle(lab.root_pem), 20)
+    assert obs.reason is Reason.OK, obs.detail
+
+
 def test_info_and_probe_when_binary_missing(lab: Lab) -> None:
     client = JavaClient(binary="tlsmatrix-no-such-java")
     info = client.info()
