@@ -33,6 +33,11 @@ BUILTIN: dict[str, str] = {
     "urllib3": "clients.urllib3_client:Urllib3Client",
     "stdlib": "clients.stdlib:StdlibClient",
     "pyopenssl": "clients.pyopenssl_client:PyOpenSSLClient",
+    "node": "clients.node:NodeClient",
+    "java": "clients.java:JavaClient",
+    "java-aia": "clients.java:JavaAIAClient",
+    "gnutls": "clients.gnutls:GnuTLSClient",
+    "wget": "clients.wget:WgetClient",
 }
 
 

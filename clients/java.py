@@ -1,0 +1,398 @@
+"""The Java adapters: JSSE (SunJSSE) through a small program, ``clients/java/TlsProbe.java``.
+
+``java`` is the JVM as a user gets it; ``java-aia`` the same JVM with
+``-Dcom.sun.security.enableAIAcaIssuers=true``, which completes a chain the server sent
+incomplete by downloading the issuer from the leaf's AIA caIssuers URL.
+
+The program is compiled once per machine into a cache directory keyed by the source and
+the javac version (``$XDG_CACHE_HOME/tlsmatrix/java/<hash>/``), never per probe; without
+javac, Java 11+'s single-file source launch is used (slower). It prints one JSON line: the
+negotiated protocol and status line, or the exception cause chain, which is mapped here.
+
+Trust: natively ``cacerts`` of the JVM (or ``-Djavax.net.ssl.trustStore`` given in
+``JAVA_TOOL_OPTIONS``/``JDK_JAVA_OPTIONS``); an explicit bundle is read by the program into an
+in-memory KeyStore that is the only trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from clients._common import (
+    child_env,
+    explicit_trust,
+    first_line,
+    observe,
+    run_command,
+    tls_version_name,
+)
+from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+
+SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
+MAIN_CLASS = "TlsProbe"
+
+# Fast JVM start-up: class-data sharing, C1 only, the simplest collector.
+JVM_FLAGS = ("-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+AIA_FLAGS = ("-Dcom.sun.security.enableAIAcaIssuers=true", "-Dcom.sun.security.enableCRLDP=false")
+
+JAVA_OPTION_VARS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+
+_TRUSTSTORE_OPTION = re.compile(r"-Djavax\.net\.ssl\.trustStore=(\S+)")
+
+
+@dataclass(frozen=True)
+class JavaResult:
+    reason: Reason
+    detail: str
+    tls_version: str | None
+    issuer_unknown: bool = False
+
+
+def interpret(payload: Mapping[str, object]) -> JavaResult:
+    """Map TlsProbe's JSON line to a reason (pure; unit-tested).
+
+    The most specific signal wins: a validity or name failure is named before the generic
+    "PKIX path building failed", which Java says alike for a missing intermediate, an
+    untrusted root and a self-signed leaf (issuer_unknown: the harness refines it)."""
+    protocol = payload.get("protocol")
+    tls_version = tls_version_name(protocol) if isinstance(protocol, str) else None
+    if payload.get("ok"):
+        return JavaResult(
+            Reason.OK, str(payload.get("status") or "handshake completed"), tls_version
+        )
+    raw_chain = payload.get("chain")
+    chain = raw_chain if isinstance(raw_chain, list) else []
+    classes = [str(c.get("class") or "") for c in chain if isinstance(c, dict)]
+    messages = [str(c.get("message") or "") for c in chain if isinstance(c, dict)]
+    raw_reasons = payload.get("reasons")
+    cpv_reasons = [str(r) for r in raw_reasons] if isinstance(raw_reasons, list) else []
+    detail = " <- ".join(
+        f"{cls.rsplit('.', 1)[-1]}: {msg}" if msg else cls.rsplit(".", 1)[-1]
+        for cls, msg in zip(classes, messages, strict=False)
+    )
+    text = " ".join(messages)
+    low = text.lower()
+    short = {cls.rsplit(".", 1)[-1] for cls in classes}
+
+    def result(reason: Reason, unknown: bool = False) -> JavaResult:
+        return JavaResult(reason, detail, tls_version, unknown)
+
+    if "CertificateExpiredException" in short or "EXPIRED" in cpv_reasons:
+        return result(Reason.EXPIRED)
+    if "CertificateNotYetValidException" in short or "NOT_YET_VALID" in cpv_reasons:
+        return result(Reason.NOT_YET_VALID)
+    if "REVOKED" in cpv_reasons or "certificate has been revoked" in low:
+        return result(Reason.REVOKED)
+    if "no subject alternative" in low or "no name matching" in low:
+        return result(Reason.HOSTNAME_MISMATCH)
+    if "algorithm constraints check failed" in low or "ALGORITHM_CONSTRAINED" in cpv_reasons:
+        if re.search(r"sha-?1|md5|md2", low):
+            return result(Reason.WEAK_SIGNATURE)
+        if re.search(r"\b(rsa|dsa|ec|key)\b", low):
+            return result(Reason.WEAK_KEY)
+        return result(Reason.WEAK_SIGNATURE)
+    if "pkix path building failed" in low or "unable to find valid certification path" in low:
+        return result(Reason.INCOMPLETE_CHAIN, True)
+    if "pkix path validation failed" in low:
+        return result(Reason.HANDSHAKE_FAILURE)
+    if "ConnectException" in short and "refused" in low:
+        return result(Reason.CONNECTION_REFUSED)
+    if "UnknownHostException" in short:
+        return result(Reason.DNS_FAILURE)
+    if "SocketTimeoutException" in short or "timed out" in low:
+        return result(Reason.TIMEOUT)
+    if "unsupported or unrecognized ssl message" in low:
+        return result(Reason.NOT_TLS)
+    if "protocol_version" in low or "no appropriate protocol" in low:
+        return result(Reason.PROTOCOL_VERSION)
+    if "SSLHandshakeException" in short or "SSLException" in short:
+        return result(Reason.HANDSHAKE_FAILURE)
+    if "remote host terminated" in low or "connection reset" in low or "EOFException" in short:
+        return result(Reason.HANDSHAKE_FAILURE)
+    if "ConnectException" in short:
+        return result(Reason.CONNECTION_REFUSED if "refused" in low else Reason.CLIENT_ERROR)
+    return result(Reason.CLIENT_ERROR)
+
+
+def java_home(java: str) -> Path:
+    """JAVA_HOME of a ``java`` binary (…/bin/java, symlinks resolved)."""
+    return Path(os.path.realpath(java)).parent.parent
+
+
+def native_trust(java: str | None, env: Mapping[str, str]) -> TrustUsed:
+    """What the JVM trusts by default given ``env``."""
+    for var in JAVA_OPTION_VARS:
+        m = _TRUSTSTORE_OPTION.search(env.get(var, ""))
+        if m:
+            return TrustUsed("native", f"{var} -Djavax.net.ssl.trustStore", m.group(1))
+    if java is None:
+        return TrustUsed("native", "JVM cacerts", None)
+    home = java_home(java)
+    for candidate in (
+        home / "lib" / "security" / "jssecacerts",
+        home / "lib" / "security" / "cacerts",
+    ):
+        if candidate.exists():
+            return TrustUsed("native", f"JVM {candidate.name}", os.path.realpath(candidate))
+    return TrustUsed("native", "JVM cacerts", str(home / "lib" / "security" / "cacerts"))
+
+
+def cache_root(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    base = env.get("XDG_CACHE_HOME") or os.path.join(
+        env.get("HOME") or tempfile.gettempdir(), ".cache"
+    )
+    return Path(base) / "tlsmatrix" / "java"
+
+
+_compile_lock = threading.Lock()
+
+
+class JavaClient:
+    """JSSE through TlsProbe. ``binary``/``javac`` override the names looked up on PATH;
+    ``cache_dir`` overrides where the compiled class is kept."""
+
+    name = "java"
+    aia = False
+
+    def __init__(
+        self, binary: str = "java", javac: str = "javac", cache_dir: str | None = None
+    ) -> None:
+        self.binary = binary
+        self.javac = javac
+        self.cache_dir = Path(cache_dir) if cache_dir else None
+        self._info: ClientInfo | None = None
+        self._classpath: str | None = None
+        self._compile_error: str | None = None
+
+    def _path(self) -> str | None:
+        return shutil.which(self.binary)
+
+    # --- info ---------------------------------------------------------------------------
+
+    def info(self) -> ClientInfo:
+        if self._info is None:
+            self._info = self._build_info()
+        return self._info
+
+    def _build_info(self) -> ClientInfo:
+        java = self._path()
+        common = {
+            "name": self.name,
+            "native_trust": native_trust(java, os.environ),
+            "env_vars": JAVA_OPTION_VARS,
+            "fetches_aia": self.aia,
+            "kind": "subprocess",
+            "tls_library": "JSSE (SunJSSE)",
+        }
+        if java is None:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{self.binary} not found on PATH "
+                "(Debian package openjdk-17-jre-headless)",
+                **common,  # type: ignore[arg-type]
+            )
+        if not SOURCE.is_file():
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"probe source missing: {SOURCE}",
+                **common,  # type: ignore[arg-type]
+            )
+        try:
+            res = run_command([java, "-XshowSettings:properties", "-version"], timeout=20)
+        except OSError as exc:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{java} does not run: {exc}",
+                **common,  # type: ignore[arg-type]
+            )
+        props = _properties(res.stderr)
+        version = props.get("java.runtime.version") or props.get("java.version")
+        if version is None:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{java} -version said: {first_line(res.stderr)}",
+                **common,  # type: ignore[arg-type]
+            )
+        self._launch_target(java)  # compile now (once per machine), not in a probe
+        notes = [f"vendor: {props.get('java.vendor', '?')}"]
+        if self.aia:
+            notes.append("runs with " + " ".join(AIA_FLAGS))
+        if shutil.which(self.javac) is None:
+            notes.append("javac not found: single-file source launch (slower start-up)")
+        elif self._compile_error:
+            notes.append(f"{self._compile_error}: single-file source launch (slower start-up)")
+        return ClientInfo(
+            available=True,
+            version=version,
+            tls_library_version=props.get("java.version", version),
+            notes=tuple(notes),
+            **common,  # type: ignore[arg-type]
+        )
+
+    # --- compilation --------------------------------------------------------------------
+
+    def _launch_target(self, java: str) -> list[str]:
+        """Classpath + main class, compiling once if needed; or the source file itself."""
+        javac = shutil.which(self.javac)
+        if javac is None:
+            return [str(SOURCE)]  # Java 11+ runs a single source file directly
+        with _compile_lock:
+            if self._classpath is None and self._compile_error is None:
+                try:
+                    self._classpath, self._compile_error = self._compile(javac)
+                except OSError as exc:  # e.g. an unwritable cache: run the source instead
+                    self._compile_error = f"cannot compile into the cache: {exc}"
+        if self._classpath is None:
+            return [str(SOURCE)]
+        return ["-cp", self._classpath, MAIN_CLASS]
+
+    def _compile(self, javac: str) -> tuple[str | None, str | None]:
+        source = SOURCE.read_bytes()
+        res = run_command([javac, "-version"], timeout=30)
+        javac_version = (res.stdout + res.stderr).strip()
+        key = hashlib.sha256(source + b"\0" + javac_version.encode()).hexdigest()[:16]
+        final = (self.cache_dir or cache_root()) / key
+        if (final / f"{MAIN_CLASS}.class").is_file():
+            return str(final), None
+        final.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
+        res = run_command(
+            [javac, "-nowarn", "-d", str(work), str(SOURCE)], timeout=120, env=child_env(Trust())
+        )
+        if res.returncode != 0 or not (work / f"{MAIN_CLASS}.class").is_file():
+            shutil.rmtree(work, ignore_errors=True)
+            return None, f"javac failed: {first_line(res.stderr) or res.returncode}"
+        try:
+            os.replace(work, final)  # atomic; another process may have won the race
+        except OSError:
+            shutil.rmtree(work, ignore_errors=True)
+        return str(final), None
+
+    # --- probe --------------------------------------------------------------------------
+
+    def argv(self, java: str, target: Target, trust: Trust, timeout: float) -> list[str]:
+        """The java command line for one probe (public so tests can read it)."""
+        timeout_ms = max(100, int(timeout * 1000 * 0.8) - 300)  # leave the JVM time to report
+        flags: Sequence[str] = (*JVM_FLAGS, *(AIA_FLAGS if self.aia else ()))
+        bundle = "-" if trust.is_native else str(trust.path)
+        return [
+            java,
+            *flags,
+            *self._launch_target(java),
+            target.address,
+            str(target.port),
+            target.ascii_host,
+            target.path,
+            str(timeout_ms),
+            bundle,
+        ]
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        java = self._path()
+        trust_used = native_trust(java, os.environ) if trust.is_native else explicit_trust(trust)
+        if java is None:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_UNAVAILABLE,
+                detail=f"{self.binary} not found on PATH",
+                started=started,
+                trust=trust_used,
+            )
+        try:
+            # The one-time compilation is not part of any probe's time or deadline.
+            argv = self.argv(java, target, trust, timeout)
+            started = time.monotonic()
+            res = run_command(argv, timeout, env=child_env(trust))
+        except OSError as exc:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_ERROR,
+                detail=f"cannot run {java}: {exc}",
+                started=started,
+                trust=trust_used,
+            )
+        if res.timed_out:
+            return observe(
+                target,
+                self.name,
+                Reason.TIMEOUT,
+                detail="java killed at the deadline",
+                started=started,
+                trust=trust_used,
+            )
+        payload = _last_json_line(res.stdout)
+        if payload is None:
+            detail = first_line(res.stderr) or f"java exited {res.returncode} without a result"
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_ERROR,
+                detail=detail,
+                started=started,
+                trust=trust_used,
+            )
+        result = interpret(payload)
+        return observe(
+            target,
+            self.name,
+            result.reason,
+            detail=result.detail,
+            tls_version=result.tls_version,
+            started=started,
+            trust=trust_used,
+            issuer_unknown=result.issuer_unknown,
+        )
+
+
+class JavaAIAClient(JavaClient):
+    """The same JVM with AIA fetching of missing intermediates enabled."""
+
+    name = "java-aia"
+    aia = True
+
+
+def _properties(text: str) -> dict[str, str]:
+    props: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.strip().partition(" = ")
+        if sep and key and " " not in key:
+            props.setdefault(key, value.strip())
+    return props
+
+
+def _last_json_line(text: str) -> dict[str, object] | None:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+__all__ = [
+    "AIA_FLAGS",
+    "JVM_FLAGS",
+    "JavaAIAClient",
+    "JavaClient",
+    "cache_root",
+    "interpret",
+    "native_trust",
+]

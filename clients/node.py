@@ -1,0 +1,272 @@
+"""The Node.js adapter: Node's own ``tls`` module (its bundled OpenSSL) in a subprocess.
+
+The JavaScript lives in ``clients/node/probe.js``; it gets its arguments as one JSON object
+in argv and prints one JSON line. Trust: Node's bundled Mozilla store, extended by
+``NODE_EXTRA_CA_CERTS`` (and replaced by OpenSSL's default paths under
+``NODE_OPTIONS=--use-openssl-ca``); an explicit bundle is passed as the ``ca`` option,
+which replaces the bundled store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from clients._common import (
+    child_env,
+    explicit_trust,
+    first_line,
+    observe,
+    reason_for_text,
+    run_command,
+    tls_version_name,
+)
+from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+
+SCRIPT = Path(__file__).with_name("node") / "probe.js"
+
+# Node's err.code for certificate failures is OpenSSL's X509_V_ERR name: keep the number.
+# (reason, OpenSSL verify code)
+NODE_CERT_CODES: dict[str, tuple[Reason, int]] = {
+    "UNABLE_TO_GET_ISSUER_CERT": (Reason.INCOMPLETE_CHAIN, 2),
+    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY": (Reason.INCOMPLETE_CHAIN, 20),
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE": (Reason.INCOMPLETE_CHAIN, 21),
+    "CERT_NOT_YET_VALID": (Reason.NOT_YET_VALID, 9),
+    "CERT_HAS_EXPIRED": (Reason.EXPIRED, 10),
+    "DEPTH_ZERO_SELF_SIGNED_CERT": (Reason.SELF_SIGNED, 18),
+    "SELF_SIGNED_CERT_IN_CHAIN": (Reason.UNTRUSTED_ROOT, 19),
+    "CERT_REVOKED": (Reason.REVOKED, 23),
+    "HOSTNAME_MISMATCH": (Reason.HOSTNAME_MISMATCH, 62),
+    "ERR_TLS_CERT_ALTNAME_INVALID": (Reason.HOSTNAME_MISMATCH, 62),
+    "IP_ADDRESS_MISMATCH": (Reason.HOSTNAME_MISMATCH, 64),
+    "EE_KEY_TOO_SMALL": (Reason.WEAK_KEY, 66),
+    "CA_KEY_TOO_SMALL": (Reason.WEAK_KEY, 67),
+    "CA_MD_TOO_WEAK": (Reason.WEAK_SIGNATURE, 68),
+}
+
+# Everything else Node says (system errors and OpenSSL error names).
+NODE_OTHER_CODES: dict[str, Reason] = {
+    "ECONNREFUSED": Reason.CONNECTION_REFUSED,
+    "ENOTFOUND": Reason.DNS_FAILURE,
+    "EAI_AGAIN": Reason.DNS_FAILURE,
+    "EAI_FAIL": Reason.DNS_FAILURE,
+    "ETIMEDOUT": Reason.TIMEOUT,
+    "ERR_SSL_WRONG_VERSION_NUMBER": Reason.NOT_TLS,
+    "ERR_SSL_PACKET_LENGTH_TOO_LONG": Reason.NOT_TLS,
+    "ERR_SSL_RECORD_LAYER_FAILURE": Reason.NOT_TLS,
+    "ERR_SSL_HTTP_REQUEST": Reason.NOT_TLS,
+    "ERR_SSL_UNSUPPORTED_PROTOCOL": Reason.PROTOCOL_VERSION,
+    "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION": Reason.PROTOCOL_VERSION,
+    "ERR_SSL_NO_PROTOCOLS_AVAILABLE": Reason.PROTOCOL_VERSION,
+    "ECONNRESET": Reason.HANDSHAKE_FAILURE,
+    "EPIPE": Reason.HANDSHAKE_FAILURE,
+}
+
+
+# Versions, plus whether this build uses OpenSSL's default CA store instead of the bundle.
+VERSION_SCRIPT = (
+    "JSON.stringify(Object.assign({}, process.versions, "
+    "{openssl_use_def_ca_store: !!process.config.variables.openssl_use_def_ca_store}))"
+)
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    reason: Reason
+    verify_code: int | None
+    detail: str
+    tls_version: str | None
+
+
+def interpret(payload: Mapping[str, object]) -> NodeResult:
+    """Map the probe script's JSON line to a reason (pure; unit-tested)."""
+    protocol = payload.get("protocol")
+    tls_version = tls_version_name(protocol) if isinstance(protocol, str) else None
+    if payload.get("ok"):
+        status = payload.get("status") or payload.get("message") or "handshake completed"
+        return NodeResult(Reason.OK, None, str(status), tls_version)
+    code = str(payload.get("code") or "")
+    message = str(payload.get("message") or "")
+    detail = f"{code}: {message}" if code else message
+    if code in NODE_CERT_CODES:
+        reason, number = NODE_CERT_CODES[code]
+        return NodeResult(reason, number, detail, tls_version)
+    if code in NODE_OTHER_CODES:
+        return NodeResult(NODE_OTHER_CODES[code], None, detail, tls_version)
+    if code == "EPROTO" or code.startswith("ERR_SSL_"):
+        found = reason_for_text(message)
+        return NodeResult(found or Reason.HANDSHAKE_FAILURE, None, detail, tls_version)
+    found = reason_for_text(message)
+    return NodeResult(found or Reason.CLIENT_ERROR, None, detail, tls_version)
+
+
+def native_trust(env: Mapping[str, str], openssl_ca_by_default: bool = False) -> TrustUsed:
+    """What Node trusts by default given ``env`` (and how this node was built: some
+    distributions build it with --openssl-use-def-ca-store)."""
+    options = env.get("NODE_OPTIONS", "").split()
+    where = env.get("SSL_CERT_FILE") or env.get("SSL_CERT_DIR")
+    if "--use-openssl-ca" in options:
+        return TrustUsed("native", "NODE_OPTIONS=--use-openssl-ca (OpenSSL default paths)", where)
+    if openssl_ca_by_default and "--use-bundled-ca" not in options:
+        return TrustUsed("native", "OpenSSL default paths (node built to use them)", where)
+    extra = env.get("NODE_EXTRA_CA_CERTS")
+    if extra:
+        return TrustUsed("native", "bundled Mozilla store + NODE_EXTRA_CA_CERTS", extra)
+    return TrustUsed("native", "bundled Mozilla store", None)
+
+
+class NodeClient:
+    """Node's tls module as a subprocess. ``binary`` overrides the name looked up on PATH."""
+
+    name = "node"
+
+    def __init__(self, binary: str = "node") -> None:
+        self.binary = binary
+        self._info: ClientInfo | None = None
+        self._openssl_ca = False  # built to use OpenSSL's store instead of the bundled one
+
+    def _path(self) -> str | None:
+        return shutil.which(self.binary)
+
+    def info(self) -> ClientInfo:
+        if self._info is None:
+            self._info = self._build_info()
+        return self._info
+
+    def _build_info(self) -> ClientInfo:
+        common = {
+            "name": self.name,
+            "native_trust": native_trust(os.environ, self._openssl_ca),
+            "env_vars": ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"),
+            "fetches_aia": False,
+            "kind": "subprocess",
+            "tls_library": "OpenSSL",
+        }
+        path = self._path()
+        if path is None:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{self.binary} not found on PATH (Debian package nodejs)",
+                **common,  # type: ignore[arg-type]
+            )
+        if not SCRIPT.is_file():
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"probe script missing: {SCRIPT}",
+                **common,  # type: ignore[arg-type]
+            )
+        try:
+            res = run_command([path, "-p", VERSION_SCRIPT], timeout=10, env=child_env(Trust()))
+            versions = json.loads(res.stdout)
+        except (OSError, ValueError) as exc:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{path} does not run: {exc}",
+                **common,  # type: ignore[arg-type]
+            )
+        if versions.get("openssl_use_def_ca_store"):
+            self._openssl_ca = True
+            common["native_trust"] = native_trust(os.environ, True)
+        return ClientInfo(
+            available=True,
+            version=versions.get("node"),
+            tls_library_version=versions.get("openssl"),
+            notes=("the ca option (explicit bundle) replaces the bundled store",),
+            **common,  # type: ignore[arg-type]
+        )
+
+    def arguments(self, target: Target, trust: Trust, timeout: float) -> dict[str, object]:
+        """The JSON object handed to probe.js (public so tests can read it)."""
+        return {
+            "address": target.address,
+            "port": target.port,
+            "host": target.ascii_host,
+            "servername": None if target.is_ip else target.ascii_host,  # no IP in SNI
+            "path": target.path,
+            "ca": None if trust.is_native else trust.path,
+            # Leave the script time to report before the outer deadline kills it.
+            "timeout_ms": max(100, int(timeout * 1000 * 0.9) - 100),
+        }
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        env = child_env(trust)
+        if trust.is_native:
+            self.info()  # learns how this node was built
+        trust_used = (
+            native_trust(env, self._openssl_ca) if trust.is_native else explicit_trust(trust)
+        )
+        path = self._path()
+        if path is None:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_UNAVAILABLE,
+                detail=f"{self.binary} not found on PATH",
+                started=started,
+                trust=trust_used,
+            )
+        argv = [path, str(SCRIPT), json.dumps(self.arguments(target, trust, timeout))]
+        try:
+            res = run_command(argv, timeout, env=env)
+        except OSError as exc:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_ERROR,
+                detail=f"cannot run {path}: {exc}",
+                started=started,
+                trust=trust_used,
+            )
+        if res.timed_out:
+            return observe(
+                target,
+                self.name,
+                Reason.TIMEOUT,
+                detail="node killed at the deadline",
+                started=started,
+                trust=trust_used,
+            )
+        payload = _last_json_line(res.stdout)
+        if payload is None:
+            detail = first_line(res.stderr) or f"node exited {res.returncode} without a result"
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_ERROR,
+                detail=detail,
+                started=started,
+                trust=trust_used,
+            )
+        result = interpret(payload)
+        return observe(
+            target,
+            self.name,
+            result.reason,
+            detail=result.detail,
+            verify_code=result.verify_code,
+            tls_version=result.tls_version,
+            started=started,
+            trust=trust_used,
+        )
+
+
+def _last_json_line(text: str) -> dict[str, object] | None:
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+__all__ = ["NODE_CERT_CODES", "NODE_OTHER_CODES", "NodeClient", "interpret", "native_trust"]

@@ -1,0 +1,377 @@
+"""The wget adapter (GNU Wget; Debian builds it with GnuTLS, ``wget --version`` says
+``+ssl/gnutls``).
+
+Trust: natively the GnuTLS system trust, plus any ``ca_certificate`` from the wgetrc files
+(/etc/wgetrc, then ``$WGETRC`` or ~/.wgetrc). wget with GnuTLS ignores ``SSL_CERT_FILE`` and
+``SSL_CERT_DIR``. An explicit bundle runs with ``--no-config``, ``--ca-certificate=FILE``
+and ``--ca-directory`` set to an empty private directory: given a directory, wget does not
+load the system trust, so the bundle is all it trusts.
+
+``--resolve``: wget has no such option. A target with ``connect_to`` is reached through a
+one-shot loopback CONNECT proxy that this adapter runs for the probe and that connects to
+the given address whatever name wget asked for; wget still sends SNI for, and checks, the
+name. wget never resolves the name itself in that case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+from clients._common import (
+    CommandResult,
+    child_env,
+    explicit_trust,
+    first_line,
+    observe,
+    run_command,
+)
+from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from clients.gnutls import GNUTLS_SYSTEM_TRUST, reason_for_gnutls_text
+
+# wget's exit statuses (man wget, "EXIT STATUS").
+EXIT_OK = 0
+EXIT_NETWORK = 4
+EXIT_SSL_VERIFY = 5
+EXIT_SERVER_ERROR = 8
+
+# "HTTP request sent, awaiting response... 404 Not Found" means TLS was accepted.
+_RESPONSE = re.compile(r"request sent, awaiting response\.\.\.\s*(\d{3})?")
+
+
+def wgetrc_files(env: dict[str, str] | os._Environ[str]) -> list[Path]:
+    """The configuration files wget reads, in order (later settings win)."""
+    files = [Path("/etc/wgetrc")]
+    home = env.get("HOME")
+    user = env.get("WGETRC") or (str(Path(home) / ".wgetrc") if home else "")
+    if user:
+        files.append(Path(user))
+    return files
+
+
+def configured_ca_certificate(env: dict[str, str] | os._Environ[str]) -> tuple[str, str] | None:
+    """(file, rcfile) when a wgetrc sets ``ca_certificate`` (the last one wins)."""
+    found: tuple[str, str] | None = None
+    for rc in wgetrc_files(env):
+        try:
+            lines = rc.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, sep, value = line.partition("=")
+            if sep and key.strip().lower().replace("_", "") == "cacertificate":
+                found = (value.strip(), str(rc))
+    return found
+
+
+class WgetClient:
+    """wget as a subprocess. ``binary`` overrides the name looked up on PATH."""
+
+    name = "wget"
+
+    def __init__(self, binary: str = "wget") -> None:
+        self.binary = binary
+        self._info: ClientInfo | None = None
+        self._empty_dir: str | None = None
+        self._lock = threading.Lock()
+
+    def _path(self) -> str | None:
+        return shutil.which(self.binary)
+
+    def _native_trust(self) -> TrustUsed:
+        configured = configured_ca_certificate(os.environ)
+        if configured:
+            cafile, rc = configured
+            return TrustUsed("native", f"GnuTLS system trust + ca_certificate from {rc}", cafile)
+        return TrustUsed("native", "GnuTLS system trust", GNUTLS_SYSTEM_TRUST)
+
+    def info(self) -> ClientInfo:
+        if self._info is None:
+            self._info = self._build_info()
+        return self._info
+
+    def _build_info(self) -> ClientInfo:
+        common = {
+            "name": self.name,
+            "native_trust": self._native_trust(),
+            "env_vars": ("WGETRC",),
+            "fetches_aia": False,
+            "kind": "subprocess",
+        }
+        path = self._path()
+        if path is None:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{self.binary} not found on PATH (Debian package wget)",
+                **common,  # type: ignore[arg-type]
+            )
+        try:
+            res = run_command([path, "--version"], timeout=10)
+        except OSError as exc:
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{path} --version failed: {exc}",
+                **common,  # type: ignore[arg-type]
+            )
+        m = re.search(r"GNU Wget\s+(\S+)", res.stdout)
+        if m is None:  # e.g. WGETRC names a missing file: wget refuses to start at all
+            said = first_line(res.stderr) or first_line(res.stdout) or f"exit {res.returncode}"
+            return ClientInfo(
+                available=False,
+                unavailable_reason=f"{path} --version failed: {said}",
+                **common,  # type: ignore[arg-type]
+            )
+        version = m.group(1)
+        library, library_version = _tls_library(res.stdout)
+        notes = ["ignores SSL_CERT_FILE/SSL_CERT_DIR; --resolve is done with a local CONNECT proxy"]
+        if library != "GnuTLS":
+            notes.append("this wget is not built with GnuTLS: messages are mapped as OpenSSL's")
+        return ClientInfo(
+            available=True,
+            version=version,
+            tls_library=library,
+            tls_library_version=library_version,
+            notes=tuple(notes),
+            **common,  # type: ignore[arg-type]
+        )
+
+    def _empty_ca_dir(self) -> str:
+        """A private empty directory: wget loads no system trust when given a directory."""
+        with self._lock:
+            if self._empty_dir is None or not os.path.isdir(self._empty_dir):
+                self._empty_dir = tempfile.mkdtemp(prefix="tlsmatrix-wget-empty-")
+                weakref.finalize(self, shutil.rmtree, self._empty_dir, True)
+            return self._empty_dir
+
+    def argv(
+        self, path: str, target: Target, trust: Trust, timeout: float, proxy: str | None
+    ) -> list[str]:
+        """The wget command line for one probe (public so tests can read it)."""
+        argv = [
+            path,
+            "--output-document=/dev/null",
+            "--tries=1",
+            "--max-redirect=0",
+            f"--timeout={max(1, math.ceil(timeout))}",
+        ]
+        if not trust.is_native:
+            assert trust.path is not None
+            argv += [
+                "--no-config",
+                f"--ca-certificate={trust.path}",
+                f"--ca-directory={self._empty_ca_dir()}",
+            ]
+        if proxy:
+            argv += ["-e", "use_proxy=on", "-e", f"https_proxy={proxy}"]
+        else:
+            argv.append("--no-proxy")
+        argv.append(target.url)
+        return argv
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        trust_used = explicit_trust(trust) if not trust.is_native else self._native_trust()
+        path = self._path()
+        if path is None:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_UNAVAILABLE,
+                detail=f"{self.binary} not found on PATH",
+                started=started,
+                trust=trust_used,
+            )
+        env = child_env(trust)
+        resolve = target.connect_to is not None and target.connect_to != target.ascii_host
+        try:
+            with contextlib.ExitStack() as stack:
+                proxy = None
+                if resolve:
+                    assert target.connect_to is not None
+                    proxy = stack.enter_context(_connect_proxy(target.connect_to, timeout))
+                    for var in ("no_proxy", "NO_PROXY"):
+                        env.pop(var, None)  # the name must go through the proxy
+                res = run_command(self.argv(path, target, trust, timeout, proxy), timeout, env=env)
+        except OSError as exc:
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_ERROR,
+                detail=f"cannot run {path}: {exc}",
+                started=started,
+                trust=trust_used,
+            )
+        reason, unknown, detail = interpret(res)
+        return observe(
+            target,
+            self.name,
+            reason,
+            detail=detail,
+            started=started,
+            trust=trust_used,
+            issuer_unknown=unknown,
+        )
+
+
+def _tls_library(version_text: str) -> tuple[str | None, str | None]:
+    if "+ssl/gnutls" in version_text:
+        return "GnuTLS", _linked_gnutls_version()
+    if "+ssl/openssl" in version_text:
+        return "OpenSSL", None
+    return None, None
+
+
+def _linked_gnutls_version() -> str | None:
+    """The GnuTLS version wget links (the shared library's own version, via ctypes)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("gnutls")
+    if not name:
+        return None
+    try:
+        lib = ctypes.CDLL(name)
+        lib.gnutls_check_version.restype = ctypes.c_char_p
+        lib.gnutls_check_version.argtypes = [ctypes.c_char_p]
+        value = lib.gnutls_check_version(None)
+    except (OSError, AttributeError):
+        return None
+    return value.decode() if value else None
+
+
+def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
+    """(reason, issuer_unknown, detail) for one wget run."""
+    text = res.stderr + "\n" + res.stdout
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    interesting = [
+        ln
+        for ln in lines
+        if ln.startswith(("ERROR", "GnuTLS", "Unable", "The certificate"))
+        or "failed" in ln
+        or "awaiting response" in ln
+        or "redirections exceeded" in ln
+    ]
+    detail = "; ".join(interesting[:4]) or (lines[-1] if lines else "")
+    if res.timed_out:
+        return (
+            Reason.TIMEOUT,
+            False,
+            "wget killed at the deadline" + (f" ({detail})" if detail else ""),
+        )
+    responded = _RESPONSE.search(text)
+    if res.returncode == EXIT_OK or (responded and responded.group(1)):
+        return Reason.OK, False, detail  # any HTTP status means the handshake passed
+    found = reason_for_gnutls_text(text)
+    if found is not None:
+        return found[0], found[1], detail
+    if "read error" in text.lower() and "timed out" in text.lower():
+        return Reason.TIMEOUT, False, detail
+    if res.returncode == EXIT_SSL_VERIFY:
+        return Reason.HANDSHAKE_FAILURE, False, detail
+    if "unable to establish ssl connection" in text.lower():
+        return Reason.HANDSHAKE_FAILURE, False, detail
+    return Reason.CLIENT_ERROR, False, detail or f"wget exited {res.returncode}"
+
+
+# --- a one-shot CONNECT proxy for --resolve -------------------------------------------
+
+
+@contextlib.contextmanager
+def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
+    """Serve CONNECT on 127.0.0.1:<any> for the duration of a probe, sending every tunnel to
+    ``address`` on the requested port. Yields the proxy URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    deadline = time.monotonic() + timeout + 1
+
+    def accept_loop() -> None:
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(
+                target=_tunnel, args=(conn, address, deadline, stop), daemon=True
+            ).start()
+
+    thread = threading.Thread(target=accept_loop, name="wget-resolve-proxy", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    finally:
+        stop.set()
+        listener.close()
+        thread.join(timeout=1)
+
+
+def _tunnel(client: socket.socket, address: str, deadline: float, stop: threading.Event) -> None:
+    upstream: socket.socket | None = None
+    try:
+        client.settimeout(max(0.1, deadline - time.monotonic()))
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 8192:
+            chunk = client.recv(4096)
+            if not chunk:
+                return
+            head += chunk
+        request = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+        if len(request) < 2 or request[0].upper() != "CONNECT":
+            client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+            return
+        port = int(request[1].rsplit(":", 1)[1])
+        try:
+            upstream = socket.create_connection(
+                (address, port), timeout=max(0.1, deadline - time.monotonic())
+            )
+        except OSError as exc:
+            status = (
+                "502 Connection refused"
+                if isinstance(exc, ConnectionRefusedError)
+                else ("504 Gateway Timeout" if isinstance(exc, TimeoutError) else "502 Bad Gateway")
+            )
+            client.sendall(f"HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n".encode())
+            return
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        _pipe(client, upstream, deadline, stop)
+    except (OSError, ValueError, IndexError):
+        return
+    finally:
+        client.close()
+        if upstream is not None:
+            upstream.close()
+
+
+def _pipe(a: socket.socket, b: socket.socket, deadline: float, stop: threading.Event) -> None:
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(a, selectors.EVENT_READ, b)
+    sel.register(b, selectors.EVENT_READ, a)
+    try:
+        while not stop.is_set() and time.monotonic() < deadline:
+            for key, _ in sel.select(timeout=0.2):
+                src: socket.socket = key.fileobj  # type: ignore[assignment]
+                data = src.recv(65536)
+                if not data:
+                    return
+                key.data.sendall(data)
+    finally:
+        sel.close()
+
+
+__all__ = ["WgetClient", "configured_ca_certificate", "interpret", "wgetrc_files"]

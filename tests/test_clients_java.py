@@ -1,0 +1,170 @@
+"""The java and java-aia adapters against real loopback TLS servers (a real JVM)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from _pki_moreclients import (
+    ISSUER_UNKNOWN_FAMILY,
+    PKI,
+    AIAServer,
+    Lab,
+    closed_port,
+    plain_http_server,
+    silent_server,
+)
+
+from clients.base import Reason, Target, Trust, Verdict
+from clients.java import JavaAIAClient, JavaClient, interpret, native_trust
+
+pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java not installed")
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory):
+    with Lab(tmp_path_factory.mktemp("pki")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def java() -> JavaClient:
+    client = JavaClient()
+    assert client.info().available, client.info().unavailable_reason  # compiles TlsProbe
+    return client
+
+
+def test_info_reports_jvm_and_cacerts(java: JavaClient) -> None:
+    info = java.info()
+    assert info.version and info.tls_library == "JSSE (SunJSSE)"
+    assert info.native_trust is not None and "cacerts" in (info.native_trust.origin or "")
+    assert info.kind == "subprocess" and not info.fetches_aia
+    assert JavaAIAClient().info().fetches_aia
+
+
+def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
+    if shutil.which("javac") is None:
+        pytest.skip("javac not installed")
+    client = JavaClient(cache_dir=str(tmp_path))
+    client.info()
+    classes = list(tmp_path.glob("*/TlsProbe.class"))
+    assert len(classes) == 1
+    stamp = classes[0].stat().st_mtime_ns
+    JavaClient(cache_dir=str(tmp_path)).info()  # a new instance reuses the class
+    assert classes[0].stat().st_mtime_ns == stamp
+    assert list(tmp_path.glob("*/TlsProbe.class")) == classes
+
+
+def test_unwritable_cache_falls_back_to_source_launch(lab: Lab, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    client = JavaClient(cache_dir=str(blocker / "cache"))
+    info = client.info()
+    assert info.available and any("single-file source launch" in n for n in info.notes)
+    obs = client.probe(Target("localhost", lab.port("good")), Trust.bundle(lab.root_pem), 20)
+    assert obs.reason is Reason.OK, obs.detail
+
+
+def test_info_and_probe_when_binary_missing(lab: Lab) -> None:
+    client = JavaClient(binary="tlsmatrix-no-such-java")
+    info = client.info()
+    assert not info.available and "not found on PATH" in (info.unavailable_reason or "")
+    obs = client.probe(Target("localhost", lab.port("good")), Trust.native(), 5)
+    assert obs.verdict is Verdict.SKIPPED
+
+
+@pytest.mark.parametrize("scenario", list(ISSUER_UNKNOWN_FAMILY))
+def test_bundle_trust(lab: Lab, java: JavaClient, scenario: str) -> None:
+    reason, unknown = ISSUER_UNKNOWN_FAMILY[scenario]
+    obs = java.probe(Target("localhost", lab.port(scenario)), Trust.bundle(lab.root_pem), 15)
+    assert (obs.reason.value, obs.issuer_unknown) == (reason, unknown), obs.detail
+    if reason == "ok":
+        assert obs.verdict is Verdict.ACCEPT and obs.tls_version in ("TLS 1.2", "TLS 1.3")
+    else:
+        assert obs.verdict is Verdict.REJECT
+
+
+def test_native_trust_is_cacerts(lab: Lab, java: JavaClient) -> None:
+    obs = java.probe(Target("localhost", lab.port("good")), Trust.native(), 15)
+    assert obs.reason is Reason.INCOMPLETE_CHAIN and obs.issuer_unknown  # root A not in cacerts
+    assert obs.trust is not None and obs.trust.path and "cacerts" in obs.trust.path
+
+
+def test_ip_target_and_resolve(lab: Lab, java: JavaClient) -> None:
+    trust = Trust.bundle(lab.root_pem)
+    assert java.probe(Target("127.0.0.1", lab.port("good")), trust, 15).reason is Reason.OK
+    wrong = java.probe(Target("127.0.0.1", lab.port("wrong_host")), trust, 15)
+    assert wrong.reason is Reason.HOSTNAME_MISMATCH
+    port = lab.port("resolve")  # 127.0.0.2 only
+    assert java.probe(Target("localhost", port), trust, 15).reason is Reason.CONNECTION_REFUSED
+    resolved = java.probe(Target("localhost", port, connect_to="127.0.0.2"), trust, 15)
+    assert resolved.reason is Reason.OK, resolved.detail
+
+
+def test_aia_fetch_completes_a_leaf_only_chain(tmp_path: Path) -> None:
+    from harness.tlsserver import TLSServer
+
+    pki = PKI(tmp_path)
+    with AIAServer(pki.intermediate.der) as aia, TLSServer(*pki.leaf_only(aia.url)) as server:
+        target, trust = Target("localhost", server.port), Trust.bundle(pki.root_pem)
+        plain = JavaClient().probe(target, trust, 15)
+        assert plain.reason is Reason.INCOMPLETE_CHAIN and plain.issuer_unknown
+        assert aia.fetches == []  # plain java never fetched it
+        fetched = JavaAIAClient().probe(target, trust, 15)
+        assert fetched.reason is Reason.OK, fetched.detail
+        assert aia.fetches == ["/int.der"]
+
+
+def test_connection_refused_not_tls_and_timeout(java: JavaClient) -> None:
+    trust = Trust.native()
+    with closed_port() as port:
+        assert java.probe(Target("127.0.0.1", port), trust, 10).reason is Reason.CONNECTION_REFUSED
+    with plain_http_server() as port:
+        assert java.probe(Target("127.0.0.1", port), trust, 10).reason is Reason.NOT_TLS
+    with silent_server() as port:
+        started = time.monotonic()
+        obs = java.probe(Target("127.0.0.1", port), trust, 2)
+        assert time.monotonic() - started < 3
+    assert obs.reason is Reason.TIMEOUT and obs.verdict is Verdict.TIMEOUT
+
+
+def _failure(*chain: tuple[str, str], reasons: tuple[str, ...] = ()) -> dict[str, object]:
+    return {
+        "ok": False,
+        "chain": [{"class": c, "message": m} for c, m in chain],
+        "reasons": list(reasons),
+    }
+
+
+def test_interpret_maps_exception_chains() -> None:
+    weak_sig = _failure(
+        ("javax.net.ssl.SSLHandshakeException", "PKIX path validation failed"),
+        (
+            "java.security.cert.CertPathValidatorException",
+            "Algorithm constraints check failed on signature algorithm: SHA1withRSA",
+        ),
+        reasons=("ALGORITHM_CONSTRAINED",),
+    )
+    assert interpret(weak_sig).reason is Reason.WEAK_SIGNATURE
+    weak_key = _failure(
+        (
+            "java.security.cert.CertPathValidatorException",
+            "Algorithm constraints check failed on keysize limits. RSA 1024 bit key used",
+        ),
+    )
+    assert interpret(weak_key).reason is Reason.WEAK_KEY
+    dns = _failure(("java.net.UnknownHostException", "nowhere"))
+    assert interpret(dns).reason is Reason.DNS_FAILURE
+    proto = _failure(
+        ("javax.net.ssl.SSLHandshakeException", "Received fatal alert: protocol_version")
+    )
+    assert interpret(proto).reason is Reason.PROTOCOL_VERSION
+    odd = _failure(("java.lang.IllegalStateException", "bug"))
+    assert interpret(odd).reason is Reason.CLIENT_ERROR
+
+
+def test_native_trust_follows_java_tool_options() -> None:
+    env = {"JAVA_TOOL_OPTIONS": "-Xmx1g -Djavax.net.ssl.trustStore=/x/store.p12"}
+    assert native_trust(None, env).path == "/x/store.p12"
