@@ -12,10 +12,15 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from clients.base import Target
 from harness.lab.scenarios import CATALOGUE, Catalogue, ClientProps, Expectation, Scenario
+
+if TYPE_CHECKING:
+    from harness.lab.aia import AIAServer
+    from harness.lab.nginx import NginxServer
+    from harness.lab.pki import PKI
 
 ServerKind = Literal["python", "nginx"]
 SERVER_KINDS: tuple[ServerKind, ...] = ("python", "nginx")
@@ -69,9 +74,10 @@ class Lab:
         self._max_hang = max_hang
         self._stack = contextlib.ExitStack()
         self._running: list[RunningScenario] = []
-        self.aia = None  # type: ignore[assignment]
-        self.pki = None  # type: ignore[assignment]
-        self.nginx = None
+        # Set by start(); a Lab is used inside ``with`` only.
+        self.aia: AIAServer = None  # type: ignore[assignment]
+        self.pki: PKI = None  # type: ignore[assignment]
+        self.nginx: NginxServer | None = None
         self.started = False
 
     # --- public view ------------------------------------------------------------------

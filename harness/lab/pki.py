@@ -21,7 +21,8 @@ Certificate names (keys of :attr:`Material.certs`):
 ``leaf_self_signed``      self-signed localhost
 ``leaf_revoked``          listed in intermediate.crl
 ``leaf_weak_key``         RSA-1024 key
-``expired_intermediate``  Lab Expired Intermediate CA (expired), issues ``leaf_expired_intermediate``
+``expired_intermediate``  Lab Expired Intermediate CA (expired), issues
+                          ``leaf_expired_intermediate``
 ``sha1_intermediate``     Lab SHA-1 Intermediate CA, signed with SHA-1 (by ``openssl x509``,
                           since cryptography refuses SHA-1 signatures), issues
                           ``leaf_sha1_intermediate``
