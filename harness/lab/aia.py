@@ -176,6 +176,8 @@ def _handler_for(server: AIAServer) -> type[BaseHTTPRequestHandler]:
                 body, ctype, status = b"not found\n", "text/plain", 404
             else:
                 (body, ctype), status = found, 200
+            # Logged before answering, so a client that has its answer finds it logged.
+            self._entry(path, status)
             with contextlib.suppress(OSError):
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
@@ -184,7 +186,6 @@ def _handler_for(server: AIAServer) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 if send_body:
                     self.wfile.write(body)
-            self._entry(path, status)
 
         def _entry(self, path: str, status: int | None) -> None:
             host, port = self.client_address[:2]

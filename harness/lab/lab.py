@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from harness.lab.aia import AIAServer
     from harness.lab.nginx import NginxServer
     from harness.lab.pki import PKI
+    from harness.tlsserver import TLSServer
 
 ServerKind = Literal["python", "nginx"]
 SERVER_KINDS: tuple[ServerKind, ...] = ("python", "nginx")
@@ -153,7 +154,7 @@ class Lab:
         for sc in self._selected:
             chain, key = self._files(sc)
             server = TLSServer(chain, key, host="127.0.0.1")
-            self._stack.callback(server.stop)
+            self._stack.callback(_stop_tls_server, server)
             server.start()
             self._running.append(self._record(sc, server.port, chain, key))
 
@@ -182,3 +183,14 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _stop_tls_server(server: TLSServer) -> None:
+    """Stop a TLSServer at once. Closing a listening socket does not wake a thread blocked
+    in accept() on Linux, so TLSServer.stop() alone waits out its 2 s join; shutting the
+    socket down first wakes it. (TLSServer.stop could do this itself.)"""
+    import socket
+
+    with contextlib.suppress(OSError):
+        server._sock.shutdown(socket.SHUT_RDWR)
+    server.stop()
