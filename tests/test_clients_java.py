@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _pki_moreclients import (
+from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
     PKI,
     AIAServer,

@@ -6,7 +6,7 @@ import shutil
 import time
 
 import pytest
-from _pki_moreclients import Lab, closed_port, plain_http_server, silent_server
+from tests._pki_moreclients import Lab, closed_port, plain_http_server, silent_server
 
 from clients.base import Reason, Target, Trust, Verdict
 from clients.node import NodeClient, interpret, native_trust
