@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "urllib3": "clients.urllib3_client:Urllib3Client",
     "stdlib": "clients.stdlib:StdlibClient",
     "pyopenssl": "clients.pyopenssl_client:PyOpenSSLClient",
+    "chromium": "clients.chromium:ChromiumClient",
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import fnmatch
 import os
 import re
 import shutil
@@ -65,6 +66,10 @@ QUIET_FLAGS: tuple[str, ...] = (
     "--no-proxy-server",
     "--password-store=basic",
     "--use-mock-keychain",
+    "--disable-component-extensions-with-background-pages",
+    "--allow-browser-signin=false",
+    "--disable-search-engine-choice-screen",
+    "--disable-variations-seed-fetch",
     "--disable-features="
     + ",".join(
         (
@@ -141,15 +146,39 @@ def reason_for_net_error(error_text: str) -> Reason:
     return Reason.CLIENT_ERROR
 
 
-def resolver_rules(target: Target, extra: str | None = None) -> str | None:
-    """``--host-resolver-rules`` for a target: its ``--resolve`` address, then ``extra``."""
+# Chromium 156 still calls home with all the flags above (measured: accounts.google.com
+# and an on-demand component update at update.googleapis.com, a few seconds after start).
+# These names resolve to "not found" locally, so no lookup and no connection happens; a
+# target that is itself one of them is excluded from the rule. AIA URLs of real CAs
+# (Google Trust Services uses pki.goog) are not affected.
+BLOCKED_HOSTS: tuple[str, ...] = (
+    "google.com",
+    "*.google.com",
+    "googleapis.com",
+    "*.googleapis.com",
+    "*.gstatic.com",
+    "*.gvt1.com",
+    "*.gvt2.com",
+    "*.googleusercontent.com",
+    "*.google-analytics.com",
+    "*.doubleclick.net",
+)
+
+
+def resolver_rules(target: Target, extra: str | None = None) -> str:
+    """``--host-resolver-rules`` for a target: its ``--resolve`` address first (the first
+    matching MAP wins), then the blocked names, then ``extra``."""
     rules = []
+    host = target.ascii_host.lower()
     if target.connect_to:
         address = target.connect_to
-        rules.append(f"MAP {target.ascii_host} {f'[{address}]' if ':' in address else address}")
+        rules.append(f"MAP {host} {f'[{address}]' if ':' in address else address}")
+    rules.extend(f"MAP {pattern} ~NOTFOUND" for pattern in BLOCKED_HOSTS)
     if extra:
         rules.append(extra)
-    return ", ".join(rules) or None
+    if not target.connect_to and any(fnmatch.fnmatchcase(host, p) for p in BLOCKED_HOSTS):
+        rules.append(f"EXCLUDE {host}")  # the user asked for this very name
+    return ", ".join(rules)
 
 
 _PEM_CERT = re.compile(rb"-----BEGIN CERTIFICATE-----\s.+?\s-----END CERTIFICATE-----", re.DOTALL)
@@ -166,7 +195,7 @@ class BrowserUnavailable(Exception):
 @dataclass(frozen=True)
 class _Key:
     trust: tuple[str, str | None, int, int]  # kind, path, mtime_ns, size
-    rules: str | None
+    rules: str
 
 
 class _Browser:
@@ -211,8 +240,7 @@ class _Browser:
             "--remote-debugging-pipe",
             f"--user-data-dir={os.path.join(self._dir, 'profile')}",
         ]
-        if self.key.rules:
-            argv.append(f"--host-resolver-rules={self.key.rules}")
+        argv.append(f"--host-resolver-rules={self.key.rules}")
         argv.append("about:blank")
         env = child_env(self._trust)
         env["HOME"] = os.path.join(self._dir, "home")  # NSS DB lives at $HOME/.pki/nssdb
@@ -737,4 +765,11 @@ NOTES: tuple[str, ...] = (
 )
 
 
-__all__ = ["ChromiumClient", "NET_ERRORS", "QUIET_FLAGS", "reason_for_net_error", "resolver_rules"]
+__all__ = [
+    "BLOCKED_HOSTS",
+    "ChromiumClient",
+    "NET_ERRORS",
+    "QUIET_FLAGS",
+    "reason_for_net_error",
+    "resolver_rules",
+]

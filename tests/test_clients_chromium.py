@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from clients.base import Reason, Target, Trust, Verdict
-from clients.chromium import ChromiumClient, reason_for_net_error, resolver_rules
+from clients.chromium import BLOCKED_HOSTS, ChromiumClient, reason_for_net_error, resolver_rules
 from harness.tlsserver import TLSServer
 
 pytestmark = pytest.mark.skipif(
@@ -48,11 +48,14 @@ def test_net_error_mapping() -> None:
 
 
 def test_resolver_rules() -> None:
-    assert resolver_rules(Target("a.test", 443)) is None
+    blocked = ", ".join(f"MAP {p} ~NOTFOUND" for p in BLOCKED_HOSTS)
+    assert resolver_rules(Target("a.test", 443)) == blocked
     assert resolver_rules(Target("a.test", 443, connect_to="10.0.0.1"), "X") == (
-        "MAP a.test 10.0.0.1, X"
+        f"MAP a.test 10.0.0.1, {blocked}, X"
     )
-    assert resolver_rules(Target("a.test", 443, connect_to="::1")) == "MAP a.test [::1]"
+    assert resolver_rules(Target("a.test", 443, connect_to="::1")).startswith("MAP a.test [::1], ")
+    # A target that is itself a blocked name stays reachable.
+    assert resolver_rules(Target("www.google.com", 443)).endswith(", EXCLUDE www.google.com")
 
 
 # --- a PKI with AIA, and servers ----------------------------------------------------
@@ -187,7 +190,7 @@ class Sink:
                 return
             conn.settimeout(1)
             try:
-                self.heard.append(conn.recv(512))
+                self.heard.append(conn.recv(4096))
             except OSError:
                 self.heard.append(b"")
             conn.close()
@@ -404,4 +407,26 @@ def test_nothing_but_the_targets_was_contacted(
     with serve(pki, "good") as srv:
         probe(client, srv.port, Trust.bundle(pki.bundle))
     time.sleep(2)  # background services start a little after the browser
-    assert sink.heard == [], sink.heard
+    assert sink.heard == [], [_server_name(b) for b in sink.heard]
+
+
+def _server_name(hello: bytes) -> str:
+    """The SNI host name of a TLS ClientHello (or the first line of anything else)."""
+    try:
+        if hello[:1] != b"\x16":
+            return hello.split(b"\r\n", 1)[0].decode("latin-1")
+        pos = 5 + 4 + 2 + 32  # record header, handshake header, version, random
+        pos += 1 + hello[pos]  # session id
+        pos += 2 + int.from_bytes(hello[pos : pos + 2], "big")  # cipher suites
+        pos += 1 + hello[pos]  # compression methods
+        end = pos + 2 + int.from_bytes(hello[pos : pos + 2], "big")
+        pos += 2
+        while pos + 4 <= end:
+            kind = int.from_bytes(hello[pos : pos + 2], "big")
+            size = int.from_bytes(hello[pos + 2 : pos + 4], "big")
+            if kind == 0:  # server_name: list length, type, name length, name
+                return hello[pos + 9 : pos + 4 + size].decode("ascii", "replace")
+            pos += 4 + size
+    except IndexError:
+        pass
+    return repr(hello[:40])
