@@ -624,8 +624,9 @@ def _navigate(
             nav_done = True
             result = conn.result(nav_id, deadline=deadline)
             outcome.error_text = result.get("errorText")
-        if outcome.redirect_aborted:
-            # The 3xx answer proved the handshake; its Location is not followed.
+        if outcome.redirect_aborted and nav_done:
+            # The 3xx answer proved the handshake; the navigation ended (net::ERR_ABORTED)
+            # without following its Location.
             outcome.reason = Reason.OK
             outcome.detail = f"HTTP {outcome.status} to {outcome.location} (not followed)"
             return

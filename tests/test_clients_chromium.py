@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import os
+import signal
 import socket
 import threading
 import time
@@ -353,6 +354,55 @@ def test_concurrent_probes_share_one_browser(client: ChromiumClient, pki: Pki) -
     assert [r.reason for r in results] == [Reason.OK, Reason.EXPIRED, Reason.OK, Reason.EXPIRED]
 
 
+class RedirectServer:
+    """Answers every request over TLS with a 301 to ``location``."""
+
+    def __init__(self, chain: str, key: str, location: str) -> None:
+        import ssl
+
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(chain, key)
+        self.location = location
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                    tls.settimeout(5)
+                    tls.recv(65536)
+                    tls.sendall(
+                        b"HTTP/1.1 301 Moved Permanently\r\nLocation: "
+                        + self.location.encode()
+                        + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    )
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+
+def test_redirect_is_recorded_not_followed(client: ChromiumClient, pki: Pki) -> None:
+    elsewhere = Sink()
+    location = f"https://127.0.0.1:{elsewhere.port}/next"
+    server = RedirectServer(str(pki.dir / "good.pem"), str(pki.dir / "good.key"), location)
+    try:
+        obs = probe(client, server.port, Trust.bundle(pki.bundle))
+        time.sleep(0.3)
+    finally:
+        server.sock.close()
+        elsewhere.sock.close()
+    assert obs.verdict is Verdict.ACCEPT, obs
+    assert obs.detail == f"HTTP 301 to {location} (not followed)"
+    assert elsewhere.heard == []
+
+
 # --- errors -------------------------------------------------------------------------
 
 
@@ -383,6 +433,21 @@ def test_browser_killed_behind_our_back_is_restarted(client: ChromiumClient, pki
                 os.killpg(process.pid, 9)
         obs = probe(client, srv.port, Trust.bundle(pki.bundle))
     assert obs.verdict is Verdict.ACCEPT, obs
+
+
+def test_hung_browser_times_out_and_is_replaced(client: ChromiumClient, pki: Pki) -> None:
+    with serve(pki, "good") as srv:
+        assert probe(client, srv.port, Trust.bundle(pki.bundle)).verdict is Verdict.ACCEPT
+        browser = next(b for b in client._pool.values() if b._process is not None)
+        assert browser._process is not None
+        os.killpg(browser._process.pid, signal.SIGSTOP)  # alive, but answers nothing
+        started = time.monotonic()
+        hung = probe(client, srv.port, Trust.bundle(pki.bundle), timeout=2)
+        elapsed = time.monotonic() - started
+        after = probe(client, srv.port, Trust.bundle(pki.bundle))
+    assert (hung.verdict, hung.reason) == (Verdict.TIMEOUT, Reason.TIMEOUT), hung
+    assert elapsed < 3.5, elapsed
+    assert after.verdict is Verdict.ACCEPT, after
 
 
 def test_missing_binary_is_unavailable(tmp_path: Path) -> None:
