@@ -438,7 +438,7 @@ def test_browser_killed_behind_our_back_is_restarted(client: ChromiumClient, pki
 def test_hung_browser_times_out_and_is_replaced(client: ChromiumClient, pki: Pki) -> None:
     with serve(pki, "good") as srv:
         assert probe(client, srv.port, Trust.bundle(pki.bundle)).verdict is Verdict.ACCEPT
-        browser = next(b for b in client._pool.values() if b._process is not None)
+        browser = list(client._pool.values())[-1]  # the most recently used: this one
         assert browser._process is not None
         os.killpg(browser._process.pid, signal.SIGSTOP)  # alive, but answers nothing
         started = time.monotonic()
