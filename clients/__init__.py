@@ -38,6 +38,7 @@ BUILTIN: dict[str, str] = {
     "java-aia": "clients.java:JavaAIAClient",
     "gnutls": "clients.gnutls:GnuTLSClient",
     "wget": "clients.wget:WgetClient",
+    "chromium": "clients.chromium:ChromiumClient",
 }
 
 
