@@ -1,11 +1,13 @@
 """One matrix run: targets x clients -> RunResult. The CLI, the lab and the demo all
-come through here, so trust selection and result assembly live in one place."""
+come through here, so trust selection, chain capture, reason refinement and
+explanations live in one place."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from clients.base import Client, Observation, Target, Trust
 from harness.results import RunResult, environment, find_divergences, now_iso
@@ -34,19 +36,88 @@ def run_matrix(
     jobs: int = 8,
     progress: Callable[[int, int, Observation], None] | None = None,
     stop: threading.Event | None = None,
+    capture_chains: bool = True,
+    aia_log: Callable[[], Sequence[Any]] | None = None,
 ) -> RunResult:
+    """Probe every target with every client. With ``capture_chains`` the chain each target
+    presents is captured alongside (one extra unverified handshake per target) to refine
+    "issuer unknown" signals and to explain every row; ``aia_log`` (the lab's) lets the
+    explanations cite AIA downloads."""
     trust = trust or TrustPlan()
+    captures = ChainCaptures(targets, timeout) if capture_chains and targets else None
     infos = collect_infos(clients)
     probes = [Probe(t, c, trust.for_client(c.name)) for t in targets for c in clients]
     observed = run_probes(
         probes, timeout=timeout, jobs=jobs, infos=infos, progress=progress, stop=stop
     )
     results = tuple(o for o in observed if o is not None)
+    partial = len(results) < len(probes)
+    # An interrupted run does not wait for captures still under way.
+    inspections = captures.collect(wait=not partial) if captures else {}
+    divergences = find_divergences(results)
+    if inspections:
+        from harness.explain import Evidence, explain_results
+        from harness.refine import refine_reason
+
+        reports = {name: i.report for name, i in inspections.items()}
+        results = tuple(refine_reason(o, reports.get(o.target)) for o in results)
+        divergences = find_divergences(results)
+        evidence = Evidence(
+            infos=infos, reports=reports, aia_log=tuple(aia_log()) if aia_log else ()
+        )
+        results, divergences = explain_results(results, divergences, evidence)
     return RunResult(
         results=results,
         clients=tuple(infos[c.name] for c in clients),
         environment=environment(),
         generated_at=now_iso(),
-        divergences=find_divergences(results),
-        partial=len(results) < len(probes),
+        divergences=divergences,
+        chains={name: _chain_entry(i) for name, i in inspections.items()},
+        partial=partial,
     )
+
+
+def _chain_entry(inspection: Any) -> dict[str, Any]:
+    """The JSON ``chains`` entry: what was presented, its issues, and the server fix."""
+    from harness.explain import fix_advice
+
+    return {**inspection.to_dict(), "fix": fix_advice(inspection.report)}
+
+
+class ChainCaptures:
+    """Captures the chain of every target in the background: a few daemon worker threads
+    take targets from a queue, so an interrupted run never waits for them."""
+
+    def __init__(self, targets: Sequence[Target], timeout: float, parallel: int = 4) -> None:
+        import queue
+
+        from harness.chain import inspect_chain
+
+        self._results: dict[str, Any] = {}
+        todo: queue.SimpleQueue[Target] = queue.SimpleQueue()
+        unique = list(dict.fromkeys(targets))
+        for target in unique:
+            todo.put(target)
+
+        def work() -> None:
+            while True:
+                try:
+                    target = todo.get_nowait()
+                except queue.Empty:
+                    return
+                self._results[target.name] = inspect_chain(target, timeout)
+
+        self._threads = [
+            threading.Thread(target=work, name="chain", daemon=True)
+            for _ in range(min(parallel, len(unique)))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def collect(self, wait: bool = True) -> dict[str, Any]:
+        """The inspections finished so far (all of them when ``wait``; each capture has
+        its own deadline, so waiting is bounded)."""
+        if wait:
+            for thread in self._threads:
+                thread.join()
+        return dict(self._results)

@@ -96,6 +96,15 @@ def find_divergences(results: Iterable[Observation]) -> tuple[Divergence, ...]:
     return tuple(found)
 
 
+def grouped(rows: Iterable[Observation]) -> list[tuple[list[str], str]]:
+    """Clients that share an explanation, in first-seen order: [(clients, text)]."""
+    groups: dict[str, list[str]] = {}
+    for o in rows:
+        if o.explanation:
+            groups.setdefault(o.explanation, []).append(o.client)
+    return [(clients, text) for text, clients in groups.items()]
+
+
 # --- JSON -----------------------------------------------------------------------------
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from clients.base import TrustUsed
-from harness.results import RunResult
+from harness.results import RunResult, grouped
 
 HEADERS = ("client", "verdict", "reason", "detail", "TLS", "trusted", "time")
 
@@ -52,15 +52,17 @@ def render_table(run: RunResult) -> str:
         divergence = next((d for d in run.divergences if d.target == target), None)
         if divergence is not None:
             out.append(f"Disagreement: {divergence.summary()}")
-            if divergence.explanation:
-                out.append(f"Why: {divergence.explanation}")
         else:
             verdicts = {o.verdict.value for o in run.results if o.target == target} - {"skipped"}
             if verdicts:
                 out.append(f"All clients agree: {', '.join(sorted(verdicts))}.")
-        explained = [o for o in run.results if o.target == target and o.explanation]
-        for o in explained:
-            out.append(f"  {o.client}: {o.explanation}")
+        why = grouped([o for o in run.results if o.target == target])
+        if why:
+            out.append("Why:")
+            out.extend(f"  {', '.join(clients)}: {text}" for clients, text in why)
+        fix = (run.chains.get(target) or {}).get("fix")
+        if fix:
+            out.append(fix)
         out.append("")
     if run.partial:
         out.append("PARTIAL RESULTS: the run was interrupted.")

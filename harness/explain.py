@@ -1,0 +1,334 @@
+"""Explanations grounded in evidence: for every result row and every disagreement,
+say what made the client decide as it did — the trust it was given and whether that
+holds the certificate the server does not send, AIA fetching (and the lab's AIA log
+showing it), environment variables that redirected trust, and crypto policy.
+
+When the evidence does not explain an outcome, the text says "unexplained" rather than
+guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+from harness.chain_analysis import (
+    EXPIRED_IN_CHAIN,
+    HOSTNAME_MISMATCH,
+    INCOMPLETE,
+    WEAK_KEY,
+    WEAK_SIGNATURE,
+    ChainReport,
+)
+from harness.results import Divergence, grouped
+
+UNEXPLAINED = "unexplained"
+
+# How a client's AIA downloads show up in the AIA server's log.
+AIA_USER_AGENTS = {"java": "Java/", "java-aia": "Java/", "chromium": "Chrome/"}
+
+
+class AIALogEntry(Protocol):
+    path: str
+    time: float
+    user_agent: str | None
+    status: int | None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the explainer may rely on; everything optional is simply not cited."""
+
+    infos: Mapping[str, ClientInfo]
+    reports: Mapping[str, ChainReport | None]  # target name -> analysis of what it sent
+    aia_log: Sequence[AIALogEntry] = ()
+    _bundles: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def bundle(self, path: str | None) -> Any:
+        """The parsed trust bundle at ``path`` (a TrustBundle), or None when unreadable."""
+        if not path:
+            return None
+        if path not in self._bundles:
+            from harness.truststore import TrustBundle, TrustBundleError
+
+            try:
+                self._bundles[path] = TrustBundle.load(path)
+            except TrustBundleError:
+                self._bundles[path] = None
+        return self._bundles[path]
+
+
+def short_name(name: str | None) -> str:
+    """'CN=Lab Intermediate CA,O=Lab' -> 'Lab Intermediate CA' (else the first value)."""
+    if not name:
+        return "?"
+    parts = [p.partition("=") for p in name.split(",")]
+    for key, _, value in parts:
+        if key.strip().upper() == "CN" and value:
+            return value.strip()
+    first = parts[0][2].strip()
+    return first or name
+
+
+def trust_phrase(trust: TrustUsed | None) -> str:
+    if trust is None:
+        return "its trust store"
+    if trust.kind == "bundle":
+        return f"its trust bundle {trust.path}"
+    if trust.origin.isupper() or trust.origin.endswith("_FILE") or trust.origin.endswith("_DIR"):
+        return f"its trust store {trust.path} (from ${trust.origin})"
+    where = trust.path or "built-in"
+    return f"its native store {where} ({trust.origin})"
+
+
+def env_note(trust: TrustUsed | None) -> str:
+    """A sentence when an environment variable chose the client's trust store."""
+    if trust is None or trust.kind != "native" or not trust.origin.isupper():
+        return ""
+    return (
+        f" The environment variable {trust.origin}={trust.path} replaced its default trust store."
+    )
+
+
+def _contains(evidence: Evidence, trust: TrustUsed | None, name: str | None) -> bool | None:
+    """Whether the store the client used holds a certificate named ``name`` (None: unknown)."""
+    if trust is None or name is None:
+        return None
+    bundle = evidence.bundle(trust.path)
+    return None if bundle is None else bool(bundle.contains_subject(name))
+
+
+def aia_fetches(evidence: Evidence, client: str, report: ChainReport) -> list[AIALogEntry]:
+    """AIA log entries that show ``client`` downloading the leaf's issuer."""
+    leaf = report.leaf
+    hint = AIA_USER_AGENTS.get(client)
+    if leaf is None or not leaf.aia_ca_issuers or not hint:
+        return []
+    paths = {_url_path(u) for u in leaf.aia_ca_issuers}
+    return [e for e in evidence.aia_log if e.path in paths and hint in (e.user_agent or "")]
+
+
+def _url_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path or "/"
+
+
+def _when(entry: AIALogEntry) -> str:
+    return dt.datetime.fromtimestamp(entry.time, dt.UTC).strftime("%H:%M:%S")
+
+
+def _first_message(report: ChainReport, code: str) -> str | None:
+    issues = report.issues_with(code)
+    return issues[0].message if issues else None
+
+
+def explain_row(obs: Observation, evidence: Evidence) -> str:
+    """One or two sentences on why this client decided as it did, from evidence only."""
+    info = evidence.infos.get(obs.client)
+    report = evidence.reports.get(obs.target)
+    if obs.verdict is Verdict.SKIPPED:
+        return f"not run: {obs.detail}"
+    if obs.verdict is Verdict.TIMEOUT:
+        return "no verdict: the server did not complete a handshake before the deadline."
+    if obs.verdict is Verdict.ERROR:
+        return f"no TLS verdict ({obs.reason.value}): {obs.detail[:160]}"
+    if report is None:
+        return (
+            "no chain could be captured from the server, so the verdict cannot be "
+            "checked against what it sends."
+        )
+    if obs.verdict is Verdict.ACCEPT:
+        return _explain_accept(obs, evidence, info, report)
+    return _explain_reject(obs, evidence, info, report) + env_note(obs.trust)
+
+
+def _explain_accept(
+    obs: Observation, evidence: Evidence, info: ClientInfo | None, report: ChainReport
+) -> str:
+    codes = report.issue_codes
+    notes: list[str] = []
+    if INCOMPLETE in codes:
+        missing = report.missing_issuer
+        holds = _contains(evidence, obs.trust, missing)
+        fetched = aia_fetches(evidence, obs.client, report)
+        if holds:
+            notes.append(
+                f"accepted although the server does not send '{short_name(missing)}': "
+                f"{trust_phrase(obs.trust)} contains it."
+            )
+        elif fetched:
+            e = fetched[0]
+            notes.append(
+                f"accepted although the server does not send '{short_name(missing)}': "
+                f"it was fetched via AIA (AIA log: GET {e.path} at {_when(e)} "
+                f"by {e.user_agent}, status {e.status})."
+            )
+        elif info is not None and info.fetches_aia and report.leaf and report.leaf.aia_ca_issuers:
+            notes.append(
+                f"accepted although the server does not send '{short_name(missing)}': "
+                f"the client fetches missing intermediates via AIA "
+                f"({report.leaf.aia_ca_issuers[0]})."
+            )
+        else:
+            notes.append(
+                f"accepted although the server does not send '{short_name(missing)}' "
+                f"and {trust_phrase(obs.trust)} does not contain it: {UNEXPLAINED}."
+            )
+    for code, what in ((WEAK_KEY, "weak key"), (WEAK_SIGNATURE, "weak signature")):
+        message = _first_message(report, code)
+        if message:
+            library = _library(info)
+            notes.append(f"accepted a {what} ({message}): {library} does not refuse it by policy.")
+    if not notes:
+        anchor = report.expected_anchor
+        holds = _contains(evidence, obs.trust, anchor)
+        if anchor and holds:
+            notes.append(
+                f"accepted: the chain leads to '{short_name(anchor)}', which "
+                f"{trust_phrase(obs.trust)} contains."
+            )
+        else:
+            notes.append("accepted: the chain verified against " + trust_phrase(obs.trust) + ".")
+    return " ".join(notes) + env_note(obs.trust)
+
+
+def _explain_reject(
+    obs: Observation, evidence: Evidence, info: ClientInfo | None, report: ChainReport
+) -> str:
+    reason = obs.reason
+    leaf = report.leaf
+    if reason is Reason.INCOMPLETE_CHAIN:
+        missing = report.missing_issuer or report.expected_anchor
+        holds = _contains(evidence, obs.trust, missing)
+        if holds:
+            return (
+                f"rejected as incomplete although {trust_phrase(obs.trust)} contains "
+                f"'{short_name(missing)}': {UNEXPLAINED}."
+            )
+        store = trust_phrase(obs.trust) + (
+            " does not contain it" if holds is False else " (contents not inspectable)"
+        )
+        text = (
+            f"rejected: the server does not send '{short_name(missing)}' "
+            f"(issuer of '{short_name(leaf.subject if leaf else None)}'), {store}"
+        )
+        return text + ", and " + _aia_clause(obs, evidence, info, report) + "."
+    if reason is Reason.UNTRUSTED_ROOT:
+        anchor = report.expected_anchor or _top_subject(report)
+        holds = _contains(evidence, obs.trust, anchor)
+        if holds:
+            return (
+                f"rejected as untrusted although {trust_phrase(obs.trust)} contains "
+                f"'{short_name(anchor)}': {UNEXPLAINED}."
+            )
+        return (
+            f"rejected: the chain ends at '{short_name(anchor)}', which "
+            f"{trust_phrase(obs.trust)} does not contain."
+        )
+    if reason is Reason.SELF_SIGNED:
+        return (
+            f"rejected: the leaf '{short_name(leaf.subject if leaf else None)}' is "
+            f"self-signed and not in {trust_phrase(obs.trust)}."
+        )
+    if reason in (Reason.EXPIRED, Reason.NOT_YET_VALID):
+        message = _first_message(report, EXPIRED_IN_CHAIN)
+        return (
+            f"rejected: {message}"
+            if message
+            else f"rejected as {reason.value}: {UNEXPLAINED} "
+            "(every certificate sent is within its validity period)."
+        )
+    if reason is Reason.HOSTNAME_MISMATCH:
+        message = _first_message(report, HOSTNAME_MISMATCH)
+        return (
+            f"rejected: {message}"
+            if message
+            else (f"rejected for the host name although the leaf covers it: {UNEXPLAINED}.")
+        )
+    if reason in (Reason.WEAK_KEY, Reason.WEAK_SIGNATURE):
+        code = WEAK_KEY if reason is Reason.WEAK_KEY else WEAK_SIGNATURE
+        message = _first_message(report, code)
+        if message:
+            return f"rejected by policy: {_library(info)} refuses it ({message})."
+        return (
+            f"rejected as {reason.value}, but the chain shows no weak certificate: {UNEXPLAINED}."
+        )
+    if reason is Reason.REVOKED:
+        urls = ", ".join(leaf.crl_urls) if leaf and leaf.crl_urls else "its CRL"
+        return f"rejected: the leaf is listed as revoked ({urls})."
+    return f"rejected ({reason.value}): {obs.detail[:160]}"
+
+
+def _aia_clause(
+    obs: Observation, evidence: Evidence, info: ClientInfo | None, report: ChainReport
+) -> str:
+    leaf = report.leaf
+    if info is None or not info.fetches_aia:
+        return "the client does not fetch intermediates via AIA"
+    if leaf is None or not leaf.aia_ca_issuers:
+        return "the leaf names no AIA caIssuers URL to fetch it from"
+    fetched = aia_fetches(evidence, obs.client, report)
+    if fetched:
+        e = fetched[0]
+        outcome = f"status {e.status}" if e.status is not None else "no answer"
+        return f"its AIA download of {leaf.aia_ca_issuers[0]} failed ({outcome} in the AIA log)"
+    return f"its AIA download of {leaf.aia_ca_issuers[0]} did not succeed"
+
+
+def _library(info: ClientInfo | None) -> str:
+    if info is None:
+        return "this client"
+    return info.tls_library_version or info.tls_library or "its TLS library"
+
+
+def _top_subject(report: ChainReport) -> str | None:
+    if report.path:
+        return report.certificates[report.path[-1]].subject
+    return report.leaf.subject if report.leaf else None
+
+
+def explain_divergence(divergence: Divergence, results: Sequence[Observation]) -> str:
+    """Why the groups differ, from their rows' explanations; 'unexplained' stays visible."""
+    involved = {c for _, clients in divergence.groups for c in clients}
+    rows = [o for o in results if o.target == divergence.target and o.client in involved]
+    text = " ".join(f"{', '.join(clients)}: {why}" for clients, why in grouped(rows))
+    if UNEXPLAINED in text:
+        return f"Not fully explained by the evidence. {text}"
+    return text
+
+
+def fix_advice(report: ChainReport | None) -> str:
+    """What to change on the server, when the chain itself is the problem."""
+    if report is None:
+        return ""
+    codes = report.issue_codes
+    advice = []
+    if INCOMPLETE in codes:
+        advice.append(
+            f"serve the intermediate '{short_name(report.missing_issuer)}' after the "
+            f"leaf (full chain; `tlsmatrix fix-chain` builds it)"
+        )
+    if "wrong_order" in codes:
+        advice.append("send the chain in order: leaf, then each issuer")
+    if "contains_anchor" in codes:
+        advice.append("stop sending the root (clients must have it already)")
+    if EXPIRED_IN_CHAIN in codes:
+        advice.append("replace the expired or not-yet-valid certificate")
+    if HOSTNAME_MISMATCH in codes:
+        advice.append("use a certificate that names this host")
+    if WEAK_KEY in codes or WEAK_SIGNATURE in codes:
+        advice.append("reissue with a 2048-bit+ RSA or EC key and a SHA-256 signature")
+    return ("Fix: " + "; ".join(advice) + ".") if advice else ""
+
+
+def explain_results(
+    results: Sequence[Observation], divergences: Sequence[Divergence], evidence: Evidence
+) -> tuple[tuple[Observation, ...], tuple[Divergence, ...]]:
+    """Every row and every divergence with its explanation filled in."""
+    explained = tuple(replace(o, explanation=explain_row(o, evidence)) for o in results)
+    divs = tuple(replace(d, explanation=explain_divergence(d, explained)) for d in divergences)
+    return explained, divs
