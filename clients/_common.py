@@ -58,6 +58,7 @@ def observe(
     started: float,
     trust: TrustUsed | None,
     issuer_unknown: bool | None = None,
+    certificate_invalid: bool = False,
 ) -> Observation:
     """Build an Observation whose verdict always follows from its reason.
 
@@ -75,6 +76,7 @@ def observe(
         elapsed_ms=round((time.monotonic() - started) * 1000, 1),
         trust=trust,
         issuer_unknown=issuer_unknown,
+        certificate_invalid=certificate_invalid,
     )
 
 
@@ -91,6 +93,9 @@ _TEXT_REASONS: tuple[tuple[str, Reason], ...] = (
     ("protocol version", Reason.PROTOCOL_VERSION),
     ("protocol_version", Reason.PROTOCOL_VERSION),
     ("no protocols available", Reason.PROTOCOL_VERSION),
+    ("md too weak", Reason.WEAK_SIGNATURE),
+    ("digest algorithm too weak", Reason.WEAK_SIGNATURE),
+    ("key too small", Reason.WEAK_KEY),
     ("hostname mismatch", Reason.HOSTNAME_MISMATCH),
     ("doesn't match", Reason.HOSTNAME_MISMATCH),
     ("certificate has expired", Reason.EXPIRED),

@@ -199,6 +199,11 @@ class ClientInfo:
     fetches_aia: bool = False  # completes a missing intermediate from the AIA caIssuers URL
     kind: Literal["in-process", "subprocess"] = "in-process"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Certificate policy, as far as verdicts depend on it. The defaults are OpenSSL 3 at
+    # security level 2: RSA under 2048 bits and SHA-1 signatures refused, no revocation.
+    min_rsa_bits: int = 2048
+    rejects_sha1: bool = True
+    checks_revocation: bool = False
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,9 @@ class Observation:
     # codes 2/20/21). Whether that was a missing intermediate, an untrusted root or a
     # self-signed leaf follows from the captured chain: the harness refines ``reason``.
     issuer_unknown: bool = False
+    # True when the client rejected the certificate without saying why (Chromium's
+    # ERR_CERT_INVALID); the harness names the reason from the captured chain's issues.
+    certificate_invalid: bool = False
 
 
 @runtime_checkable

@@ -333,6 +333,7 @@ class _Outcome:
     valid_from: float | None = None
     valid_to: float | None = None
     certificate: str | None = None  # base64 DER of the leaf, from the security state
+    weak_signature: bool = False  # the security state says SHA-1 / a weak signature
     redirect_aborted: bool = False
     error_text: str | None = None
 
@@ -378,6 +379,8 @@ class ChromiumClient:
             "native_trust": NATIVE_TRUST,
             "env_vars": (),
             "fetches_aia": True,
+            # Chrome refuses RSA keys under 1024 bits and any SHA-1 signature.
+            "min_rsa_bits": 1024,
             "kind": "subprocess",
             "notes": NOTES,
         }
@@ -535,6 +538,8 @@ class ChromiumClient:
             outcome.detail,
             tls_version=tls_version_name(outcome.tls_version),
             issuer_unknown=outcome.error_text == "net::ERR_CERT_AUTHORITY_INVALID",
+            # "the certificate is invalid" with no why: the harness names it from the chain
+            certificate_invalid=outcome.error_text == "net::ERR_CERT_INVALID",
         )
 
     # --- browser pool ---------------------------------------------------------------
@@ -688,20 +693,27 @@ def _note_security_state(params: JSON, outcome: _Outcome) -> None:
     chain = state.get("certificate") or []
     if chain:
         outcome.certificate = chain[0]
+    if state.get("certificateHasSha1Signature") or state.get("certificateHasWeakSignature"):
+        outcome.weak_signature = True
 
 
 def _finish_error(conn: CDPConnection, session_id: str, deadline: float, outcome: _Outcome) -> None:
     error_text = outcome.error_text or ""
     reason = reason_for_net_error(error_text)
     outcome.detail = error_text
-    if reason is Reason.EXPIRED:
-        # The interstitial's security state carries the certificate; wait for it briefly.
+    vague_invalid = "ERR_CERT_INVALID" in error_text
+    if reason is Reason.EXPIRED or vague_invalid:
+        # The interstitial's security state carries the certificate (and says whether a
+        # signature is SHA-1); wait for it briefly.
         until = min(deadline, time.monotonic() + 0.5)
         while outcome.valid_from is None and time.monotonic() < until:
             for event in conn.wait_events(session_id, deadline=until):
                 if event.get("method") == "Security.visibleSecurityStateChanged":
                     _note_security_state(event.get("params", {}), outcome)
-        reason = _date_reason(outcome)
+        if reason is Reason.EXPIRED:
+            reason = _date_reason(outcome)
+        elif outcome.weak_signature:
+            reason = Reason.WEAK_SIGNATURE
     elif reason is Reason.OK:
         outcome.detail = f"certificate accepted; then {error_text}"
     outcome.reason = reason

@@ -135,6 +135,8 @@ class GnuTLSClient:
             "native_trust": native,
             "env_vars": (),
             "fetches_aia": False,
+            # GnuTLS's default verification profile accepts RSA-1024; SHA-1 is insecure.
+            "min_rsa_bits": 1024,
             "kind": "subprocess",
             "tls_library": "GnuTLS",
         }

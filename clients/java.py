@@ -192,6 +192,10 @@ class JavaClient:
             "native_trust": native_trust(java, os.environ),
             "env_vars": JAVA_OPTION_VARS,
             "fetches_aia": self.aia,
+            # jdk.certpath.disabledAlgorithms: "RSA keySize < 1024" and "SHA1 jdkCA": SHA-1
+            # is refused only on chains to the JDK's own cacerts roots.
+            "min_rsa_bits": 1024,
+            "rejects_sha1": False,
             "kind": "subprocess",
             "tls_library": "JSSE (SunJSSE)",
         }

@@ -144,6 +144,8 @@ class NodeClient:
             "native_trust": native_trust(os.environ, self._openssl_ca),
             "env_vars": ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"),
             "fetches_aia": False,
+            # Node runs OpenSSL at security level 1: RSA-1024 passes, SHA-1 does not.
+            "min_rsa_bits": 1024,
             "kind": "subprocess",
             "tls_library": "OpenSSL",
         }

@@ -106,6 +106,8 @@ class WgetClient:
             "native_trust": self._native_trust(),
             "env_vars": ("WGETRC",),
             "fetches_aia": False,
+            # wget uses GnuTLS's default verification profile: RSA-1024 passes.
+            "min_rsa_bits": 1024,
             "kind": "subprocess",
         }
         path = self._path()

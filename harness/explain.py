@@ -117,6 +117,14 @@ def _url_path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
+def user_agent(entry: AIALogEntry) -> str:
+    """The product token that names the client ('HeadlessChrome/156.0.0.0', 'Java/17')."""
+    tokens = (entry.user_agent or "unknown").split()
+    named = [t for t in tokens if "/" in t and not t.startswith(("Mozilla/", "AppleWebKit/",
+                                                                "Safari/"))]
+    return named[0] if named else tokens[0]
+
+
 def _when(entry: AIALogEntry) -> str:
     return dt.datetime.fromtimestamp(entry.time, dt.UTC).strftime("%H:%M:%S")
 
@@ -165,7 +173,7 @@ def _explain_accept(
             notes.append(
                 f"accepted although the server does not send '{short_name(missing)}': "
                 f"it was fetched via AIA (AIA log: GET {e.path} at {_when(e)} "
-                f"by {e.user_agent}, status {e.status})."
+                f"by {user_agent(e)}, status {e.status})."
             )
         elif info is not None and info.fetches_aia and report.leaf and report.leaf.aia_ca_issuers:
             notes.append(

@@ -10,15 +10,28 @@ from __future__ import annotations
 from dataclasses import replace
 
 from clients.base import Observation, Reason, Verdict
-from harness.chain_analysis import CONTAINS_ANCHOR, INCOMPLETE, ChainReport
+from harness.chain_analysis import (
+    CONTAINS_ANCHOR,
+    HOSTNAME_MISMATCH,
+    INCOMPLETE,
+    WEAK_KEY,
+    WEAK_SIGNATURE,
+    ChainReport,
+)
 
 _REFINABLE = frozenset({Reason.INCOMPLETE_CHAIN, Reason.UNTRUSTED_ROOT, Reason.SELF_SIGNED})
 
 
 def refine_reason(obs: Observation, report: ChainReport | None) -> Observation:
     """The observation with its reason decided by the chain, when the client's own
-    signal was only "issuer unknown". Anything else is returned unchanged."""
-    if not obs.issuer_unknown or obs.verdict is not Verdict.REJECT or report is None:
+    signal was only "issuer unknown" or "certificate invalid". Anything else is returned
+    unchanged."""
+    if obs.verdict is not Verdict.REJECT or report is None:
+        return obs
+    if obs.certificate_invalid:
+        reason = invalid_reason(report)
+        return obs if reason is None else replace(obs, reason=reason)
+    if not obs.issuer_unknown:
         return obs
     if obs.reason not in _REFINABLE:
         return obs
@@ -42,3 +55,18 @@ def chain_reason(report: ChainReport) -> Reason | None:
         # that this client does not trust
         return Reason.UNTRUSTED_ROOT
     return None
+
+
+# Chain issues that make a verifier call a certificate invalid, most specific first.
+_INVALID_BECAUSE = (
+    (WEAK_SIGNATURE, Reason.WEAK_SIGNATURE),
+    (WEAK_KEY, Reason.WEAK_KEY),
+    (HOSTNAME_MISMATCH, Reason.HOSTNAME_MISMATCH),
+)
+
+
+def invalid_reason(report: ChainReport) -> Reason | None:
+    """The one chain issue that explains a bare "certificate invalid" (None when the
+    chain shows none, or several that could)."""
+    found = [reason for code, reason in _INVALID_BECAUSE if code in report.issue_codes]
+    return found[0] if len(found) == 1 else None

@@ -14,6 +14,18 @@ from typing import Any
 from clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
 
 SCHEMA = "tlsmatrix/1"
+_CORE_KEYS = frozenset(
+    {
+        "schema",
+        "generated_at",
+        "partial",
+        "environment",
+        "clients",
+        "results",
+        "chains",
+        "divergences",
+    }
+)
 
 # Environment variables that change some client's trust or route; reported with the run.
 TRUST_ENV = (
@@ -50,6 +62,8 @@ class RunResult:
     divergences: tuple[Divergence, ...] = ()
     chains: Mapping[str, Any] = field(default_factory=dict)
     partial: bool = False
+    # Sections other parts add to the JSON document (e.g. "lab"), keyed by their name.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     def targets(self) -> list[str]:
         return list(dict.fromkeys(o.target for o in self.results))
@@ -163,6 +177,9 @@ def client_info_from_dict(data: Mapping[str, Any]) -> ClientInfo:
         fetches_aia=bool(data.get("fetches_aia")),
         kind=data.get("kind") or "in-process",
         notes=tuple(data.get("notes") or ()),
+        min_rsa_bits=int(data.get("min_rsa_bits") or 2048),
+        rejects_sha1=bool(data.get("rejects_sha1", True)),
+        checks_revocation=bool(data.get("checks_revocation", False)),
     )
 
 
@@ -184,6 +201,7 @@ def to_dict(run: RunResult) -> dict[str, Any]:
             }
             for d in run.divergences
         ],
+        **{k: v for k, v in run.extra.items() if k not in _CORE_KEYS},
     }
 
 
@@ -208,6 +226,7 @@ def from_dict(data: Mapping[str, Any]) -> RunResult:
         divergences=divergences,
         chains=data.get("chains") or {},
         partial=bool(data.get("partial")),
+        extra={k: v for k, v in data.items() if k not in _CORE_KEYS},
     )
 
 

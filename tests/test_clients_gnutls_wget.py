@@ -7,6 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+
+from clients.base import Reason, Target, Trust, Verdict
+from clients.gnutls import GnuTLSClient, ca_certificates_loaded, reason_for_gnutls_text
+from clients.wget import WgetClient
 from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
     Lab,
@@ -14,10 +18,6 @@ from tests._pki_moreclients import (
     plain_http_server,
     silent_server,
 )
-
-from clients.base import Reason, Target, Trust, Verdict
-from clients.gnutls import GnuTLSClient, ca_certificates_loaded, reason_for_gnutls_text
-from clients.wget import WgetClient
 
 needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-cli") is None, reason="gnutls-bin missing")
 needs_wget = pytest.mark.skipif(shutil.which("wget") is None, reason="wget missing")

@@ -7,6 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from clients.base import Reason, Target, Trust, Verdict
+from clients.java import JavaAIAClient, JavaClient, interpret, native_trust
 from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
     PKI,
@@ -16,9 +19,6 @@ from tests._pki_moreclients import (
     plain_http_server,
     silent_server,
 )
-
-from clients.base import Reason, Target, Trust, Verdict
-from clients.java import JavaAIAClient, JavaClient, interpret, native_trust
 
 pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java not installed")
 

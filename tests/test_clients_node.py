@@ -6,10 +6,10 @@ import shutil
 import time
 
 import pytest
-from tests._pki_moreclients import Lab, closed_port, plain_http_server, silent_server
 
 from clients.base import Reason, Target, Trust, Verdict
 from clients.node import NodeClient, interpret, native_trust
+from tests._pki_moreclients import Lab, closed_port, plain_http_server, silent_server
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
 

@@ -1,0 +1,230 @@
+"""``tlsmatrix lab serve|run|export``: the local broken-chain lab."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from harness.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from harness.cli import positive_float, positive_int
+
+    lab = sub.add_parser("lab", help="the local broken-chain lab (serve, run, export)")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=type(lab))
+    lab.set_defaults(func=lambda args: _missing_subcommand(lab))
+
+    serve = lab_sub.add_parser("serve", help="serve every scenario until Ctrl-C")
+    serve.add_argument("--server", choices=("python", "nginx"), default="python")
+    serve.add_argument("--scenario", action="append", default=[], metavar="NAME")
+    serve.add_argument(
+        "--dir", metavar="DIR", help="also export the certificates, keys and trust profiles here"
+    )
+    serve.set_defaults(func=command_serve)
+
+    run = lab_sub.add_parser("run", help="every client on every scenario, vs. predictions")
+    run.add_argument("--client", action="append", default=[], metavar="NAME")
+    run.add_argument("--scenario", action="append", default=[], metavar="NAME")
+    run.add_argument("--server", choices=("python", "nginx"), default="python")
+    run.add_argument(
+        "--trust-profile",
+        choices=("certifi-like", "workstation"),
+        default="certifi-like",
+        help="what every client trusts (default certifi-like: roots only)",
+    )
+    run.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CLIENT=PROFILE",
+        help="give one client another trust profile (repeatable)",
+    )
+    run.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
+    run.add_argument("--jobs", type=positive_int, default=8, metavar="N")
+    run.add_argument("--format", choices=("table", "json"), default="table")
+    run.add_argument("-o", "--output", metavar="FILE")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 when any cell differs from the scenario's prediction",
+    )
+    run.add_argument(
+        "--from-export",
+        metavar="DIR",
+        help="run against an exported lab served elsewhere (docker compose)",
+    )
+    run.add_argument(
+        "--aia-log",
+        metavar="FILE",
+        help="with --from-export: the AIA server's JSON-lines log to cite",
+    )
+    run.set_defaults(func=command_run)
+
+    export = lab_sub.add_parser("export", help="write the lab's PKI and nginx config")
+    export.add_argument("--dir", required=True, metavar="DIR")
+    export.add_argument(
+        "--base-url", default="http://aia:8080/", help="where the AIA/CRL server will be reachable"
+    )
+    export.set_defaults(func=command_export)
+
+
+def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
+    raise UsageError("lab needs a command: serve, run or export")
+
+
+def _profile_options(items: list[str], chosen: list[str]) -> dict[str, str]:
+    import clients
+
+    profiles = ("certifi-like", "workstation")
+    result = {}
+    for item in items:
+        name, sep, profile = item.partition("=")
+        if not sep or name not in clients.names():
+            raise UsageError(f"--trust wants CLIENT=PROFILE with a known client, got {item!r}")
+        if chosen and name not in chosen:
+            raise UsageError(f"--trust names client {name!r}, which this run does not include")
+        if profile not in profiles:
+            raise UsageError(f"unknown trust profile {profile!r}; one of {', '.join(profiles)}")
+        result[name] = profile
+    return result
+
+
+def _check_scenarios(names: list[str]) -> list[str] | None:
+    from harness.lab.scenarios import CATALOGUE
+
+    known = CATALOGUE.names()
+    for name in names:
+        if name not in known:
+            raise UsageError(f"unknown scenario {name!r}; known: {', '.join(known)}")
+    return list(dict.fromkeys(names)) or None
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from harness.inputs import check_clients
+
+    chosen = check_clients(args.client)
+    scenarios = _check_scenarios(args.scenario)
+    profile_for = _profile_options(args.trust, chosen)
+
+    from harness.labrun import LabTarget, render_lab_matrix, run_lab
+    from harness.output import write_text
+    from harness.reports import render
+    from harness.runner import load_clients, terminal_progress
+
+    clients = load_clients(chosen)
+    if args.from_export:
+        lab_run = _run_from_export(args, scenarios, clients, profile_for)
+    else:
+        from harness.lab.lab import Lab
+
+        with Lab(scenarios, server=args.server) as lab:
+            targets = [LabTarget(s.name, s.target, s.scenario) for s in lab.scenarios]
+            lab_run = run_lab(
+                targets,
+                clients,
+                lab.trust_profiles,
+                profile_for=profile_for,
+                default_profile=args.trust_profile,
+                timeout=args.timeout,
+                jobs=args.jobs,
+                progress=terminal_progress,
+                aia_log=lab.aia.log,
+            )
+    text = render(lab_run.run, "json") if args.format == "json" else render_lab_matrix(lab_run)
+    write_text(text, args.output)
+    return 1 if args.strict and lab_run.mismatches() else 0
+
+
+def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-untyped-def]
+    import json
+
+    from clients.base import Target
+    from harness.lab.export import load_manifest
+    from harness.labrun import LabTarget, run_lab
+    from harness.runner import terminal_progress
+
+    try:
+        manifest = load_manifest(args.from_export)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"--from-export {args.from_export}: {exc}") from None
+    chosen = [s for s in manifest.scenarios if scenarios is None or s.name in scenarios]
+    targets = [LabTarget(s.name, Target(s.host, s.port), s.scenario) for s in chosen]
+
+    def aia_log() -> list[object]:
+        from harness.lab.aia import AIARequest
+
+        if not args.aia_log:
+            return []
+        try:
+            with open(args.aia_log, encoding="utf-8") as handle:
+                return [AIARequest(**json.loads(line)) for line in handle if line.strip()]
+        except (OSError, ValueError, TypeError):
+            return []
+
+    return run_lab(
+        targets,
+        clients,
+        manifest.trust_profiles,
+        profile_for=profile_for,
+        default_profile=args.trust_profile,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        progress=terminal_progress,
+        aia_log=aia_log,
+    )
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from harness.lab.lab import Lab
+
+    scenarios = _check_scenarios(args.scenario)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with Lab(scenarios, server=args.server) as lab:
+        print(
+            f"tlsmatrix lab: {len(lab.scenarios)} scenarios served by {args.server} "
+            f"on 127.0.0.1 (Ctrl-C to stop)"
+        )
+        width = max(len(s.name) for s in lab.scenarios)
+        for s in lab.scenarios:
+            print(f"  {s.name:<{width}}  {s.url}   {s.scenario.summary}")
+        print(f"AIA/CRL server: {lab.aia.url}")
+        for name, path in lab.trust_profiles.items():
+            print(f"trust profile {name}: {path}")
+        print(
+            "Try: tlsmatrix run "
+            + lab.scenarios[0].url
+            + " --ca-file "
+            + lab.trust_profiles["certifi-like"]
+        )
+        if args.dir:
+            from harness.lab.export import export
+
+            export(args.dir, lab.aia.url)
+            print(f"exported certificates, keys and nginx.conf to {args.dir}")
+        sys.stdout.flush()
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    print("tlsmatrix lab: stopped; keys removed")
+    return 0
+
+
+def command_export(args: argparse.Namespace) -> int:
+    from harness.lab.export import export
+
+    try:
+        manifest = export(args.dir, args.base_url)
+    except OSError as exc:
+        raise UsageError(f"cannot export to {args.dir}: {exc.strerror or exc}") from None
+    print(
+        f"exported {len(manifest.scenarios)} scenarios to {manifest.directory} "
+        f"(nginx config {manifest.nginx_conf}; AIA files {manifest.aia_dir})"
+    )
+    return 0
