@@ -1,0 +1,80 @@
+"""``tlsmatrix lab serve`` and ``lab run`` through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import clean_environ
+
+ROOT = __file__.rsplit("/tests/", 1)[0]
+
+
+def tlsmatrix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env=clean_environ(PYTHONPATH=ROOT), cwd=ROOT)
+
+
+def test_lab_serve_prints_urls_and_trust_and_cleans_up():
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "lab", "serve"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdin=subprocess.DEVNULL, env=clean_environ(PYTHONPATH=ROOT),
+                            cwd=ROOT)
+    lines = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("Try:"):
+            break
+    text = "".join(lines)
+    urls = dict(re.findall(r"^\s+(\w+)\s+(https://localhost:\d+/)", text, re.M))
+    assert {"good", "leaf_only", "revoked"} <= set(urls)
+    profiles = dict(re.findall(r"^trust profile (\S+): (\S+)$", text, re.M))
+    assert set(profiles) == {"certifi-like", "workstation"}
+    assert all(os.path.exists(p) for p in profiles.values())
+    # the lab really serves: the incident, against the running lab
+    check = tlsmatrix("run", urls["leaf_only"], "--client", "curl", "--client", "requests",
+                      "--trust", f"curl={profiles['workstation']}",
+                      "--trust", f"requests={profiles['certifi-like']}", "--format", "json")
+    got = {r["client"]: r for r in json.loads(check.stdout)["results"]}
+    assert got["curl"]["verdict"] == "accept"
+    assert got["requests"]["reason"] == "incomplete_chain"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "keys removed" in out
+    assert not any(os.path.exists(p) for p in profiles.values())
+
+
+def test_lab_run_json_and_strict():
+    result = tlsmatrix("lab", "run", "--client", "stdlib", "--client", "curl",
+                       "--scenario", "good", "--scenario", "leaf_only", "--format", "json",
+                       "--strict")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    cells = {(c["scenario"], c["client"]): c for c in doc["lab"]["cells"]}
+    assert cells[("leaf_only", "curl")]["expected_verdict"] == "reject"
+    assert all(c["matches"] for c in cells.values())
+    # with the workstation store everyone accepts leaf_only: the prediction follows
+    result = tlsmatrix("lab", "run", "--client", "stdlib", "--scenario", "leaf_only",
+                       "--trust", "stdlib=workstation", "--format", "json")
+    cell = json.loads(result.stdout)["lab"]["cells"][0]
+    assert cell["expected_verdict"] == "accept" and cell["matches"]
+
+
+def test_lab_bad_input():
+    for argv, needle in [
+        (["lab", "run", "--scenario", "nope"], "unknown scenario"),
+        (["lab", "run", "--trust", "curl=laptop"], "unknown trust profile"),
+        (["lab"], "lab needs a command"),
+    ]:
+        result = tlsmatrix(*argv)
+        assert result.returncode == 2, (argv, result.stderr)
+        assert needle in result.stderr and len(result.stderr.strip().splitlines()) == 1
