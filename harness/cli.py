@@ -45,7 +45,7 @@ def positive_int(text: str) -> int:
 
 # Each command lives in harness/commands/<module>.py with ``register(subparsers)``, which
 # adds its parser and sets ``func``; only cheap modules (argparse) are imported here.
-COMMANDS = ("run", "clients", "lab", "demo")
+COMMANDS = ("run", "clients", "inspect", "fix-chain", "lab", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tlsmatrix {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        importlib.import_module(f"harness.commands.{name}").register(sub)
+        importlib.import_module(f"harness.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 
@@ -72,6 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if threading_is_main():
         signal.signal(signal.SIGTERM, _interrupt)
+    import warnings
+
+    # Real CA bundles hold a few certificates cryptography warns about (negative serial
+    # numbers); the tool reports certificates, it does not lecture about them.
+    warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
     try:
         parser = build_parser()
         args = parser.parse_args(argv)

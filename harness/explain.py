@@ -120,8 +120,9 @@ def _url_path(url: str) -> str:
 def user_agent(entry: AIALogEntry) -> str:
     """The product token that names the client ('HeadlessChrome/156.0.0.0', 'Java/17')."""
     tokens = (entry.user_agent or "unknown").split()
-    named = [t for t in tokens if "/" in t and not t.startswith(("Mozilla/", "AppleWebKit/",
-                                                                "Safari/"))]
+    named = [
+        t for t in tokens if "/" in t and not t.startswith(("Mozilla/", "AppleWebKit/", "Safari/"))
+    ]
     return named[0] if named else tokens[0]
 
 

@@ -1,0 +1,139 @@
+"""Building the chain a server should send: its leaf, then each intermediate, no root.
+
+Issuers come from what the server already sends, else from the AIA caIssuers URLs
+(bounded: see harness.aia_fetch); the result must verify against a trust bundle before
+it is written."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from harness.aia_fetch import AIAFetchError, fetch_issuer
+from harness.chain_analysis import signature_verifies
+from harness.explain import short_name
+from harness.verify_store import StoreVerdict, verify_against
+
+MAX_DEPTH = 6
+
+
+class FixChainError(Exception):
+    """The chain cannot be built or does not verify; the message is one line."""
+
+
+@dataclass(frozen=True)
+class FixedChain:
+    certificates: tuple[x509.Certificate, ...]  # leaf first, no root
+    steps: tuple[str, ...]  # how each certificate was obtained
+    verdict: StoreVerdict
+
+    def pem(self) -> str:
+        return "".join(c.public_bytes(Encoding.PEM).decode() for c in self.certificates)
+
+
+def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    return child.issuer == parent.subject and signature_verifies(child, parent) is not False
+
+
+def _self_signed(cert: x509.Certificate) -> bool:
+    return _issued_by(cert, cert)
+
+
+def build_chain(
+    sent: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    hostname: str | None,
+    *,
+    timeout: float = 20.0,
+) -> FixedChain:
+    """Leaf + intermediates up to an anchor in ``roots``. Raises FixChainError."""
+    if not sent:
+        raise FixChainError("the server sent no certificate")
+    deadline = time.monotonic() + timeout
+    path = [sent[0]]
+    steps = [f"leaf '{short_name(sent[0].subject.rfc4514_string())}' (sent by the server)"]
+    current = sent[0]
+    for _ in range(MAX_DEPTH):
+        if _self_signed(current) or any(_issued_by(current, root) for root in roots):
+            break
+        issuer, how = _issuer_of(current, sent, deadline)
+        if any(issuer == seen for seen in path):
+            raise FixChainError(f"AIA loop: '{_name(issuer)}' appears twice in the chain")
+        path.append(issuer)
+        steps.append(f"'{_name(issuer)}' ({how})")
+        current = issuer
+    else:
+        raise FixChainError(f"no anchor within {MAX_DEPTH} certificates: giving up")
+    chain = tuple(c for c in path if not _self_signed(c) or c is path[0])
+    verdict = verify_against(chain[0], chain[1:], roots, hostname)
+    if not verdict.ok:
+        raise FixChainError(f"the built chain does not verify: {verdict.detail}")
+    return FixedChain(chain, tuple(steps), verdict)
+
+
+def _issuer_of(
+    cert: x509.Certificate, sent: Sequence[x509.Certificate], deadline: float
+) -> tuple[x509.Certificate, str]:
+    for candidate in sent:
+        if candidate is not cert and _issued_by(cert, candidate):
+            return candidate, "sent by the server"
+    urls = _ca_issuers(cert)
+    name = _name(cert)
+    if not urls:
+        raise FixChainError(
+            f"'{name}' names no AIA caIssuers URL and its issuer "
+            f"'{short_name(cert.issuer.rfc4514_string())}' was not sent: the chain cannot be "
+            "completed automatically; get the intermediate from your CA"
+        )
+    errors = []
+    for url in urls:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            errors.append(f"no time left for {url}")
+            break
+        try:
+            fetched = fetch_issuer(url, timeout=min(remaining, 10.0))
+        except AIAFetchError as exc:
+            errors.append(str(exc))
+            continue
+        for candidate in fetched.certificates:
+            if _issued_by(cert, candidate):
+                return candidate, f"downloaded from {url}"
+        errors.append(f"{url} holds no certificate that issued '{name}'")
+    raise FixChainError("; ".join(errors))
+
+
+def _ca_issuers(cert: x509.Certificate) -> list[str]:
+    from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+
+    try:
+        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    return [
+        d.access_location.value
+        for d in aia.value
+        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def _name(cert: x509.Certificate) -> str:
+    return short_name(cert.subject.rfc4514_string())
+
+
+INSTALL_HELP = """\
+Install it (the file holds the leaf first, then the intermediates; never the root):
+  nginx    ssl_certificate     {path};   (with ssl_certificate_key pointing at your key)
+  Apache   SSLCertificateFile  {path}    (2.4.8+; older: SSLCertificateChainFile for the
+           intermediates)
+  HAProxy  append the private key to the same file and use it in `bind ... ssl crt FILE`
+  AWS      ACM/IAM certificate import: paste the leaf into "Certificate body" and ONLY the
+           intermediates into "Certificate chain" (leaving that field empty is exactly how
+           a server ends up sending the leaf alone)
+Then check again: tlsmatrix run TARGET
+"""

@@ -1,0 +1,84 @@
+"""AIA downloads stay within bounds: http(s) only, few redirects, size cap, deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+from harness.aia_fetch import AIAFetchError, fetch_issuer
+
+CA = trustme.CA()
+CERT = x509.load_pem_x509_certificate(CA.cert_pem.bytes())
+
+
+class Handler(BaseHTTPRequestHandler):
+    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/hang":
+            time.sleep(5)
+        status, headers, body = self.routes.get(self.path, (404, {}, b""))
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    der = CERT.public_bytes(Encoding.DER)
+    Handler.routes = {
+        "/der": (200, {}, der),
+        "/pem": (200, {}, CERT.public_bytes(Encoding.PEM)),
+        "/p7c": (200, {}, pkcs7.serialize_certificates([CERT], Encoding.DER)),
+        "/big": (200, {}, b"\x30" * 2_000_000),
+        "/junk": (200, {}, b"not a certificate"),
+        "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
+        "/loop": (302, {"Location": f"{base}/loop"}, b""),
+        "/hop": (302, {"Location": f"{base}/der"}, b""),
+    }
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield base
+    httpd.shutdown()
+
+
+@pytest.mark.parametrize("path", ["/der", "/pem", "/p7c", "/hop"])
+def test_every_form_parses(server, path):
+    assert fetch_issuer(server + path, timeout=5).certificates == (CERT,)
+
+
+@pytest.mark.parametrize("path, needle", [
+    ("/big", "larger than"),
+    ("/junk", "holds no certificate"),
+    ("/to-file", "redirect refused"),
+    ("/loop", "redirect refused"),
+    ("/missing", "HTTP 404"),
+    ("/hang", "timed out"),
+])
+def test_bounds(server, path, needle):
+    started = time.monotonic()
+    with pytest.raises(AIAFetchError) as info:
+        fetch_issuer(server + path, timeout=1)
+    assert needle in str(info.value).lower() or needle in str(info.value)
+    assert time.monotonic() - started < 3
+
+
+def test_non_http_schemes_are_refused_before_any_request():
+    for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "ldap://127.0.0.1/x"):
+        with pytest.raises(AIAFetchError, match="only http and https"):
+            fetch_issuer(url, timeout=1)
