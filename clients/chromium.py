@@ -539,7 +539,8 @@ class ChromiumClient:
             tls_version=tls_version_name(outcome.tls_version),
             issuer_unknown=outcome.error_text == "net::ERR_CERT_AUTHORITY_INVALID",
             # "the certificate is invalid" with no why: the harness names it from the chain
-            certificate_invalid=outcome.error_text == "net::ERR_CERT_INVALID",
+            certificate_invalid=outcome.error_text
+            in ("net::ERR_CERT_INVALID", "net::ERR_CERT_DATE_INVALID"),
         )
 
     # --- browser pool ---------------------------------------------------------------

@@ -29,7 +29,7 @@ def refine_reason(obs: Observation, report: ChainReport | None) -> Observation:
     if obs.verdict is not Verdict.REJECT or report is None:
         return obs
     if obs.certificate_invalid:
-        reason = invalid_reason(report)
+        reason = invalid_reason(report, obs.reason)
         return obs if reason is None else replace(obs, reason=reason)
     if not obs.issuer_unknown:
         return obs
@@ -63,10 +63,29 @@ _INVALID_BECAUSE = (
     (WEAK_KEY, Reason.WEAK_KEY),
     (HOSTNAME_MISMATCH, Reason.HOSTNAME_MISMATCH),
 )
+_DATE_REASONS = frozenset({Reason.EXPIRED, Reason.NOT_YET_VALID})
 
 
-def invalid_reason(report: ChainReport) -> Reason | None:
-    """The one chain issue that explains a bare "certificate invalid" (None when the
-    chain shows none, or several that could)."""
+def invalid_reason(report: ChainReport, provisional: Reason | None = None) -> Reason | None:
+    """The one chain issue that explains a vague "certificate invalid" (or, for a vague
+    date error, whether a certificate expired or is not valid yet); None when the chain
+    shows none, or several that could."""
+    dates = _date_reasons(report)
+    if provisional in _DATE_REASONS:
+        return next(iter(dates)) if len(dates) == 1 else None
     found = [reason for code, reason in _INVALID_BECAUSE if code in report.issue_codes]
+    found += sorted(dates)
     return found[0] if len(found) == 1 else None
+
+
+def _date_reasons(report: ChainReport) -> set[Reason]:
+    now = report.checked_at or ""
+    found = set()
+    for cert in report.certificates:
+        if cert.error or not now:
+            continue
+        if cert.not_after and cert.not_after < now:
+            found.add(Reason.EXPIRED)
+        elif cert.not_before and cert.not_before > now:
+            found.add(Reason.NOT_YET_VALID)
+    return found

@@ -62,14 +62,17 @@ def test_every_form_parses(server, path):
     assert fetch_issuer(server + path, timeout=5).certificates == (CERT,)
 
 
-@pytest.mark.parametrize("path, needle", [
-    ("/big", "larger than"),
-    ("/junk", "holds no certificate"),
-    ("/to-file", "redirect refused"),
-    ("/loop", "redirect refused"),
-    ("/missing", "HTTP 404"),
-    ("/hang", "timed out"),
-])
+@pytest.mark.parametrize(
+    "path, needle",
+    [
+        ("/big", "larger than"),
+        ("/junk", "holds no certificate"),
+        ("/to-file", "redirect refused"),
+        ("/loop", "redirect refused"),
+        ("/missing", "HTTP 404"),
+        ("/hang", "timed out"),
+    ],
+)
 def test_bounds(server, path, needle):
     started = time.monotonic()
     with pytest.raises(AIAFetchError) as info:

@@ -21,8 +21,13 @@ def row(section: str, client: str) -> list[str]:
 
 def test_demo_replays_the_incident():
     result = subprocess.run(
-        [sys.executable, "-m", "harness", "demo"], capture_output=True, text=True,
-        timeout=120, stdin=subprocess.DEVNULL, env=clean_environ(PYTHONPATH=ROOT), cwd=ROOT,
+        [sys.executable, "-m", "harness", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env=clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     out = result.stdout

@@ -19,15 +19,27 @@ ROOT = __file__.rsplit("/tests/", 1)[0]
 
 
 def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env=env or clean_environ(PYTHONPATH=ROOT), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env or clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
 def lab():
-    names = ["good", "leaf_only", "leaf_only_no_aia", "leaf_only_dead_aia",
-             "leaf_only_hung_aia", "weak_key"]
+    names = [
+        "good",
+        "leaf_only",
+        "leaf_only_no_aia",
+        "leaf_only_dead_aia",
+        "leaf_only_hung_aia",
+        "weak_key",
+    ]
     with Lab(names, max_hang=30) as running:
         yield running
 
@@ -35,8 +47,9 @@ def lab():
 def test_fix_chain_builds_a_chain_that_openssl_verifies_and_every_client_accepts(lab, tmp_path):
     out = tmp_path / "fullchain.pem"
     certifi_like = lab.trust_profiles["certifi-like"]
-    result = tlsmatrix("fix-chain", lab.scenario("leaf_only").url, "--ca-file", certifi_like,
-                       "-o", str(out))
+    result = tlsmatrix(
+        "fix-chain", lab.scenario("leaf_only").url, "--ca-file", certifi_like, "-o", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert "downloaded from http://127.0.0.1:" in result.stdout
     assert "Certificate chain" in result.stdout and "ssl_certificate" in result.stdout
@@ -44,9 +57,13 @@ def test_fix_chain_builds_a_chain_that_openssl_verifies_and_every_client_accepts
     assert pem.count("BEGIN CERTIFICATE") == 2  # leaf + intermediate, no root
     leaf = tmp_path / "leaf.pem"
     leaf.write_text(pem.split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n")
-    check = subprocess.run(["openssl", "verify", "-CAfile", certifi_like, "-untrusted", str(out),
-                            str(leaf)], capture_output=True, text=True, timeout=20,
-                           stdin=subprocess.DEVNULL)
+    check = subprocess.run(
+        ["openssl", "verify", "-CAfile", certifi_like, "-untrusted", str(out), str(leaf)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        stdin=subprocess.DEVNULL,
+    )
     assert check.returncode == 0 and ": OK" in check.stdout, check.stdout + check.stderr
     # served with the same key, every client accepts it with the roots-only store
     key = lab.scenario("leaf_only").key_file
@@ -60,15 +77,26 @@ def test_fix_chain_builds_a_chain_that_openssl_verifies_and_every_client_accepts
             assert obs.verdict in (Verdict.ACCEPT, Verdict.SKIPPED), (client.name, obs.detail)
 
 
-@pytest.mark.parametrize("scenario, needle", [
-    ("leaf_only_no_aia", "names no AIA caIssuers URL"),
-    ("leaf_only_dead_aia", "HTTP 404"),
-    ("leaf_only_hung_aia", "timed out"),
-])
+@pytest.mark.parametrize(
+    "scenario, needle",
+    [
+        ("leaf_only_no_aia", "names no AIA caIssuers URL"),
+        ("leaf_only_dead_aia", "HTTP 404"),
+        ("leaf_only_hung_aia", "timed out"),
+    ],
+)
 def test_fix_chain_fails_clearly_without_a_working_aia(lab, tmp_path, scenario, needle):
     out = tmp_path / "x.pem"
-    result = tlsmatrix("fix-chain", lab.scenario(scenario).url, "--ca-file",
-                       lab.trust_profiles["certifi-like"], "-o", str(out), "--timeout", "3")
+    result = tlsmatrix(
+        "fix-chain",
+        lab.scenario(scenario).url,
+        "--ca-file",
+        lab.trust_profiles["certifi-like"],
+        "-o",
+        str(out),
+        "--timeout",
+        "3",
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
@@ -76,8 +104,14 @@ def test_fix_chain_fails_clearly_without_a_working_aia(lab, tmp_path, scenario, 
 
 
 def test_inspect_lists_the_chain_issues_and_store_verdicts(lab):
-    result = tlsmatrix("inspect", lab.scenario("leaf_only").url, "--ca-file",
-                       lab.trust_profiles["workstation"], "--format", "json")
+    result = tlsmatrix(
+        "inspect",
+        lab.scenario("leaf_only").url,
+        "--ca-file",
+        lab.trust_profiles["workstation"],
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert [i["code"] for i in doc["issues"]] == ["incomplete"]
@@ -93,9 +127,20 @@ def test_inspect_lists_the_chain_issues_and_store_verdicts(lab):
 
 def test_incident_explanation_names_the_missing_intermediate_and_the_trust(lab):
     stores = lab.trust_profiles
-    result = tlsmatrix("run", lab.scenario("leaf_only").url, "--client", "curl",
-                       "--client", "requests", "--trust", f"curl={stores['workstation']}",
-                       "--trust", f"requests={stores['certifi-like']}", "--format", "json")
+    result = tlsmatrix(
+        "run",
+        lab.scenario("leaf_only").url,
+        "--client",
+        "curl",
+        "--client",
+        "requests",
+        "--trust",
+        f"curl={stores['workstation']}",
+        "--trust",
+        f"requests={stores['certifi-like']}",
+        "--format",
+        "json",
+    )
     doc = json.loads(result.stdout)
     rows = {r["client"]: r for r in doc["results"]}
     assert "'Lab Intermediate CA'" in rows["curl"]["explanation"]
@@ -111,8 +156,9 @@ def test_incident_explanation_names_the_missing_intermediate_and_the_trust(lab):
 
 def test_environment_variable_that_changed_trust_is_named(lab):
     env = clean_environ(PYTHONPATH=ROOT, REQUESTS_CA_BUNDLE=lab.trust_profiles["workstation"])
-    result = tlsmatrix("run", lab.scenario("leaf_only").url, "--client", "requests",
-                       "--format", "json", env=env)
+    result = tlsmatrix(
+        "run", lab.scenario("leaf_only").url, "--client", "requests", "--format", "json", env=env
+    )
     [row] = json.loads(result.stdout)["results"]
     assert row["verdict"] == "accept"
     assert "REQUESTS_CA_BUNDLE" in row["explanation"]
@@ -120,9 +166,18 @@ def test_environment_variable_that_changed_trust_is_named(lab):
 
 
 def test_policy_difference_is_explained(lab):
-    result = tlsmatrix("run", lab.scenario("weak_key").url, "--client", "openssl",
-                       "--client", "gnutls", "--ca-file", lab.trust_profiles["certifi-like"],
-                       "--format", "json")
+    result = tlsmatrix(
+        "run",
+        lab.scenario("weak_key").url,
+        "--client",
+        "openssl",
+        "--client",
+        "gnutls",
+        "--ca-file",
+        lab.trust_profiles["certifi-like"],
+        "--format",
+        "json",
+    )
     rows = {r["client"]: r for r in json.loads(result.stdout)["results"]}
     assert rows["openssl"]["reason"] == "weak_key"
     assert rows["openssl"]["explanation"].startswith("rejected by policy")

@@ -25,23 +25,34 @@ def ders(leaf: trustme.LeafCert, parts: int | None = None) -> list[bytes]:
     return [x509.load_pem_x509_certificate(p).public_bytes(Encoding.DER) for p in pems[:parts]]
 
 
-def obs(reason: Reason, *, issuer_unknown: bool = False, trust: TrustUsed | None = None,
-        client: str = "java") -> Observation:
-    return Observation("https://t", client, verdict_for(reason), reason,
-                       trust=trust, issuer_unknown=issuer_unknown)
+def obs(
+    reason: Reason,
+    *,
+    issuer_unknown: bool = False,
+    trust: TrustUsed | None = None,
+    client: str = "java",
+) -> Observation:
+    return Observation(
+        "https://t", client, verdict_for(reason), reason, trust=trust, issuer_unknown=issuer_unknown
+    )
 
 
 def test_issuer_unknown_is_refined_from_the_chain():
     leaf_only = analyse_chain(ders(LEAF, 1), "localhost")
     other_full = analyse_chain(ders(OTHER_LEAF), "localhost")
-    assert refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True),
-                         leaf_only).reason is Reason.INCOMPLETE_CHAIN
-    assert refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True),
-                         other_full).reason is Reason.UNTRUSTED_ROOT
+    assert (
+        refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True), leaf_only).reason
+        is Reason.INCOMPLETE_CHAIN
+    )
+    assert (
+        refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True), other_full).reason
+        is Reason.UNTRUSTED_ROOT
+    )
     # a precise signal is never overridden
     assert refine_reason(obs(Reason.EXPIRED), leaf_only).reason is Reason.EXPIRED
     assert refine_reason(obs(Reason.INCOMPLETE_CHAIN), other_full).reason is (
-        Reason.INCOMPLETE_CHAIN)
+        Reason.INCOMPLETE_CHAIN
+    )
 
 
 def _bundle(tmp_path, *cas: trustme.CA) -> str:
@@ -53,32 +64,64 @@ def _bundle(tmp_path, *cas: trustme.CA) -> str:
 def test_accept_without_evidence_is_labelled_unexplained(tmp_path):
     report = analyse_chain(ders(LEAF, 1), "localhost")
     roots_only = TrustUsed("bundle", "explicit bundle", _bundle(tmp_path, ROOT))
-    evidence = Evidence(infos={"java": ClientInfo("java", True)},
-                        reports={"https://t": report})
+    evidence = Evidence(infos={"java": ClientInfo("java", True)}, reports={"https://t": report})
     accepted = Observation("https://t", "java", Verdict.ACCEPT, Reason.OK, trust=roots_only)
     text = explain_row(accepted, evidence)
     assert UNEXPLAINED in text and "does not contain it" in text
     # with the intermediate in the bundle the same acceptance is explained
     both = TrustUsed("bundle", "explicit bundle", str(tmp_path / "both.pem"))
     (tmp_path / "both.pem").write_bytes(ROOT.cert_pem.bytes() + INTER.cert_pem.bytes())
-    text = explain_row(Observation("https://t", "java", Verdict.ACCEPT, Reason.OK, trust=both),
-                       evidence)
+    text = explain_row(
+        Observation("https://t", "java", Verdict.ACCEPT, Reason.OK, trust=both), evidence
+    )
     assert UNEXPLAINED not in text and "contains it" in text
 
 
 def test_aia_fetcher_acceptance_cites_its_capability():
     report = analyse_chain(ders(LEAF, 1), "localhost")
     assert not report.leaf.aia_ca_issuers  # trustme leaves carry no AIA: nothing to cite
-    evidence = Evidence(infos={"chromium": ClientInfo("chromium", True, fetches_aia=True)},
-                        reports={"https://t": report})
+    evidence = Evidence(
+        infos={"chromium": ClientInfo("chromium", True, fetches_aia=True)},
+        reports={"https://t": report},
+    )
     text = explain_row(Observation("https://t", "chromium", Verdict.ACCEPT, Reason.OK), evidence)
     assert UNEXPLAINED in text
 
 
 def test_expired_rejection_cites_the_certificate():
     now = dt.datetime.now(dt.UTC)
-    expired = INTER.issue_cert("localhost", not_before=now - dt.timedelta(days=9),
-                               not_after=now - dt.timedelta(days=2))
+    expired = INTER.issue_cert(
+        "localhost", not_before=now - dt.timedelta(days=9), not_after=now - dt.timedelta(days=2)
+    )
     report = analyse_chain(ders(expired), "localhost")
     text = explain_row(obs(Reason.EXPIRED), Evidence(infos={}, reports={"https://t": report}))
     assert text.startswith("rejected:") and "expired" in text.lower()
+
+
+def test_vague_date_error_is_named_from_the_chain():
+    now = dt.datetime.now(dt.UTC)
+    future = INTER.issue_cert(
+        "localhost", not_before=now + dt.timedelta(days=1), not_after=now + dt.timedelta(days=30)
+    )
+    past = INTER.issue_cert(
+        "localhost", not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)
+    )
+    vague = Observation(
+        "https://t", "chromium", Verdict.REJECT, Reason.EXPIRED, certificate_invalid=True
+    )
+    assert refine_reason(vague, analyse_chain(ders(future), "localhost")).reason is (
+        Reason.NOT_YET_VALID
+    )
+    assert refine_reason(vague, analyse_chain(ders(past), "localhost")).reason is Reason.EXPIRED
+    # a bare "invalid" on a chain with one weak point is named after it
+    bare = Observation(
+        "https://t", "chromium", Verdict.REJECT, Reason.HANDSHAKE_FAILURE, certificate_invalid=True
+    )
+    wrong = INTER.issue_cert("other.example")
+    assert refine_reason(bare, analyse_chain(ders(wrong), "localhost")).reason is (
+        Reason.HOSTNAME_MISMATCH
+    )
+    # and left alone when the chain shows nothing that explains it
+    assert refine_reason(bare, analyse_chain(ders(LEAF), "localhost")).reason is (
+        Reason.HANDSHAKE_FAILURE
+    )

@@ -16,16 +16,27 @@ ROOT = __file__.rsplit("/tests/", 1)[0]
 
 
 def tlsmatrix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          env=clean_environ(PYTHONPATH=ROOT), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "harness", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+    )
 
 
 def test_lab_serve_prints_urls_and_trust_and_cleans_up():
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "lab", "serve"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            stdin=subprocess.DEVNULL, env=clean_environ(PYTHONPATH=ROOT),
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "harness", "lab", "serve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+    )
     lines = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -40,9 +51,20 @@ def test_lab_serve_prints_urls_and_trust_and_cleans_up():
     assert set(profiles) == {"certifi-like", "workstation"}
     assert all(os.path.exists(p) for p in profiles.values())
     # the lab really serves: the incident, against the running lab
-    check = tlsmatrix("run", urls["leaf_only"], "--client", "curl", "--client", "requests",
-                      "--trust", f"curl={profiles['workstation']}",
-                      "--trust", f"requests={profiles['certifi-like']}", "--format", "json")
+    check = tlsmatrix(
+        "run",
+        urls["leaf_only"],
+        "--client",
+        "curl",
+        "--client",
+        "requests",
+        "--trust",
+        f"curl={profiles['workstation']}",
+        "--trust",
+        f"requests={profiles['certifi-like']}",
+        "--format",
+        "json",
+    )
     got = {r["client"]: r for r in json.loads(check.stdout)["results"]}
     assert got["curl"]["verdict"] == "accept"
     assert got["requests"]["reason"] == "incomplete_chain"
@@ -54,17 +76,39 @@ def test_lab_serve_prints_urls_and_trust_and_cleans_up():
 
 
 def test_lab_run_json_and_strict():
-    result = tlsmatrix("lab", "run", "--client", "stdlib", "--client", "curl",
-                       "--scenario", "good", "--scenario", "leaf_only", "--format", "json",
-                       "--strict")
+    result = tlsmatrix(
+        "lab",
+        "run",
+        "--client",
+        "stdlib",
+        "--client",
+        "curl",
+        "--scenario",
+        "good",
+        "--scenario",
+        "leaf_only",
+        "--format",
+        "json",
+        "--strict",
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     cells = {(c["scenario"], c["client"]): c for c in doc["lab"]["cells"]}
     assert cells[("leaf_only", "curl")]["expected_verdict"] == "reject"
     assert all(c["matches"] for c in cells.values())
     # with the workstation store everyone accepts leaf_only: the prediction follows
-    result = tlsmatrix("lab", "run", "--client", "stdlib", "--scenario", "leaf_only",
-                       "--trust", "stdlib=workstation", "--format", "json")
+    result = tlsmatrix(
+        "lab",
+        "run",
+        "--client",
+        "stdlib",
+        "--scenario",
+        "leaf_only",
+        "--trust",
+        "stdlib=workstation",
+        "--format",
+        "json",
+    )
     cell = json.loads(result.stdout)["lab"]["cells"][0]
     assert cell["expected_verdict"] == "accept" and cell["matches"]
 

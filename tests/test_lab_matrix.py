@@ -17,8 +17,12 @@ from harness.runner import load_clients
 IN_CI = bool(os.environ.get("CI"))
 SERVERS = [
     "python",
-    pytest.param("nginx", marks=pytest.mark.skipif(
-        nginx_binary() is None and not IN_CI, reason="nginx is not installed")),
+    pytest.param(
+        "nginx",
+        marks=pytest.mark.skipif(
+            nginx_binary() is None and not IN_CI, reason="nginx is not installed"
+        ),
+    ),
 ]
 
 
@@ -36,8 +40,9 @@ def every_client():
 def lab_run(request, every_client):
     with Lab(server=request.param) as lab:
         targets = [LabTarget(s.name, s.target, s.scenario) for s in lab.scenarios]
-        yield run_lab(targets, every_client, lab.trust_profiles, timeout=8, jobs=6,
-                      aia_log=lab.aia.log)
+        yield run_lab(
+            targets, every_client, lab.trust_profiles, timeout=8, jobs=6, aia_log=lab.aia.log
+        )
 
 
 def test_every_cell_matches_the_prediction(lab_run):
@@ -46,14 +51,18 @@ def test_every_cell_matches_the_prediction(lab_run):
 
 
 def test_no_scenario_maps_to_client_error(lab_run):
-    errors = [(c.scenario, c.client, c.observed.detail) for c in lab_run.cells
-              if c.observed.reason is Reason.CLIENT_ERROR]
+    errors = [
+        (c.scenario, c.client, c.observed.detail)
+        for c in lab_run.cells
+        if c.observed.reason is Reason.CLIENT_ERROR
+    ]
     assert errors == []
 
 
 def test_every_client_is_available_in_ci(lab_run):
-    skipped = {c.client: c.observed.detail for c in lab_run.cells
-               if c.observed.verdict is Verdict.SKIPPED}
+    skipped = {
+        c.client: c.observed.detail for c in lab_run.cells if c.observed.verdict is Verdict.SKIPPED
+    }
     if IN_CI:
         assert skipped == {}, "CI must exercise every adapter"
     assert set(lab_run.profiles) == set(clients.names())

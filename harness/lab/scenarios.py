@@ -101,8 +101,8 @@ class Scenario:
 
     @property
     def summary(self) -> str:
-        """The docstring's first line."""
-        return self.description.splitlines()[0] if self.description else ""
+        """The docstring's first paragraph, as one line."""
+        return " ".join(self.description.split("\n\n")[0].split()) if self.description else ""
 
 
 class Catalogue:
