@@ -31,7 +31,7 @@ SYMBOLS = {
     Verdict.ACCEPT: "✔",
     Verdict.REJECT: "✘",
     Verdict.ERROR: "!",
-    Verdict.TIMEOUT: "⏱",
+    Verdict.TIMEOUT: "◷",
     Verdict.SKIPPED: "–",
 }
 
