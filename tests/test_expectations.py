@@ -294,3 +294,21 @@ def test_run_expect_unknown_key_and_verdict_exit_2_naming_the_key(tmp_path):
     assert "target.\"a.test\".clients.curl: unknown verdict 'pass'" in result.stderr
     result = tlsmatrix("run", "a.test", "--expect", str(tmp_path / "nope.toml"))
     assert result.returncode == 2 and "cannot read expectations file" in result.stderr
+
+
+def test_the_readme_example_parses():
+    import os
+    import re
+
+    readme = os.path.join(os.path.dirname(__file__), os.pardir, "README.md")
+    with open(readme, encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("## CI mode and reports") :]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    spec = parse_expectations(example, known_clients=KNOWN)
+    assert spec.policy == Policy(all_accept=False, consistent=True)
+    assert [s.match for s in spec.sections] == [
+        "https://api.example.com:443",
+        "https://legacy.example.com:8443",
+        "leaf_only",
+    ]

@@ -245,3 +245,35 @@ def test_diff_reports_flipped_cells_and_exits_1(servers, pki, tmp_path):
     assert result.returncode == 0 and "No cell changed" in result.stdout
     result = tlsmatrix("diff", str(before), str(tmp_path / "nope.json"))
     assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+def test_expectations_on_a_shard_and_on_the_merge(sharded, ten, servers, pki, tmp_path):
+    where, _, parts = sharded
+    good = f"https://localhost:{servers['good'].port}"
+    t1 = f"https://t1.invalid:{servers['good'].port}"
+    expect = tmp_path / "expect.toml"
+    expect.write_text(
+        f'[target."{good}".clients]\ncurl = "accept"\nstdlib = "accept"\n'
+        f'[target."{t1}"]\nclients.curl = {{ verdict = "reject", reason = "hostname_mismatch" }}\n'
+        '[target."https://nowhere.invalid:1"]\nall_accept = true\n'
+    )
+    # A shard checks only its own targets: the other sections are not violations.
+    k = shard_of(good, 3)
+    result = tlsmatrix(*_run_args(ten, pki, "--shard", f"{k}/3", "--expect", str(expect)))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["expectations"]["passed"] is True
+    # The merge checks the whole run: the target that no part has is missing.
+    junit = tmp_path / "merged.xml"
+    args = ("merge", *map(str, parts), "--expect", str(expect), "--format", "junit")
+    result = tlsmatrix(*args, "-o", str(junit))
+    assert result.returncode == 1, result.stderr
+    assert "1 expectation not met" in result.stderr
+    assert "https://nowhere.invalid:1: expected a target https://nowhere.invalid:1" in result.stderr
+    from lxml import etree
+
+    from tests.test_reports_formats import XSD
+
+    doc = etree.parse(str(junit))
+    etree.XMLSchema(etree.parse(XSD)).assertValid(doc)
+    failures = [f.getparent().get("classname") for f in doc.iter("failure")]
+    assert failures == ["https://nowhere.invalid:1"]

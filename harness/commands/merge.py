@@ -1,5 +1,9 @@
 """``tlsmatrix merge PART.json... -o ALL.json``: join the JSON reports of a sharded run
-(``run --shard K/N``) into one, as if it had been one run."""
+(``run --shard K/N``) into one, as if it had been one run.
+
+With one part it re-renders a saved report in another format, and with ``--expect`` it
+checks the joined run (exit 1 when an expectation fails), so CI probes once and writes
+JSON, JUnit and markdown from the same results."""
 
 from __future__ import annotations
 
@@ -17,6 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("parts", nargs="+", metavar="PART.json", help="JSON reports to join")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the merged report here")
     parser.add_argument("--format", default="json", choices=FORMATS)
+    parser.add_argument(
+        "--expect",
+        metavar="FILE",
+        help="check the merged results against this TOML file: exit 1 if any fails",
+    )
     parser.set_defaults(func=command_merge)
 
 
@@ -43,9 +52,24 @@ def command_merge(args: argparse.Namespace) -> int:
 
     if len(set(args.parts)) != len(args.parts):
         raise UsageError("the same part is named twice")
+    spec = None
+    if args.expect:
+        from harness.expectations import load_expectations
+
+        spec = load_expectations(args.expect)
     parts = [load_part(path, read_report(path)) for path in args.parts]
     merged, notes = merge(parts)
     for note in notes:
         print(f"tlsmatrix: note: {note}", file=sys.stderr)
-    write_text(render(merged, args.format), args.output)
+    expectations = None
+    if spec is not None:
+        from harness.expectations import evaluate
+
+        expectations = evaluate(merged, spec)
+    write_text(render(merged, args.format, expectations=expectations), args.output)
+    if expectations is not None and not expectations.passed:
+        from harness.commands.run import report_violations
+
+        report_violations(expectations)
+        return 1
     return 0

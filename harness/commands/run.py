@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.inputs import check_ca_file, check_clients, parse_trust_options
 from harness.reports import FORMATS
 from harness.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
+
+if TYPE_CHECKING:
+    from harness.expectations import ExpectationResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -123,12 +127,17 @@ def command_run(args: argparse.Namespace) -> int:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130
     if expectations is not None and not expectations.passed:
-        n = len(expectations.violations)
-        print(f"tlsmatrix: {n} expectation{'s' * (n != 1)} not met:", file=sys.stderr)
-        for violation in expectations.violations:
-            print(f"  {violation.message()}", file=sys.stderr)
+        report_violations(expectations)
         return 1
     return 0
+
+
+def report_violations(expectations: ExpectationResult) -> None:
+    """The unmet expectations on stderr, one per line, after a count."""
+    n = len(expectations.violations)
+    print(f"tlsmatrix: {n} expectation{'s' * (n != 1)} not met:", file=sys.stderr)
+    for violation in expectations.violations:
+        print(f"  {violation.message()}", file=sys.stderr)
 
 
 def _check_output(path: str | None) -> None:
