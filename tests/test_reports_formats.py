@@ -453,3 +453,31 @@ def test_every_format_via_the_cli_to_a_file(servers, pki, tmp_path):
     assert validate(json.loads((tmp_path / "report.json").read_text())) == []
     result = tlsmatrix("run", url, "--client", "stdlib", "-o", str(tmp_path / "no" / "x.json"))
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_an_empty_run_renders_in_every_format():
+    """An empty shard writes a report like any other."""
+    from lxml import etree
+
+    empty = RunResult((), (), {}, "2026-01-01T00:00:00Z")
+    for fmt in FORMATS:
+        assert render(empty, fmt)
+    assert validate(json.loads(render(empty, "json", shard=Shard(3, 3)))) == []
+    etree.XMLSchema(etree.parse(XSD)).assertValid(etree.fromstring(render(empty, "junit").encode()))
+    assert list(csv.DictReader(io.StringIO(render(empty, "csv")))) == []
+    assert "No targets in this run." in render(empty, "html")
+
+
+def test_markdown_marks_what_broke_an_expectation(real_run, servers):
+    leaf = target_of(real_run, servers["leaf_only"].port)
+    good = target_of(real_run, servers["good"].port)
+    spec = parse_expectations(
+        f'[target."{leaf}"]\nconsistent = true\n[target."{good}".clients]\nstdlib = "reject"\n',
+        known_clients=CLIENTS,
+    )
+    text = render(real_run, "markdown", expectations=evaluate(real_run, spec))
+    table = {row[0]: row for row in _md_table(text)}
+    assert f"{leaf} **(unexpected)**" in table
+    assert table[good][1:3] == ["✅ accept", "✅ accept **(unexpected)**"]
+    assert "2 expectations violated ❌" in text.splitlines()[0]
+    assert "### Unmet expectations" in text

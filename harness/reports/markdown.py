@@ -76,7 +76,10 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
                 if expectations is not None and expectations.for_cell(target, client):
                     text += " **(unexpected)**"
                 row.append(text)
-            out.append(f"| {md_escape(target)} | " + " | ".join(row) + " |")
+            name = md_escape(target)
+            if expectations is not None and expectations.for_target(target):
+                name += " **(unexpected)**"
+            out.append(f"| {name} | " + " | ".join(row) + " |")
         out.append("")
     else:
         out += ["No targets in this run.", ""]
