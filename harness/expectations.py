@@ -345,98 +345,11 @@ def check(
     ``strict=False``, since its other targets live in other parts."""
     scenarios = scenarios or {}
     targets = run.targets()
-    cells = {(o.target, o.client): o for o in run.results}
-    ran_clients = set(run.client_names()) | {c.name for c in run.clients}
     found: list[Violation] = []
-
     for target in targets:
         sections = [s for s in spec.sections if s.matches(target, scenarios)]
-        policy, policy_from = spec.policy, {k: "global" for k in POLICY_KEYS}
-        for section in sections:
-            policy = section.policy.over(policy)
-            for key in POLICY_KEYS:
-                if getattr(section.policy, key) is not None:
-                    policy_from[key] = section.path
-        observed = [o for o in run.results if o.target == target and o.verdict != Verdict.SKIPPED]
-        if policy.all_accept:
-            if not observed:
-                found.append(
-                    Violation(
-                        target,
-                        None,
-                        "all_accept",
-                        "accept",
-                        "no client reached a verdict",
-                        policy_from["all_accept"],
-                    )
-                )
-            for obs in observed:
-                if obs.verdict is not Verdict.ACCEPT:
-                    found.append(
-                        Violation(
-                            target,
-                            obs.client,
-                            "all_accept",
-                            "accept",
-                            label(obs),
-                            policy_from["all_accept"],
-                        )
-                    )
-        if policy.consistent:
-            groups: dict[str, list[str]] = {}
-            for obs in observed:
-                groups.setdefault(label(obs), []).append(obs.client)
-            if len(groups) > 1:
-                summary = "; ".join(f"{', '.join(v)}: {k}" for k, v in sorted(groups.items()))
-                found.append(
-                    Violation(
-                        target,
-                        None,
-                        "consistent",
-                        "every client agrees",
-                        summary,
-                        policy_from["consistent"],
-                    )
-                )
-        for section in sections:
-            for want in section.clients:
-                obs = cells.get((target, want.client))
-                if obs is None:
-                    if strict or want.client in ran_clients:
-                        found.append(
-                            Violation(
-                                target,
-                                want.client,
-                                "missing",
-                                want.describe(),
-                                f"{want.client} has no result for it",
-                                section.path,
-                            )
-                        )
-                    continue
-                if obs.verdict is not want.verdict:
-                    found.append(
-                        Violation(
-                            target,
-                            want.client,
-                            "verdict",
-                            want.describe(),
-                            label(obs),
-                            section.path,
-                        )
-                    )
-                elif want.reason is not None and obs.reason is not want.reason:
-                    found.append(
-                        Violation(
-                            target,
-                            want.client,
-                            "reason",
-                            want.describe(),
-                            f"{obs.verdict.value} ({obs.reason.value})",
-                            section.path,
-                        )
-                    )
-
+        found += _policy_violations(run, target, sections, spec.policy)
+        found += _client_violations(run, target, sections, strict)
     if strict:
         for section in spec.sections:
             if not any(section.matches(t, scenarios) for t in targets):
@@ -452,6 +365,87 @@ def check(
                     )
                 )
     return tuple(found)
+
+
+def _policy_violations(
+    run: RunResult, target: str, sections: Sequence[Section], base: Policy
+) -> list[Violation]:
+    """all_accept and consistent for one target; the last section that sets a rule wins."""
+    policy, source = base, dict.fromkeys(POLICY_KEYS, "global")
+    for section in sections:
+        policy = section.policy.over(policy)
+        for key in POLICY_KEYS:
+            if getattr(section.policy, key) is not None:
+                source[key] = section.path
+    observed = [o for o in run.results if o.target == target and o.verdict != Verdict.SKIPPED]
+    found: list[Violation] = []
+    if policy.all_accept:
+        if not observed:
+            found.append(
+                Violation(
+                    target,
+                    None,
+                    "all_accept",
+                    "accept",
+                    "no client reached a verdict",
+                    source["all_accept"],
+                )
+            )
+        found += [
+            Violation(target, o.client, "all_accept", "accept", label(o), source["all_accept"])
+            for o in observed
+            if o.verdict is not Verdict.ACCEPT
+        ]
+    if policy.consistent:
+        groups: dict[str, list[str]] = {}
+        for o in observed:
+            groups.setdefault(label(o), []).append(o.client)
+        if len(groups) > 1:
+            summary = "; ".join(f"{', '.join(v)}: {k}" for k, v in sorted(groups.items()))
+            found.append(
+                Violation(
+                    target, None, "consistent", "every client agrees", summary, source["consistent"]
+                )
+            )
+    return found
+
+
+def _client_violations(
+    run: RunResult, target: str, sections: Sequence[Section], strict: bool
+) -> list[Violation]:
+    cells = {o.client: o for o in run.results if o.target == target}
+    ran_clients = set(run.client_names()) | {c.name for c in run.clients}
+    found: list[Violation] = []
+    for section in sections:
+        for want in section.clients:
+            obs = cells.get(want.client)
+            if obs is None:
+                # A client the run never had is only "missing" when the run is complete.
+                if strict or want.client in ran_clients:
+                    found.append(
+                        Violation(
+                            target,
+                            want.client,
+                            "missing",
+                            want.describe(),
+                            f"{want.client} has no result for it",
+                            section.path,
+                        )
+                    )
+            elif obs.verdict is not want.verdict:
+                found.append(
+                    Violation(
+                        target, want.client, "verdict", want.describe(), label(obs), section.path
+                    )
+                )
+            elif want.reason is not None and obs.reason is not want.reason:
+                observed = f"{obs.verdict.value} ({obs.reason.value})"
+                found.append(
+                    Violation(
+                        target, want.client, "reason", want.describe(), observed, section.path
+                    )
+                )
+    return found
 
 
 def evaluate(
