@@ -13,10 +13,6 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from clients.base import Reason, Verdict
 from harness.expectations import evaluate, parse_expectations
@@ -35,46 +31,6 @@ XSD = os.path.join(os.path.dirname(__file__), "data", "junit.xsd")
 CLIENTS = ("curl", "stdlib", "requests")
 
 
-def chain_dict(chain_pem: str, *, missing_issuer: bool = False) -> dict:
-    """What the chain helper's ChainReport.to_dict() gives for a PEM chain file."""
-    with open(chain_pem, "rb") as handle:
-        certs = x509.load_pem_x509_certificates(handle.read())
-    described = []
-    for i, cert in enumerate(certs):
-        cn = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        try:
-            is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-        except x509.ExtensionNotFound:
-            is_ca = False
-        key = cert.public_key()
-        described.append(
-            {
-                "index": i,
-                "sha256": cert.fingerprint(hashes.SHA256()).hex(),
-                "subject": cert.subject.rfc4514_string(),
-                "issuer": cert.issuer.rfc4514_string(),
-                "common_name": str(cn[0].value) if cn else None,
-                "not_after": cert.not_valid_after_utc.isoformat(),
-                "key_type": "EC" if isinstance(key, ec.EllipticCurvePublicKey) else "RSA",
-                "key_bits": key.key_size
-                if isinstance(key, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey))
-                else None,
-                "is_ca": is_ca,
-                "self_signed": cert.subject == cert.issuer,
-            }
-        )
-    last = described[-1]
-    return {
-        "certificates": described,
-        "path": list(range(len(described))),
-        "missing_issuer": last["issuer"] if missing_issuer else None,
-        "expected_anchor": None if last["self_signed"] else last["issuer"],
-        "issues": [{"code": "incomplete", "message": "only the leaf was sent"}]
-        if missing_issuer
-        else [],
-    }
-
-
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -88,7 +44,8 @@ def real_run(servers, pki) -> RunResult:
 
 def make_real_run(servers, pki) -> RunResult:
     """curl (root+intermediate), stdlib and requests (root only) on good, leaf_only and
-    expired servers and a closed port, plus an adapter that failed to load (skipped)."""
+    expired servers and a closed port, plus an adapter that failed to load (skipped).
+    The run captures each presented chain and explains each row, as the CLI's does."""
     names = {
         name: f"https://localhost:{servers[name].port}" for name in ("good", "leaf_only", "expired")
     }
@@ -103,11 +60,8 @@ def make_real_run(servers, pki) -> RunResult:
             timeout=10,
             jobs=4,
         )
-    chains = {
-        names["good"]: chain_dict(pki.chains["good"].chain),
-        names["leaf_only"]: chain_dict(pki.chains["leaf_only"].chain, missing_issuer=True),
-    }
-    return replace(run, chains=chains)
+    assert run.chains, "run_matrix captures the presented chains"
+    return run
 
 
 def cells(run: RunResult) -> dict[tuple[str, str], tuple[str, str]]:
@@ -357,41 +311,31 @@ def _page(text: str) -> Page:
 
 def test_html_matrix_chain_and_explanations(real_run, servers):
     leaf = target_of(real_run, servers["leaf_only"].port)
-    divergence = next(d for d in real_run.divergences if d.target == leaf)
-    explained = replace(
-        real_run,
-        divergences=tuple(
-            replace(d, explanation="requests uses certifi, which lacks the intermediate")
-            if d is divergence
-            else d
-            for d in real_run.divergences
-        ),
-        results=tuple(
-            replace(o, explanation="curl's bundle holds the intermediate")
-            if (o.target, o.client) == (leaf, "curl")
-            else o
-            for o in real_run.results
-        ),
-    )
-    text = render(explained, "html")
+    text = render(real_run, "html")
     page = _page(text)
     assert len(page.cells) == 16
-    by_text = [c for c in page.cells]
-    assert ("cell accept", "✔ accept") in by_text
-    assert ("cell reject", "✘ reject incomplete_chain") in by_text
-    assert ("cell error", "! error connection_refused") in by_text
-    assert ("cell skipped", "– skipped client_unavailable") in by_text
-    # leaf_only: the leaf box, then the missing intermediate, drawn as boxes.
+    assert ("cell accept", "✔ accept") in page.cells
+    assert ("cell reject", "✘ reject incomplete_chain") in page.cells
+    assert ("cell error", "! error connection_refused") in page.cells
+    assert ("cell skipped", "– skipped client_unavailable") in page.cells
+    # The presented chains as boxes: good and expired send leaf + intermediate (root from
+    # the store); leaf_only sends its leaf alone, and the missing intermediate is drawn.
     kinds = [k for k, _ in page.boxes]
-    assert kinds.count("cert leaf") == 2  # good and leaf_only
-    assert "cert intermediate" in kinds and "cert missing" in kinds and "cert store" in kinds
+    assert kinds.count("cert leaf") == 3
+    assert kinds.count("cert intermediate") == 2 and kinds.count("cert store") == 2
+    assert kinds.count("cert missing") == 1
     missing = next(t for k, t in page.boxes if k == "cert missing")
-    assert missing.startswith("not sent") and "Test Root" not in missing
+    assert missing.startswith("not sent")
+    assert real_run.chains[leaf]["missing_issuer"] in missing
     body = " ".join(page.text)
-    assert "requests uses certifi, which lacks the intermediate" in body
-    assert "curl's bundle holds the intermediate" in body
-    assert "only the leaf was sent" in body
-    assert "No chain was captured for this target." in body  # expired and refused
+    divergence = next(d for d in real_run.divergences if d.target == leaf)
+    curl = next(o for o in real_run.results if (o.target, o.client) == (leaf, "curl"))
+    assert divergence.explanation and divergence.explanation in body
+    assert curl.explanation and curl.explanation in body
+    issue = real_run.chains[leaf]["issues"][0]["message"]
+    assert issue in body
+    if real_run.chains[leaf].get("fix"):
+        assert real_run.chains[leaf]["fix"] in body
     # self-contained: no script, no external reference
     assert "script" not in page.tags and "link" not in page.tags
     assert "http://" not in text and 'src="' not in text
@@ -432,25 +376,25 @@ def test_html_partial_chain_data_renders(real_run):
 
 
 def test_every_format_via_the_cli_to_a_file(servers, pki, tmp_path):
+    """run writes JSON and HTML files itself; merge re-renders the saved JSON in every
+    format, giving the same text as a direct render of that run."""
     url = f"https://localhost:{servers['good'].port}"
-    for fmt in FORMATS:
-        out = tmp_path / f"report.{fmt}"
-        result = tlsmatrix(
-            "run",
-            url,
-            "--client",
-            "stdlib",
-            "--ca-file",
-            pki.root_pem,
-            "--format",
-            fmt,
-            "-o",
-            str(out),
-        )
+    saved = tmp_path / "report.json"
+    for fmt, out in (("json", saved), ("html", tmp_path / "direct.html")):
+        args = ("run", url, "--client", "stdlib", "--ca-file", pki.root_pem, "--format", fmt)
+        result = tlsmatrix(*args, "-o", str(out))
         assert result.returncode == 0, result.stderr
         assert result.stdout == ""
         assert url in out.read_text()
-    assert validate(json.loads((tmp_path / "report.json").read_text())) == []
+    assert validate(json.loads(saved.read_text())) == []
+    from harness.results import from_dict
+
+    run = from_dict(json.loads(saved.read_text()))
+    for fmt in FORMATS:
+        out = tmp_path / f"again.{fmt}"
+        result = tlsmatrix("merge", str(saved), "--format", fmt, "-o", str(out))
+        assert result.returncode == 0, result.stderr
+        assert out.read_bytes().decode("utf-8") == render(run, fmt)
     result = tlsmatrix("run", url, "--client", "stdlib", "-o", str(tmp_path / "no" / "x.json"))
     assert result.returncode == 2 and "does not exist" in result.stderr
 

@@ -11,6 +11,7 @@ detail such as ``<script>`` appears as text, never as markup."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,7 +89,9 @@ table.results th { background: #f6f8fa; }
 table.results td.detail { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px;
   overflow-wrap: anywhere; max-width: 520px; }
 .pill { display: inline-block; padding: 0 8px; border-radius: 10px; font-weight: 600; }
-.explanation { color: #0a3069; }
+.explanation { color: #0a3069; font-family: system-ui, -apple-system, "Segoe UI", Roboto,
+  "DejaVu Sans", sans-serif; font-size: 13px; }
+.fix { background: #ddf4ff; border-left: 4px solid #0969da; padding: 8px 12px; margin: 8px 0; }
 footer { margin-top: 32px; color: #57606a; font-size: 12px; }
 footer table td, footer table th { border: 1px solid #d0d7de; padding: 3px 6px; text-align: left; }
 """
@@ -275,11 +278,20 @@ def _chain(chain: Any) -> list[str]:
         out.append("</ul>")
     else:
         out.append('<p class="meta">No chain issues found.</p>')
+    if chain.get("fix"):
+        out.append(f'<p class="fix">{esc(chain.get("fix"))}</p>')
     return out
 
 
 def _name(cert: Mapping[str, Any]) -> str:
-    return str(cert.get("common_name") or cert.get("subject") or f"certificate {cert.get('index')}")
+    """The common name, else the first part of the subject ('OU=Testing CA,O=x' gives
+    'Testing CA'), else the index."""
+    if cert.get("common_name"):
+        return str(cert["common_name"])
+    subject = str(cert.get("subject") or "")
+    first = re.split(r"(?<!\\),", subject, maxsplit=1)[0]
+    _, sep, value = first.partition("=")
+    return value if sep and value else subject or f"certificate {cert.get('index')}"
 
 
 def _cert_box(cert: Mapping[str, Any], index: int, position: int) -> str:
