@@ -448,6 +448,15 @@ def _client_violations(
     return found
 
 
+def scenarios_of(run: RunResult) -> dict[str, str]:
+    """{target name: scenario name} from a lab run (``tlsmatrix lab run``), else empty."""
+    lab = run.extra.get("lab") if isinstance(run.extra, Mapping) else None
+    found = lab.get("scenarios") if isinstance(lab, Mapping) else None
+    if not isinstance(found, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in found.items()}
+
+
 def evaluate(
     run: RunResult,
     spec: ExpectationSpec,
@@ -455,8 +464,10 @@ def evaluate(
     scenarios: Mapping[str, str] | None = None,
     strict: bool = True,
 ) -> ExpectationResult:
-    """:func:`check`, packed with the file name and the cells it named, for the reports."""
-    scenarios = scenarios or {}
+    """:func:`check`, packed with the file name and the cells it named, for the reports.
+    Without ``scenarios``, a lab run's own mapping (its ``lab.scenarios`` section) is used."""
+    if scenarios is None:
+        scenarios = scenarios_of(run)
     named = frozenset(
         (target, want.client)
         for target in run.targets()
@@ -481,4 +492,5 @@ __all__ = [
     "evaluate",
     "load_expectations",
     "parse_expectations",
+    "scenarios_of",
 ]

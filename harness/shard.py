@@ -158,8 +158,37 @@ def merge(parts: Sequence[Part]) -> tuple[RunResult, list[str]]:
         divergences=divergences,
         chains=chains,
         partial=any(p.run.partial for p in parts) or missing_shard,
+        extra=_merge_extra([p.run.extra for p in parts]),
     )
     return merged, notes
+
+
+# Sections that describe one part, not the joined run: a merge (re)computes them.
+_PER_PART = frozenset({"shard", "expectations"})
+
+
+def _merge_extra(extras: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Other sections of the parts (the lab's, say) joined one level deep: mappings are
+    united, lists concatenated; anything else comes from the first part that has it."""
+    merged: dict[str, Any] = {}
+    for extra in extras:
+        for key, value in extra.items():
+            if key in _PER_PART:
+                continue
+            if key not in merged:
+                merged[key] = dict(value) if isinstance(value, Mapping) else value
+                continue
+            have = merged[key]
+            if isinstance(have, dict) and isinstance(value, Mapping):
+                for sub, item in value.items():
+                    old = have.get(sub)
+                    if isinstance(old, dict) and isinstance(item, Mapping):
+                        have[sub] = {**old, **item}
+                    elif isinstance(old, list) and isinstance(item, list):
+                        have[sub] = old + item
+                    else:
+                        have.setdefault(sub, item)
+    return merged
 
 
 def _check_shards(parts: Sequence[Part], notes: list[str]) -> None:

@@ -312,3 +312,35 @@ def test_the_readme_example_parses():
         "https://legacy.example.com:8443",
         "leaf_only",
     ]
+
+
+def test_lab_run_scenarios_match_scenario_sections(tmp_path):
+    """A lab run's JSON names each target's scenario: [scenario.X] sections apply to it
+    when the saved run is checked (merge --expect), and it validates against the schema."""
+    lab = tmp_path / "lab.json"
+    result = tlsmatrix(
+        "lab", "run", "--client", "stdlib", "--scenario", "good", "--scenario", "leaf_only",
+        "--format", "json", "-o", str(lab),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    document = json.loads(lab.read_text())
+    assert validate(document) == []
+    assert sorted(document["lab"]["scenarios"].values()) == ["good", "leaf_only"]
+    met = _write(
+        tmp_path,
+        "met.toml",
+        "[scenario.good]\nall_accept = true\n"
+        '[scenario.leaf_only.clients]\nstdlib = { reason = "incomplete_chain" }\n',
+    )
+    result = tlsmatrix("merge", str(lab), "--expect", met, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["expectations"]["passed"] is True
+    assert json.loads(result.stdout)["lab"] == document["lab"]
+    broken = _write(tmp_path, "broken.toml", '[scenario.leaf_only.clients]\nstdlib = "accept"\n')
+    result = tlsmatrix("merge", str(lab), "--expect", broken)
+    assert result.returncode == 1
+    leaf = next(t for t, s in document["lab"]["scenarios"].items() if s == "leaf_only")
+    assert (
+        f"{leaf} / stdlib: expected accept, got reject (incomplete_chain) [scenario.leaf_only]"
+        in (result.stderr)
+    )

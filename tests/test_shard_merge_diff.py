@@ -277,3 +277,29 @@ def test_expectations_on_a_shard_and_on_the_merge(sharded, ten, servers, pki, tm
     etree.XMLSchema(etree.parse(XSD)).assertValid(doc)
     failures = [f.getparent().get("classname") for f in doc.iter("failure")]
     assert failures == ["https://nowhere.invalid:1"]
+
+
+def test_merge_joins_other_sections_and_drops_per_part_ones():
+    from dataclasses import replace
+
+    from harness.shard import Part, merge
+
+    def part(target: str, scenario: str) -> Part:
+        run = replace(
+            _run(_obs(target, "curl", Reason.OK)),
+            extra={
+                "lab": {"scenarios": {target: scenario}, "cells": [{"scenario": scenario}]},
+                "expectations": {"passed": True},
+                "shard": {"index": 1, "count": 1},
+            },
+        )
+        return Part(target, run)
+
+    merged, notes = merge([part("a", "good"), part("b", "expired")])
+    assert notes == []
+    assert merged.extra == {
+        "lab": {
+            "scenarios": {"a": "good", "b": "expired"},
+            "cells": [{"scenario": "good"}, {"scenario": "expired"}],
+        }
+    }
