@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
 
 from harness.errors import UsageError
 from harness.inputs import check_ca_file, check_clients, parse_trust_options
 from harness.reports import FORMATS
 from harness.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
+
+if TYPE_CHECKING:
+    from harness.expectations import ExpectationResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,7 +61,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
     )
     run.add_argument("--format", default="table", choices=FORMATS)
-    run.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    run.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    run.add_argument(
+        "--expect",
+        metavar="FILE",
+        help="check the results against this TOML file: exit 1 if any expectation fails",
+    )
+    run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only slice K of N of the targets (stable: by a hash of each target's name)",
+    )
     run.set_defaults(func=command_run)
 
 
@@ -71,6 +87,20 @@ def command_run(args: argparse.Namespace) -> int:
     chosen = check_clients(args.client)
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
     per_client = parse_trust_options(args.trust, chosen)
+    _check_output(args.output)
+    spec = None
+    if args.expect:
+        from harness.expectations import load_expectations
+
+        spec = load_expectations(args.expect)
+    shard = None
+    if args.shard:
+        from harness.shard import parse_shard, select
+
+        shard = parse_shard(args.shard)
+        targets = select(targets, shard)
+        if not targets:
+            print(f"tlsmatrix: note: shard {shard} has none of the targets", file=sys.stderr)
 
     from harness.matrix import TrustPlan, run_matrix
     from harness.output import write_text
@@ -86,10 +116,36 @@ def command_run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=terminal_progress,
     )
-    write_text(render(run, args.format), args.output)
-    if run.partial:
-        import sys
+    expectations = None
+    if spec is not None:
+        from harness.expectations import evaluate
 
+        # A shard holds only some targets: sections for the others are not violations.
+        expectations = evaluate(run, spec, strict=shard is None)
+    write_text(render(run, args.format, expectations=expectations, shard=shard), args.output)
+    if run.partial:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130
+    if expectations is not None and not expectations.passed:
+        report_violations(expectations)
+        return 1
     return 0
+
+
+def report_violations(expectations: ExpectationResult) -> None:
+    """The unmet expectations on stderr, one per line, after a count."""
+    n = len(expectations.violations)
+    print(f"tlsmatrix: {n} expectation{'s' * (n != 1)} not met:", file=sys.stderr)
+    for violation in expectations.violations:
+        print(f"  {violation.message()}", file=sys.stderr)
+
+
+def _check_output(path: str | None) -> None:
+    """Fail before probing, not after, when the report cannot be written there."""
+    if path is None or path == "-":
+        return
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path} is a directory")
+    if not os.path.isdir(directory):
+        raise UsageError(f"cannot write {path}: directory {directory} does not exist")

@@ -1,0 +1,19 @@
+"""``tlsmatrix schema``: print the JSON Schema of the tlsmatrix/1 report."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("schema", help="print the JSON Schema of the JSON report")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the schema here")
+    parser.set_defaults(func=command_schema)
+
+
+def command_schema(args: argparse.Namespace) -> int:
+    from harness.output import write_text
+    from harness.schema import schema_text
+
+    write_text(schema_text(), args.output)
+    return 0
