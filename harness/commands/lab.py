@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="exit 1 when any cell differs from the scenario's prediction",
     )
     run.add_argument(
+        "--expect",
+        metavar="FILE",
+        help="check against a TOML expectations file ([scenario.NAME] sections)",
+    )
+    run.add_argument(
         "--from-export",
         metavar="DIR",
         help="run against an exported lab served elsewhere (docker compose)",
@@ -106,6 +111,11 @@ def command_run(args: argparse.Namespace) -> int:
     chosen = check_clients(args.client)
     scenarios = _check_scenarios(args.scenario)
     profile_for = _profile_options(args.trust, chosen)
+    spec = None
+    if args.expect:
+        from harness.expectations import load_expectations
+
+        spec = load_expectations(args.expect)
 
     from harness.labrun import LabTarget, render_lab_matrix, run_lab
     from harness.output import write_text
@@ -131,8 +141,21 @@ def command_run(args: argparse.Namespace) -> int:
                 progress=terminal_progress,
                 aia_log=lab.aia.log,
             )
-    text = render(lab_run.run, "json") if args.format == "json" else render_lab_matrix(lab_run)
+    expectations = None
+    if spec is not None:
+        from harness.expectations import evaluate
+
+        expectations = evaluate(lab_run.run, spec, strict=True)
+    if args.format == "json":
+        text = render(lab_run.run, "json", expectations=expectations)
+    else:
+        text = render_lab_matrix(lab_run)
     write_text(text, args.output)
+    if expectations is not None and not expectations.passed:
+        from harness.commands.run import report_violations
+
+        report_violations(expectations)
+        return 1
     return 1 if args.strict and lab_run.mismatches() else 0
 
 
