@@ -107,9 +107,14 @@ _TEXT_REASONS: tuple[tuple[str, Reason], ...] = (
     ("nodename nor servname", Reason.DNS_FAILURE),
     ("temporary failure in name resolution", Reason.DNS_FAILURE),
     ("getaddrinfo failed", Reason.DNS_FAILURE),
+    ("excessive message size", Reason.HANDSHAKE_FAILURE),  # e.g. a 1 MB certificate
+    ("certificate chain too long", Reason.HANDSHAKE_FAILURE),
     ("unexpected eof", Reason.HANDSHAKE_FAILURE),
     ("eof occurred", Reason.HANDSHAKE_FAILURE),
     ("connection reset", Reason.HANDSHAKE_FAILURE),
+    ("econnreset", Reason.HANDSHAKE_FAILURE),  # pyOpenSSL's SysCallError(104, 'ECONNRESET')
+    ("broken pipe", Reason.HANDSHAKE_FAILURE),
+    ("epipe", Reason.HANDSHAKE_FAILURE),
     ("handshake failure", Reason.HANDSHAKE_FAILURE),
     ("sslv3 alert", Reason.HANDSHAKE_FAILURE),
     ("tlsv1 alert", Reason.HANDSHAKE_FAILURE),
@@ -180,6 +185,26 @@ def classify_exception(exc: BaseException) -> Classified:
         if isinstance(e, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
             return Classified(Reason.HANDSHAKE_FAILURE, detail)
     return Classified(Reason.CLIENT_ERROR, detail)
+
+
+def is_alert_text(text: str) -> bool:
+    """True when an error text says the peer sent a TLS alert."""
+    return "alert" in text.lower()
+
+
+def after_handshake(classified: Classified) -> Classified:
+    """Re-read a failure that happened after the client completed the handshake, i.e.
+    after it had verified and accepted the certificate.
+
+    A TLS alert still means the server refused the handshake (TLS 1.3 client
+    authentication fails after the client's Finished), and a timeout stays a timeout;
+    anything else (a reset, an EOF, a malformed HTTP answer) does not change the TLS
+    verdict: accept, with what broke in the detail."""
+    if classified.reason is Reason.TIMEOUT:
+        return classified
+    if is_alert_text(classified.detail):
+        return Classified(Reason.HANDSHAKE_FAILURE, classified.detail, classified.verify_code)
+    return Classified(Reason.OK, f"certificate accepted; then {classified.detail}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -335,6 +360,8 @@ __all__ = [
     "CommandResult",
     "Classified",
     "OPENSSL_CODES",
+    "after_handshake",
+    "is_alert_text",
     "Verdict",
     "child_env",
     "classify_exception",

@@ -109,6 +109,9 @@ NET_ERRORS: dict[str, Reason] = {
     "ERR_CONNECTION_CLOSED": Reason.HANDSHAKE_FAILURE,
     "ERR_BAD_SSL_CLIENT_AUTH_CERT": Reason.HANDSHAKE_FAILURE,
     "ERR_SSL_CLIENT_AUTH_CERT_NEEDED": Reason.HANDSHAKE_FAILURE,
+    # What headless Chromium 156 reports when the server demands a client certificate
+    # (it has none to offer and the server closes): the handshake did not complete.
+    "ERR_SOCKET_NOT_CONNECTED": Reason.HANDSHAKE_FAILURE,
     "ERR_CONNECTION_REFUSED": Reason.CONNECTION_REFUSED,
     "ERR_ADDRESS_UNREACHABLE": Reason.CONNECTION_REFUSED,
     "ERR_CONNECTION_FAILED": Reason.CONNECTION_REFUSED,

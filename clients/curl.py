@@ -11,6 +11,8 @@ import time
 from functools import cached_property
 
 from clients._common import (
+    Classified,
+    after_handshake,
     child_env,
     explicit_trust,
     first_line,
@@ -35,6 +37,8 @@ _EXIT_REASONS = {
     52: Reason.NOT_TLS,  # empty reply
 }
 _MARK = "TLSMATRIX:"
+# What --verbose prints once the handshake has verified the peer (OpenSSL builds).
+_VERIFIED = "SSL certificate verify ok."
 
 
 class CurlClient:
@@ -177,6 +181,9 @@ class CurlClient:
                 if result.returncode in (35, 56, 60)
                 else (Reason.CLIENT_ERROR)
             )
+        if _VERIFIED in result.stderr:  # failed after accepting the certificate
+            late = after_handshake(Classified(reason, detail))
+            reason, detail = late.reason, late.detail
         return observe(
             target,
             self.name,

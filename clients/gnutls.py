@@ -17,7 +17,9 @@ import shutil
 import time
 
 from clients._common import (
+    Classified,
     CommandResult,
+    after_handshake,
     child_env,
     explicit_trust,
     first_line,
@@ -74,6 +76,10 @@ _LINK_TEXTS: tuple[tuple[str, Reason], ...] = (
     ("error in the push function", Reason.HANDSHAKE_FAILURE),
     ("key usage violation", Reason.HANDSHAKE_FAILURE),
     ("unable to establish ssl connection", Reason.HANDSHAKE_FAILURE),
+    ("handshake data size is too large", Reason.HANDSHAKE_FAILURE),  # a 1 MB certificate
+    ("constraint limits were reached", Reason.HANDSHAKE_FAILURE),  # a chain too deep
+    ("error in the certificate", Reason.HANDSHAKE_FAILURE),
+    ("session has been invalidated", Reason.HANDSHAKE_FAILURE),  # an alert while writing
 )
 
 
@@ -218,6 +224,11 @@ class GnuTLSClient:
         )
 
 
+def _completed(text: str) -> bool:
+    """gnutls-cli says so once the handshake (with the certificate check) is over."""
+    return "- handshake was completed" in text.lower()
+
+
 def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
     """(reason, issuer_unknown, detail) for one gnutls-cli run."""
     text = res.stdout + "\n" + res.stderr
@@ -240,6 +251,11 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
         if "error" in line.lower() or "could not" in line.lower() or "cannot" in line.lower()
     ]
     detail = "; ".join([s for s in (status_text, *errors[:3]) if s]) or first_line(res.stderr)
+    if found is not None and found[0] is not Reason.TIMEOUT and _completed(text):
+        # the certificate was accepted; a reset or EOF afterwards does not change that,
+        # but an alert is still the server refusing the handshake (TLS 1.3 client auth)
+        late = after_handshake(Classified(found[0], detail))
+        return late.reason, False, late.detail
     if found is not None:
         return found[0], found[1], detail
     if res.returncode == 0 and "handshake was completed" in text.lower():

@@ -6,6 +6,7 @@ import os
 import time
 
 from clients._common import (
+    after_handshake,
     classify_exception,
     explicit_trust,
     observe,
@@ -76,6 +77,8 @@ class HttpxClient:
                     response.close()
         except Exception as exc:
             c = classify_exception(exc)
+            if _after_connect(exc):  # httpcore maps the whole handshake to Connect*
+                c = after_handshake(c)
             return observe(
                 target,
                 self.name,
@@ -94,6 +97,16 @@ class HttpxClient:
             started=started,
             trust=used,
         )
+
+
+def _after_connect(exc: Exception) -> bool:
+    """True for a transport failure after the connection (TLS handshake included) was
+    established: httpx raises ConnectError/ConnectTimeout for anything before."""
+    import httpx
+
+    return isinstance(exc, httpx.TransportError) and not isinstance(
+        exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
+    )
 
 
 def _url(target: Target) -> str:

@@ -115,9 +115,16 @@ def interpret(payload: Mapping[str, object]) -> JavaResult:
         return result(Reason.NOT_TLS)
     if "protocol_version" in low or "no appropriate protocol" in low:
         return result(Reason.PROTOCOL_VERSION)
-    if "SSLHandshakeException" in short or "SSLException" in short:
+    if any(name.startswith("SSL") and name.endswith("Exception") for name in short):
+        # SSLHandshakeException, SSLException, SSLProtocolException (e.g. a handshake
+        # message over the 32 KB limit: a 1 MB certificate or a 150-certificate chain)
         return result(Reason.HANDSHAKE_FAILURE)
-    if "remote host terminated" in low or "connection reset" in low or "EOFException" in short:
+    if (
+        "remote host terminated" in low
+        or "connection reset" in low
+        or "broken pipe" in low
+        or "EOFException" in short
+    ):
         return result(Reason.HANDSHAKE_FAILURE)
     if "ConnectException" in short:
         return result(Reason.CONNECTION_REFUSED if "refused" in low else Reason.CLIENT_ERROR)

@@ -10,6 +10,9 @@ import socket
 import time
 
 from clients._common import (
+    Classified,
+    after_handshake,
+    classify_exception,
     explicit_trust,
     observe,
     reason_for_openssl_code,
@@ -64,6 +67,7 @@ class PyOpenSSLClient:
         deadline = started + timeout
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
         errors: list[tuple[int, int]] = []  # (OpenSSL code, depth), in the order found
+        accepted: list[str | None] = []  # the TLS version, once the certificate passed
         try:
             from OpenSSL import SSL
 
@@ -86,6 +90,7 @@ class PyOpenSSLClient:
                 conn.set_connect_state()
                 _until_done(conn.do_handshake, sock, deadline)
                 _check_name(conn, target)
+                accepted.append(conn.get_protocol_version_name())
                 request = f"GET {target.path} HTTP/1.1\r\nHost: {target.ascii_host}\r\n"
                 _until_done(
                     lambda: conn.sendall((request + "Connection: close\r\n\r\n").encode()),
@@ -97,6 +102,8 @@ class PyOpenSSLClient:
             finally:
                 sock.close()
         except Exception as exc:
+            if accepted:
+                return self._late_failure(target, exc, accepted[0], started, used)
             return self._failure(target, exc, errors, started, used)
         status = head.split(b" ", 2)[1].decode(errors="replace") if head.count(b" ") >= 1 else "?"
         return observe(
@@ -104,6 +111,26 @@ class PyOpenSSLClient:
             self.name,
             Reason.OK,
             detail=f"HTTP {status}",
+            tls_version=tls_version_name(version),
+            started=started,
+            trust=used,
+        )
+
+    def _late_failure(
+        self, target: Target, exc: Exception, version: str | None, started: float, used: TrustUsed
+    ) -> Observation:
+        """A failure after the handshake and the name check passed (see after_handshake)."""
+        c = classify_exception(exc)
+        if isinstance(exc, _Deadline):
+            c = Classified(Reason.TIMEOUT, str(exc))
+        elif c.reason is Reason.CLIENT_ERROR:  # pyOpenSSL's Error carries only a list
+            c = Classified(Reason.CLIENT_ERROR, _openssl_error_text(exc) or c.detail)
+        c = after_handshake(c)
+        return observe(
+            target,
+            self.name,
+            c.reason,
+            detail=c.detail,
             tls_version=tls_version_name(version),
             started=started,
             trust=used,
@@ -117,8 +144,6 @@ class PyOpenSSLClient:
         started: float,
         used: TrustUsed,
     ) -> Observation:
-        from clients._common import classify_exception
-
         if isinstance(exc, _NameMismatch):
             return observe(
                 target,
@@ -208,6 +233,9 @@ def _verify_message(code: int) -> str:
         return f"verify error {code}"
 
 
+def _openssl_error_text(exc: Exception) -> str:
+    return repr(getattr(exc, "args", exc)).lower().replace("_", " ")
+
+
 def _openssl_error_reason(exc: Exception) -> Reason | None:
-    text = repr(getattr(exc, "args", exc)).lower()
-    return reason_for_text(text.replace("_", " "))
+    return reason_for_text(_openssl_error_text(exc))

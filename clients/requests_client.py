@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from clients._common import (
+    after_handshake,
     classify_exception,
     explicit_trust,
     observe,
@@ -49,10 +50,10 @@ class RequestsClient:
     def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
         started = time.monotonic()
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
+        versions: list[str | None] = []  # one per completed handshake
         try:
             import requests
 
-            versions: list[str | None] = []
             with requests.Session() as session:
                 session.mount("https://", _adapter_for(target, versions))
                 response = session.get(
@@ -67,12 +68,15 @@ class RequestsClient:
                 version = tls_version_name(versions[-1]) if versions else None
         except Exception as exc:
             c = classify_exception(exc)
+            if versions:  # the handshake had verified the certificate
+                c = after_handshake(c)
             return observe(
                 target,
                 self.name,
                 c.reason,
                 detail=c.detail,
                 verify_code=c.verify_code,
+                tls_version=tls_version_name(versions[-1]) if versions else None,
                 started=started,
                 trust=used,
             )

@@ -10,6 +10,7 @@ import ssl
 import time
 
 from clients._common import (
+    after_handshake,
     classify_exception,
     explicit_trust,
     observe,
@@ -43,14 +44,20 @@ class StdlibClient:
         try:
             ctx = ssl.create_default_context(cafile=trust.path)
             status, version = fetch_over_ssl(ctx, target, timeout)
+        except AfterHandshake as exc:  # the certificate was accepted; then something broke
+            c, version = after_handshake(classify_exception(exc.__cause__ or exc)), exc.version
         except Exception as exc:  # every failure becomes an observation
-            c = classify_exception(exc)
+            c, version = classify_exception(exc), None
+        else:
+            c = None
+        if c is not None:
             return observe(
                 target,
                 self.name,
                 c.reason,
                 detail=c.detail,
                 verify_code=c.verify_code,
+                tls_version=tls_version_name(version),
                 started=started,
                 trust=used,
             )
@@ -65,9 +72,20 @@ class StdlibClient:
         )
 
 
+class AfterHandshake(Exception):
+    """A failure after the handshake verified the certificate; the cause is chained."""
+
+    def __init__(self, version: str | None) -> None:
+        super().__init__(f"after the handshake ({version})")
+        self.version = version
+
+
 def fetch_over_ssl(ctx: ssl.SSLContext, target: Target, timeout: float) -> tuple[int, str | None]:
     """Connect to target.address, handshake with SNI and name check for target.ascii_host,
-    send one GET (no redirect is followed) and return (status, TLS version)."""
+    send one GET (no redirect is followed) and return (status, TLS version).
+
+    Raises what the connection or handshake raised, and AfterHandshake (from the cause)
+    for a failure once the handshake has completed."""
     deadline = time.monotonic() + timeout
     sock = socket.create_connection((target.address, target.port), timeout=timeout)
     try:
@@ -77,10 +95,13 @@ def fetch_over_ssl(ctx: ssl.SSLContext, target: Target, timeout: float) -> tuple
         raise
     with tls:
         version = tls.version()
-        tls.settimeout(max(deadline - time.monotonic(), 0.01))
-        conn = http.client.HTTPSConnection(target.ascii_host, target.port, timeout=timeout)
-        conn.sock = tls  # reuse our verified socket; http.client then skips connect()
-        conn.request("GET", target.path, headers={"Connection": "close"})
-        response = conn.getresponse()
-        response.read(65536)
+        try:
+            tls.settimeout(max(deadline - time.monotonic(), 0.01))
+            conn = http.client.HTTPSConnection(target.ascii_host, target.port, timeout=timeout)
+            conn.sock = tls  # reuse our verified socket; http.client then skips connect()
+            conn.request("GET", target.path, headers={"Connection": "close"})
+            response = conn.getresponse()
+            response.read(65536)
+        except Exception as exc:
+            raise AfterHandshake(version) from exc
         return response.status, version

@@ -6,6 +6,7 @@ import os
 import time
 
 from clients._common import (
+    after_handshake,
     classify_exception,
     explicit_trust,
     observe,
@@ -42,12 +43,12 @@ class Urllib3Client:
     def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
         started = time.monotonic()
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
+        versions: list[str | None] = []  # one per completed handshake
         try:
             import urllib3
 
             from clients._urllib3_version import recording_pool_class
 
-            versions: list[str | None] = []
             pool = recording_pool_class(versions)(
                 target.address,
                 target.port,
@@ -70,12 +71,15 @@ class Urllib3Client:
                 response.release_conn()
         except Exception as exc:
             c = classify_exception(exc)
+            if versions:  # the handshake had verified the certificate
+                c = after_handshake(c)
             return observe(
                 target,
                 self.name,
                 c.reason,
                 detail=c.detail,
                 verify_code=c.verify_code,
+                tls_version=tls_version_name(versions[-1]) if versions else None,
                 started=started,
                 trust=used,
             )

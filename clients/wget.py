@@ -29,7 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from clients._common import (
+    Classified,
     CommandResult,
+    after_handshake,
     child_env,
     explicit_trust,
     first_line,
@@ -259,7 +261,7 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
         ln
         for ln in lines
         if ln.startswith(("ERROR", "GnuTLS", "Unable", "The certificate"))
-        or "failed" in ln
+        or "failed" in ln.lower()
         or "awaiting response" in ln
         or "redirections exceeded" in ln
     ]
@@ -274,10 +276,15 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
     if res.returncode == EXIT_OK or (responded and responded.group(1)):
         return Reason.OK, False, detail  # any HTTP status means the handshake passed
     found = reason_for_gnutls_text(text)
-    if found is not None:
-        return found[0], found[1], detail
     if "read error" in text.lower() and "timed out" in text.lower():
         return Reason.TIMEOUT, False, detail
+    if responded and "read error" in text.lower():
+        # The request went out, so the certificate had been accepted; a reset or EOF
+        # while reading the headers does not change that, an alert still refuses.
+        late = after_handshake(Classified(found[0] if found else Reason.HANDSHAKE_FAILURE, detail))
+        return late.reason, False, late.detail
+    if found is not None:
+        return found[0], found[1], detail
     if res.returncode == EXIT_SSL_VERIFY:
         return Reason.HANDSHAKE_FAILURE, False, detail
     if "unable to establish ssl connection" in text.lower():

@@ -22,6 +22,7 @@ import java.util.List;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SNIServerName;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
@@ -54,16 +55,23 @@ public final class TlsProbe {
             protocol = socket.getSession().getProtocol();
 
             String hostHeader = host.contains(":") ? "[" + host + "]" : host;
-            OutputStream out = socket.getOutputStream();
-            out.write(("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader + ":" + port
-                    + "\r\nUser-Agent: tlsmatrix-java\r\nConnection: close\r\n\r\n")
-                    .getBytes(StandardCharsets.ISO_8859_1));
-            out.flush();
             String status = null;
             try {
+                OutputStream out = socket.getOutputStream();
+                out.write(("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader + ":" + port
+                        + "\r\nUser-Agent: tlsmatrix-java\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
                 status = readLine(socket.getInputStream());
             } catch (Exception afterHandshake) {
-                status = "no response: " + afterHandshake;
+                // A TLS alert after the handshake is still the server refusing it (TLS 1.3
+                // client authentication fails after our Finished). Anything else broke the
+                // HTTP exchange after the certificate was accepted.
+                if (afterHandshake instanceof SSLHandshakeException
+                        || String.valueOf(afterHandshake.getMessage()).contains("alert")) {
+                    throw afterHandshake;
+                }
+                status = "certificate accepted; then " + afterHandshake;
             }
             socket.close();
             System.out.println("{\"ok\":true,\"protocol\":" + q(protocol) + ",\"status\":" + q(status) + "}");

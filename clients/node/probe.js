@@ -61,10 +61,13 @@ if (sock) {
   sock.on('error', (err) => {
     let protocol = null;
     try { protocol = sock.getProtocol(); } catch (_) { /* not connected */ }
-    if (secured) {
-      // The certificate was accepted; the HTTP exchange failed afterwards.
+    // A TLS alert after the handshake is still the server refusing it (TLS 1.3 client
+    // authentication fails after our Finished); anything else came after the certificate
+    // was accepted, so the verdict stays an accept and the error goes into the detail.
+    const alert = /alert/i.test(String(err.message)) || /_ALERT_/.test(String(err.code || ''));
+    if (secured && !alert) {
       finish({ ok: true, authorized: sock.authorized, protocol, status: null,
-        message: `after handshake: ${err.code || ''} ${err.message}` });
+        message: `certificate accepted; then ${err.code || ''} ${err.message}` });
       return;
     }
     finish({
