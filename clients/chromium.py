@@ -524,17 +524,25 @@ class ChromiumClient:
         finally:
             if session_id is not None:
                 conn.unsubscribe(session_id)
+            # Past the deadline the caller may not wait for the cleanup (the runner stops
+            # waiting 0.5 s after it): the dispose is sent without waiting for its reply,
+            # and only a browser that then does not answer at all is killed.
+            late = time.monotonic() >= deadline
             if context_id is not None and not conn.closed:
+                params = {"browserContextId": context_id}
                 try:  # closes the tab and forgets everything the context fetched
-                    conn.send(
-                        "Target.disposeBrowserContext",
-                        {"browserContextId": context_id},
-                        deadline=time.monotonic() + 1.0,
-                    )
+                    if late:
+                        conn.post("Target.disposeBrowserContext", params, deadline=deadline + 0.2)
+                    else:
+                        conn.send(
+                            "Target.disposeBrowserContext",
+                            params,
+                            deadline=time.monotonic() + 1.0,
+                        )
                 except (CDPTimeout, CDPError, CDPClosed):
                     browser.kill()  # hung or confused: the next probe gets a new one
             if outcome.reason is Reason.TIMEOUT and not conn.closed:
-                _check_alive(conn, browser)
+                _check_alive(conn, browser, deadline + 0.4)
         reason = outcome.reason or Reason.CLIENT_ERROR
         return done(
             reason,
@@ -738,11 +746,11 @@ def _date_reason(outcome: _Outcome) -> Reason:
     return Reason.EXPIRED
 
 
-def _check_alive(conn: CDPConnection, browser: _Browser) -> None:
+def _check_alive(conn: CDPConnection, browser: _Browser, until: float) -> None:
     """After a timeout, a browser that does not answer a trivial command within a moment
-    is hung: kill it so the next probe starts a fresh one."""
+    (by ``until``, at least 0.1 s) is hung: kill it so the next probe starts a fresh one."""
     try:
-        conn.send("Browser.getVersion", deadline=time.monotonic() + 0.5)
+        conn.send("Browser.getVersion", deadline=max(until, time.monotonic() + 0.1))
     except (CDPTimeout, CDPClosed, CDPError):
         browser.kill()
 

@@ -24,6 +24,7 @@ from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUs
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _VERIFY = re.compile(r"Verify return code: (\d+) \(([^)]*)\)")
+_NO_PEER_CERT = "no peer certificate available"
 
 
 class OpenSSLClient:
@@ -104,7 +105,10 @@ class OpenSSLClient:
         result = run_command(self.argv(target, trust), timeout, child_env(trust))
         version = _tls_version(result.stdout)
         match = _VERIFY.search(result.stdout)
-        if match and version:
+        # s_client prints "Verify return code: 0 (ok)" even when the handshake failed
+        # before any certificate was checked (e.g. a 1 MB certificate: "excessive message
+        # size"); without a peer certificate there was nothing to accept.
+        if match and version and _NO_PEER_CERT not in result.stdout:
             code = int(match.group(1))
             line = match.group(0)
             if code == 0:

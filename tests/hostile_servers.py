@@ -146,6 +146,7 @@ class Trickle(HostileServer):
         super().__init__()
         self.upstream_port = upstream_port
         self.interval = interval
+        self.sent = 0  # bytes passed to clients so far
 
     def handle(self, conn: socket.socket) -> None:
         upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=5)
@@ -162,6 +163,7 @@ class Trickle(HostileServer):
                     return
             conn.sendall(pending[:1])
             pending = pending[1:]
+            self.sent += 1
             self.wait_stopped(self.interval)
 
     def _forward(self, conn: socket.socket, upstream: socket.socket) -> None:
