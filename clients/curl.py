@@ -115,6 +115,7 @@ class CurlClient:
             "*",
             "--max-redirs",
             "0",
+            "--globoff",  # a path with [] or {} is a path, not a URL pattern to expand
         ]
         if target.connect_to:
             address = f"[{target.connect_to}]" if ":" in target.connect_to else target.connect_to
