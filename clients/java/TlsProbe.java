@@ -47,7 +47,8 @@ public final class TlsProbe {
             params.setEndpointIdentificationAlgorithm("HTTPS");
             if (!isIpLiteral(host)) {
                 List<SNIServerName> names = new ArrayList<>();
-                names.add(new SNIHostName(host));
+                // SNI carries no trailing dot (RFC 6066); SNIHostName refuses one.
+                names.add(new SNIHostName(host.endsWith(".") ? host.substring(0, host.length() - 1) : host));
                 params.setServerNames(names);
             }
             socket.setSSLParameters(params);
