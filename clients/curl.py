@@ -8,10 +8,12 @@ import re
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from functools import cached_property
 
 from clients._common import (
     Classified,
+    CommandResult,
     after_handshake,
     child_env,
     explicit_trust,
@@ -137,63 +139,51 @@ class CurlClient:
                 trust=used,
             )
         result = run_command(self.argv(target, trust, timeout), timeout, child_env(trust))
-        version = _tls_version(result.stderr)
-        if result.timed_out:
-            return observe(
-                target,
-                self.name,
-                Reason.TIMEOUT,
-                detail="killed at the deadline",
-                tls_version=version,
-                started=started,
-                trust=used,
-            )
-        http_code, verify_result = _write_out(result.stdout)
-        error = _error_line(result.stderr)
-        if result.returncode == 0:
-            return observe(
-                target,
-                self.name,
-                Reason.OK,
-                detail=f"HTTP {http_code}",
-                tls_version=version,
-                started=started,
-                trust=used,
-            )
-        detail = f"exit {result.returncode}: {error}"
-        if result.returncode == 60 and verify_result:  # peer certificate failed verification
-            reason = reason_for_openssl_code(verify_result)
-            if "subject name" in error or "does not match" in error:
-                reason, verify_result = Reason.HOSTNAME_MISMATCH, 62
-            return observe(
-                target,
-                self.name,
-                reason,
-                detail=detail,
-                verify_code=verify_result,
-                tls_version=version,
-                started=started,
-                trust=used,
-            )
-        reason = _EXIT_REASONS.get(result.returncode or -1) or reason_for_text(error)
-        if reason is None:
-            reason = (
-                Reason.HANDSHAKE_FAILURE
-                if result.returncode in (35, 56, 60)
-                else (Reason.CLIENT_ERROR)
-            )
-        if _VERIFIED in result.stderr:  # failed after accepting the certificate
-            late = after_handshake(Classified(reason, detail))
-            reason, detail = late.reason, late.detail
+        outcome = interpret(result)
         return observe(
             target,
             self.name,
-            reason,
-            detail=detail,
-            tls_version=version,
+            outcome.reason,
+            detail=outcome.detail,
+            verify_code=outcome.verify_code,
+            tls_version=outcome.tls_version,
             started=started,
             trust=used,
         )
+
+
+@dataclass(frozen=True)
+class CurlOutcome:
+    reason: Reason
+    detail: str
+    verify_code: int | None = None
+    tls_version: str | None = None
+
+
+def interpret(result: CommandResult) -> CurlOutcome:
+    """Map one curl run (exit code, --write-out line, --verbose stderr) to a reason (pure)."""
+    version = _tls_version(result.stderr)
+    if result.timed_out:
+        return CurlOutcome(Reason.TIMEOUT, "killed at the deadline", None, version)
+    http_code, verify_result = _write_out(result.stdout)
+    error = _error_line(result.stderr)
+    if result.returncode == 0:
+        return CurlOutcome(Reason.OK, f"HTTP {http_code}", None, version)
+    detail = f"exit {result.returncode}: {error}"
+    if result.returncode == 60 and verify_result:  # peer certificate failed verification
+        reason = reason_for_openssl_code(verify_result)
+        if "subject name" in error or "does not match" in error:
+            reason, verify_result = Reason.HOSTNAME_MISMATCH, 62
+        return CurlOutcome(reason, detail, verify_result, version)
+    reason = _EXIT_REASONS.get(result.returncode or -1) or reason_for_text(error)
+    if reason is None:
+        reason = (
+            Reason.HANDSHAKE_FAILURE if result.returncode in (35, 56, 60) else Reason.CLIENT_ERROR
+        )
+    if _VERIFIED in result.stderr:  # failed after accepting the certificate
+        late = after_handshake(Classified(reason, detail))
+        reason, detail = late.reason, late.detail
+    return CurlOutcome(reason, detail, None, version)
 
 
 def _write_out(stdout: str) -> tuple[str, int | None]:
@@ -201,7 +191,12 @@ def _write_out(stdout: str) -> tuple[str, int | None]:
         if line.startswith(_MARK):
             parts = line[len(_MARK) :].split()
             code = parts[0] if parts else "000"
-            verify = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+            # isdigit() alone admits "²", which int() refuses
+            verify = (
+                int(parts[1])
+                if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit()
+                else None
+            )
             return code, verify
     return "000", None
 

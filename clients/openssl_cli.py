@@ -7,9 +7,11 @@ import os
 import re
 import shutil
 import time
+from dataclasses import dataclass
 from functools import cached_property
 
 from clients._common import (
+    CommandResult,
     child_env,
     explicit_trust,
     first_line,
@@ -103,58 +105,46 @@ class OpenSSLClient:
             )
         # stdin is closed, so s_client ends right after the handshake.
         result = run_command(self.argv(target, trust), timeout, child_env(trust))
-        version = _tls_version(result.stdout)
-        match = _VERIFY.search(result.stdout)
-        # s_client prints "Verify return code: 0 (ok)" even when the handshake failed
-        # before any certificate was checked (e.g. a 1 MB certificate: "excessive message
-        # size"); without a peer certificate there was nothing to accept.
-        if match and version and _NO_PEER_CERT not in result.stdout:
-            code = int(match.group(1))
-            line = match.group(0)
-            if code == 0:
-                return observe(
-                    target,
-                    self.name,
-                    Reason.OK,
-                    detail=line,
-                    verify_code=0,
-                    tls_version=version,
-                    started=started,
-                    trust=used,
-                )
-            return observe(
-                target,
-                self.name,
-                reason_for_openssl_code(code),
-                detail=line,
-                verify_code=code,
-                tls_version=version,
-                started=started,
-                trust=used,
-            )
-        if result.timed_out:
-            return observe(
-                target,
-                self.name,
-                Reason.TIMEOUT,
-                detail="killed at the deadline",
-                started=started,
-                trust=used,
-            )
-        error = _error_text(result.stderr)
-        reason = reason_for_text(error)
-        if reason is None:
-            reason = _errno_reason(result.stderr) or Reason.HANDSHAKE_FAILURE
-        code = int(match.group(1)) if match else None
+        outcome = interpret(result)
         return observe(
             target,
             self.name,
-            reason,
-            detail=error,
-            verify_code=code or None,
+            outcome.reason,
+            detail=outcome.detail,
+            verify_code=outcome.verify_code,
+            tls_version=outcome.tls_version,
             started=started,
             trust=used,
         )
+
+
+@dataclass(frozen=True)
+class SClientOutcome:
+    reason: Reason
+    detail: str
+    verify_code: int | None = None
+    tls_version: str | None = None
+
+
+def interpret(result: CommandResult) -> SClientOutcome:
+    """Map one s_client run (its session printout and error lines) to a reason (pure)."""
+    version = _tls_version(result.stdout)
+    match = _VERIFY.search(result.stdout)
+    # s_client prints "Verify return code: 0 (ok)" even when the handshake failed
+    # before any certificate was checked (e.g. a 1 MB certificate: "excessive message
+    # size"); without a peer certificate there was nothing to accept.
+    if match and version and _NO_PEER_CERT not in result.stdout:
+        code = int(match.group(1))
+        reason = Reason.OK if code == 0 else reason_for_openssl_code(code)
+        return SClientOutcome(reason, match.group(0), code, version)
+    if result.timed_out:
+        return SClientOutcome(Reason.TIMEOUT, "killed at the deadline")
+    error = _error_text(result.stderr)
+    reason = reason_for_text(error)
+    if reason is None:
+        reason = _errno_reason(result.stderr) or Reason.HANDSHAKE_FAILURE
+    code = int(match.group(1)) if match else None
+    return SClientOutcome(reason, error, code or None)
 
 
 def _tls_version(stdout: str) -> str | None:

@@ -96,7 +96,7 @@ def parse_resolve(text: str) -> tuple[str, int, str]:
     port_text, sep2, addr = rest.partition(":")
     if not (sep1 and sep2 and host and port_text and addr):
         raise UsageError(f"--resolve wants HOST:PORT:ADDR, got {text!r}")
-    if not port_text.isdigit():
+    if not (port_text.isascii() and port_text.isdigit()):  # "²".isdigit() is True
         raise UsageError(f"--resolve port is not a number: {text!r}")
     port = int(port_text)
     _check_port(port, text)

@@ -14,7 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from harness.errors import UsageError
+from harness.targets import parse_resolve, parse_target
 from tests.test_cli import tlsmatrix
 
 
@@ -50,6 +54,7 @@ TARGETS = [
     (["https://a.invalid:0/"], "port out of range"),
     (["a.invalid:-1"], "port"),
     (["a.invalid:http"], "port"),
+    (["a.invalid:\u00b2"], "port"),
     (["https://user:secret@a.invalid/"], "user info"),
     (["https://user@a.invalid/"], "user info"),
     (["http://a.invalid/"], "only https://"),
@@ -149,6 +154,7 @@ OPTIONS = [
     (["--trust", "nosuch=/etc/hosts"], "unknown client"),
     (["--resolve", "a.invalid:443:$(id)"], "must be an IP address"),
     (["--resolve", "a.invalid:443"], "HOST:PORT:ADDR"),
+    (["--resolve", "a.invalid:\u00b2:127.0.0.1"], "port is not a number"),  # "²" was a traceback
     (["--resolve", "a.invalid:99999:127.0.0.1"], "port out of range"),
     (["--resolve", "$(id):443:127.0.0.1"], "not a valid host name"),
 ]
@@ -216,3 +222,24 @@ def test_subprocess_adapters_pass_the_host_as_one_argv_element(name, tmp_path):
     assert isinstance(argv, list) and all(isinstance(a, str) for a in argv)
     # the shell syntax in the path survives untouched, in exactly one element
     assert sum(target.path in a for a in argv) == (0 if name in ("openssl", "gnutls") else 1)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet="[]:/@.%$`;|&-_ \t\n\x00²١aéß", max_size=30),
+        st.text(max_size=20).map("https://".__add__),
+        st.lists(st.text(alphabet="a.:[]²١-1 \n", max_size=8), min_size=3, max_size=4).map(
+            ":".join
+        ),
+    )
+)
+def test_target_parser_raises_only_usage_errors(text):
+    """Whatever is typed, the parser returns a Target or a UsageError (one clear line
+    in the CLI), never another exception (a traceback)."""
+    for parse in (parse_target, parse_resolve):
+        try:
+            parse(text)
+        except UsageError as exc:
+            assert "\n" not in str(exc)
