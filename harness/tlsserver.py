@@ -109,9 +109,24 @@ class TLSServer:
                 _read_request(tls)
                 tls.sendall(RESPONSE)
         except (OSError, ssl.SSLError, ValueError):
-            pass  # clients that reject the certificate abort the handshake: expected
+            # Clients that reject the certificate abort the handshake: expected. Close as
+            # nginx does, so an alert we sent is not destroyed by a reset: stop sending,
+            # drain what the client still sends (briefly), then close.
+            _linger(conn)
         finally:
             conn.close()
+
+
+def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 65536) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(socket.SHUT_WR)
+        conn.settimeout(seconds)
+        received = 0
+        while received < limit:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            received += len(chunk)
 
 
 def _read_request(tls: ssl.SSLSocket, limit: int = 65536) -> bytes:
