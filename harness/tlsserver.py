@@ -105,16 +105,21 @@ class TLSServer:
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(self.options.handshake_timeout)
         try:
-            with self._context.wrap_socket(conn, server_side=True) as tls:
-                _read_request(tls)
-                tls.sendall(RESPONSE)
+            tls = self._context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        try:
+            tls.do_handshake()
+            _read_request(tls)
+            tls.sendall(RESPONSE)
         except (OSError, ssl.SSLError, ValueError):
             # Clients that reject the certificate abort the handshake: expected. Close as
             # nginx does, so an alert we sent is not destroyed by a reset: stop sending,
             # drain what the client still sends (briefly), then close.
-            _linger(conn)
+            _linger(tls)
         finally:
-            conn.close()
+            tls.close()
 
 
 def _linger(conn: socket.socket, seconds: float = 1.0, limit: int = 65536) -> None:
