@@ -8,6 +8,7 @@ What the server actually sent tells them apart.
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
 from clients.base import Observation, Reason, Verdict
 from harness.chain_analysis import (
@@ -79,13 +80,21 @@ def invalid_reason(report: ChainReport, provisional: Reason | None = None) -> Re
 
 
 def _date_reasons(report: ChainReport) -> set[Reason]:
-    now = report.checked_at or ""
-    found = set()
+    now = _parse(report.checked_at)
+    found: set[Reason] = set()
     for cert in report.certificates:
-        if cert.error or not now:
+        start, end = _parse(cert.not_before), _parse(cert.not_after)
+        if now is None or cert.error or start is None or end is None:
             continue
-        if cert.not_after and cert.not_after < now:
+        if now > end:
             found.add(Reason.EXPIRED)
-        elif cert.not_before and cert.not_before > now:
+        elif now < start:
             found.add(Reason.NOT_YET_VALID)
     return found
+
+
+def _parse(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
