@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.tlsserver import TLSServer
-from tests.pki import TestPKI, make_pki
+from tests.pki import CorePKI, make_pki
 
 # Variables that redirect some client's trust or route. This machine sets several of them;
 # every test starts without them and sets what it means to test.
@@ -44,12 +44,12 @@ def clean_environ(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> CorePKI:
     return make_pki(str(tmp_path_factory.mktemp("pki")))
 
 
 @pytest.fixture(scope="session")
-def servers(pki: TestPKI) -> Iterator[dict[str, TLSServer]]:
+def servers(pki: CorePKI) -> Iterator[dict[str, TLSServer]]:
     """One running server per test chain, on 127.0.0.1, for the whole session."""
     running = {name: TLSServer(s.chain, s.key).start() for name, s in pki.chains.items()}
     yield running

@@ -25,7 +25,7 @@ class Served:
 
 
 @dataclass(frozen=True)
-class TestPKI:
+class CorePKI:
     directory: str
     root_pem: str  # Test Root only (like certifi: roots only)
     root_and_intermediate_pem: str  # like a workstation that cached the intermediate
@@ -69,7 +69,7 @@ def _self_signed_leaf(name: str) -> tuple[bytes, bytes]:
     return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
-def make_pki(directory: str) -> TestPKI:
+def make_pki(directory: str) -> CorePKI:
     root = trustme.CA(organization_name="Test Root")
     intermediate = root.create_child_ca()
     other_root = trustme.CA(organization_name="Other Root")
@@ -104,7 +104,7 @@ def make_pki(directory: str) -> TestPKI:
             _write(os.path.join(directory, "self_signed.key.pem"), self_key),
         ),
     }
-    return TestPKI(
+    return CorePKI(
         directory=directory,
         root_pem=_write(os.path.join(directory, "root.pem"), root.cert_pem.bytes()),
         root_and_intermediate_pem=_write(

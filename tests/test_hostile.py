@@ -22,7 +22,7 @@ from harness.matrix import TrustPlan, run_matrix
 from harness.targets import parse_target
 from harness.tlsserver import ServerOptions, TLSServer
 from tests import hostile_servers as hs
-from tests.pki import TestPKI
+from tests.pki import CorePKI
 
 ALL = list(clients.BUILTIN)  # every built-in adapter, in report order
 SLOW = 2.0  # timeout for the cases that end in a timeout
@@ -125,7 +125,7 @@ def hostile_certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[s
 
 @contextlib.contextmanager
 def serve(
-    case: str, pki: TestPKI, certs: dict[str, tuple[str, str, str]], extra: dict[str, int]
+    case: str, pki: CorePKI, certs: dict[str, tuple[str, str, str]], extra: dict[str, int]
 ) -> Iterator[tuple[str, Trust]]:
     """Start the hostile server for ``case``; yield (URL, trust to probe it with)."""
     good = pki.chains["good"]
