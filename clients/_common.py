@@ -11,8 +11,8 @@ import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from clients.base import Observation, Reason, Target, Trust, TrustUsed, Verdict, verdict_for
 
@@ -149,13 +149,37 @@ def exception_chain(exc: BaseException) -> list[BaseException]:
 
 
 @dataclass(frozen=True)
-class Classified:
+class Outcome:
+    """What a client's signals say, before it becomes an Observation: every adapter's
+    mapping (an exception, an exit code and its text, a JSON line) produces one."""
+
     reason: Reason
-    detail: str
+    detail: str = ""
     verify_code: int | None = None
+    tls_version: str | None = None
+    issuer_unknown: bool | None = None  # None: decided from verify_code (see observe)
+    certificate_invalid: bool = False
 
 
-def classify_exception(exc: BaseException) -> Classified:
+def observe_outcome(
+    target: Target, client: str, outcome: Outcome, *, started: float, trust: TrustUsed | None
+) -> Observation:
+    """The Observation for one probe's Outcome."""
+    return observe(
+        target,
+        client,
+        outcome.reason,
+        detail=outcome.detail,
+        verify_code=outcome.verify_code,
+        tls_version=outcome.tls_version,
+        started=started,
+        trust=trust,
+        issuer_unknown=outcome.issuer_unknown,
+        certificate_invalid=outcome.certificate_invalid,
+    )
+
+
+def classify_exception(exc: BaseException) -> Outcome:
     """Map any exception a Python TLS client raised to a reason.
 
     The most specific signal wins: an OpenSSL verify code, then OS-level errors
@@ -167,24 +191,24 @@ def classify_exception(exc: BaseException) -> Classified:
         if isinstance(e, ssl.SSLCertVerificationError):
             code = getattr(e, "verify_code", None)
             message = getattr(e, "verify_message", "") or str(e)
-            return Classified(reason_for_openssl_code(code), message, code)
+            return Outcome(reason_for_openssl_code(code), message, code)
     for e in chain:
         if isinstance(e, ConnectionRefusedError):
-            return Classified(Reason.CONNECTION_REFUSED, detail)
+            return Outcome(Reason.CONNECTION_REFUSED, detail)
         if isinstance(e, socket.gaierror):
-            return Classified(Reason.DNS_FAILURE, detail)
+            return Outcome(Reason.DNS_FAILURE, detail)
         if isinstance(e, (TimeoutError, socket.timeout)):
-            return Classified(Reason.TIMEOUT, detail)
+            return Outcome(Reason.TIMEOUT, detail)
     for e in chain:
         found = reason_for_text(_describe(e))
         if found is not None:
-            return Classified(found, detail)
+            return Outcome(found, detail)
     for e in chain:
         if isinstance(e, ssl.SSLError):
-            return Classified(Reason.HANDSHAKE_FAILURE, detail)
+            return Outcome(Reason.HANDSHAKE_FAILURE, detail)
         if isinstance(e, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
-            return Classified(Reason.HANDSHAKE_FAILURE, detail)
-    return Classified(Reason.CLIENT_ERROR, detail)
+            return Outcome(Reason.HANDSHAKE_FAILURE, detail)
+    return Outcome(Reason.CLIENT_ERROR, detail)
 
 
 def is_alert_text(text: str) -> bool:
@@ -192,7 +216,28 @@ def is_alert_text(text: str) -> bool:
     return "alert" in text.lower()
 
 
-def after_handshake(classified: Classified) -> Classified:
+def fetch_outcome(
+    fetch: Callable[[], int],
+    versions: list[str | None],
+    after_connect: Callable[[Exception], bool] | None = None,
+) -> Outcome:
+    """Run an in-process client's request (``fetch`` returns the HTTP status; each
+    completed handshake appends its TLS version to ``versions``) and map what happened.
+    A failure once a handshake completed is read with after_handshake(); a library that
+    cannot report handshakes says so through ``after_connect(exc)``."""
+    try:
+        status = fetch()
+    except Exception as exc:  # every failure becomes an outcome
+        outcome = classify_exception(exc)
+        if versions or (after_connect is not None and after_connect(exc)):
+            outcome = after_handshake(outcome)
+    else:
+        outcome = Outcome(Reason.OK, f"HTTP {status}")
+    version = tls_version_name(versions[-1]) if versions else None
+    return replace(outcome, tls_version=version)
+
+
+def after_handshake(classified: Outcome) -> Outcome:
     """Re-read a failure that happened after the client completed the handshake, i.e.
     after it had verified and accepted the certificate.
 
@@ -203,8 +248,8 @@ def after_handshake(classified: Classified) -> Classified:
     if classified.reason is Reason.TIMEOUT:
         return classified
     if is_alert_text(classified.detail):
-        return Classified(Reason.HANDSHAKE_FAILURE, classified.detail, classified.verify_code)
-    return Classified(Reason.OK, f"certificate accepted; then {classified.detail}")
+        return Outcome(Reason.HANDSHAKE_FAILURE, classified.detail, classified.verify_code)
+    return Outcome(Reason.OK, f"certificate accepted; then {classified.detail}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -358,7 +403,7 @@ def first_line(text: str) -> str:
 
 __all__ = [
     "CommandResult",
-    "Classified",
+    "Outcome",
     "OPENSSL_CODES",
     "after_handshake",
     "is_alert_text",

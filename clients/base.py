@@ -116,6 +116,16 @@ class Target:
         return f"https://{_bracket(self.ascii_host)}:{self.port}{self.path}"
 
     @property
+    def connect_url(self) -> str:
+        """The URL naming where to connect (the --resolve address); clients given it send
+        SNI and check the certificate for ``ascii_host`` separately."""
+        return f"https://{_bracket(self.address)}:{self.port}{self.path}"
+
+    @property
+    def host_header(self) -> str:
+        return f"{_bracket(self.ascii_host)}:{self.port}"
+
+    @property
     def name(self) -> str:
         """How the target is shown and keyed in results (host as written)."""
         shown = f"https://{_bracket(self.host)}:{self.port}{self.path}"

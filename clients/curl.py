@@ -8,17 +8,17 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from functools import cached_property
 
 from clients._common import (
-    Classified,
     CommandResult,
+    Outcome,
     after_handshake,
     child_env,
     explicit_trust,
     first_line,
     observe,
+    observe_outcome,
     reason_for_openssl_code,
     reason_for_text,
     run_command,
@@ -140,50 +140,33 @@ class CurlClient:
             )
         result = run_command(self.argv(target, trust, timeout), timeout, child_env(trust))
         outcome = interpret(result)
-        return observe(
-            target,
-            self.name,
-            outcome.reason,
-            detail=outcome.detail,
-            verify_code=outcome.verify_code,
-            tls_version=outcome.tls_version,
-            started=started,
-            trust=used,
-        )
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
 
 
-@dataclass(frozen=True)
-class CurlOutcome:
-    reason: Reason
-    detail: str
-    verify_code: int | None = None
-    tls_version: str | None = None
-
-
-def interpret(result: CommandResult) -> CurlOutcome:
+def interpret(result: CommandResult) -> Outcome:
     """Map one curl run (exit code, --write-out line, --verbose stderr) to a reason (pure)."""
     version = _tls_version(result.stderr)
     if result.timed_out:
-        return CurlOutcome(Reason.TIMEOUT, "killed at the deadline", None, version)
+        return Outcome(Reason.TIMEOUT, "killed at the deadline", None, version)
     http_code, verify_result = _write_out(result.stdout)
     error = _error_line(result.stderr)
     if result.returncode == 0:
-        return CurlOutcome(Reason.OK, f"HTTP {http_code}", None, version)
+        return Outcome(Reason.OK, f"HTTP {http_code}", None, version)
     detail = f"exit {result.returncode}: {error}"
     if result.returncode == 60 and verify_result:  # peer certificate failed verification
         reason = reason_for_openssl_code(verify_result)
         if "subject name" in error or "does not match" in error:
             reason, verify_result = Reason.HOSTNAME_MISMATCH, 62
-        return CurlOutcome(reason, detail, verify_result, version)
+        return Outcome(reason, detail, verify_result, version)
     reason = _EXIT_REASONS.get(result.returncode or -1) or reason_for_text(error)
     if reason is None:
         reason = (
             Reason.HANDSHAKE_FAILURE if result.returncode in (35, 56, 60) else Reason.CLIENT_ERROR
         )
     if _VERIFIED in result.stderr:  # failed after accepting the certificate
-        late = after_handshake(Classified(reason, detail))
+        late = after_handshake(Outcome(reason, detail))
         reason, detail = late.reason, late.detail
-    return CurlOutcome(reason, detail, None, version)
+    return Outcome(reason, detail, None, version)
 
 
 def _write_out(stdout: str) -> tuple[str, int | None]:

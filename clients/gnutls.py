@@ -17,8 +17,8 @@ import shutil
 import time
 
 from clients._common import (
-    Classified,
     CommandResult,
+    Outcome,
     after_handshake,
     child_env,
     explicit_trust,
@@ -254,7 +254,7 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
     if found is not None and found[0] is not Reason.TIMEOUT and _completed(text):
         # the certificate was accepted; a reset or EOF afterwards does not change that,
         # but an alert is still the server refusing the handshake (TLS 1.3 client auth)
-        late = after_handshake(Classified(found[0], detail))
+        late = after_handshake(Outcome(found[0], detail))
         return late.reason, False, late.detail
     if found is not None:
         return found[0], found[1], detail

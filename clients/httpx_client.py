@@ -6,14 +6,12 @@ import os
 import time
 
 from clients._common import (
-    after_handshake,
-    classify_exception,
     explicit_trust,
-    observe,
-    tls_version_name,
+    fetch_outcome,
+    observe_outcome,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
@@ -48,55 +46,40 @@ class HttpxClient:
     def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
         started = time.monotonic()
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        try:
-            import ssl
-
-            import httpx
-
-            if trust.path:
-                ctx = ssl.create_default_context(cafile=trust.path)
-            else:
-                # httpx's own choice of store, environment included, as a default Client makes it
-                ctx = httpx.create_ssl_context(trust_env=True)
-            # trust_env=False below only keeps proxies out: the trust was decided above.
-            client = httpx.Client(verify=ctx, trust_env=False, timeout=timeout)
-            request = client.build_request(
-                "GET",
-                _url(target),
-                headers={"Host": _host_header(target)},
-                extensions={"sni_hostname": target.ascii_host},
-            )
-            with client:
-                response = client.send(request, stream=True, follow_redirects=False)
-                try:
-                    stream = response.extensions.get("network_stream")
-                    ssl_object = stream.get_extra_info("ssl_object") if stream else None
-                    version = ssl_object.version() if ssl_object else None
-                    status = response.status_code
-                finally:
-                    response.close()
-        except Exception as exc:
-            c = classify_exception(exc)
-            if _after_connect(exc):  # httpcore maps the whole handshake to Connect*
-                c = after_handshake(c)
-            return observe(
-                target,
-                self.name,
-                c.reason,
-                detail=c.detail,
-                verify_code=c.verify_code,
-                started=started,
-                trust=used,
-            )
-        return observe(
-            target,
-            self.name,
-            Reason.OK,
-            detail=f"HTTP {status}",
-            tls_version=tls_version_name(version),
-            started=started,
-            trust=used,
+        versions: list[str | None] = []  # httpx reports the version with the response
+        outcome = fetch_outcome(
+            lambda: _get(target, trust, timeout, versions), versions, _after_connect
         )
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+
+
+def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
+    import ssl
+
+    import httpx
+
+    if trust.path:
+        ctx = ssl.create_default_context(cafile=trust.path)
+    else:
+        # httpx's own choice of store, environment included, as a default Client makes it
+        ctx = httpx.create_ssl_context(trust_env=True)
+    # trust_env=False below only keeps proxies out: the trust was decided above.
+    client = httpx.Client(verify=ctx, trust_env=False, timeout=timeout)
+    request = client.build_request(
+        "GET",
+        target.connect_url,
+        headers={"Host": target.host_header},
+        extensions={"sni_hostname": target.ascii_host},
+    )
+    with client:
+        response = client.send(request, stream=True, follow_redirects=False)
+        try:
+            stream = response.extensions.get("network_stream")
+            ssl_object = stream.get_extra_info("ssl_object") if stream else None
+            versions.append(ssl_object.version() if ssl_object else None)
+            return response.status_code
+        finally:
+            response.close()
 
 
 def _after_connect(exc: Exception) -> bool:
@@ -107,13 +90,3 @@ def _after_connect(exc: Exception) -> bool:
     return isinstance(exc, httpx.TransportError) and not isinstance(
         exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.ProxyError, httpx.UnsupportedProtocol)
     )
-
-
-def _url(target: Target) -> str:
-    host = f"[{target.address}]" if ":" in target.address else target.address
-    return f"https://{host}:{target.port}{target.path}"
-
-
-def _host_header(target: Target) -> str:
-    host = f"[{target.ascii_host}]" if ":" in target.ascii_host else target.ascii_host
-    return f"{host}:{target.port}"

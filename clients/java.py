@@ -25,14 +25,15 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from clients._common import (
+    Outcome,
     child_env,
     explicit_trust,
     first_line,
     observe,
+    observe_outcome,
     run_command,
     tls_version_name,
 )
@@ -50,15 +51,7 @@ JAVA_OPTION_VARS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
 _TRUSTSTORE_OPTION = re.compile(r"-Djavax\.net\.ssl\.trustStore=(\S+)")
 
 
-@dataclass(frozen=True)
-class JavaResult:
-    reason: Reason
-    detail: str
-    tls_version: str | None
-    issuer_unknown: bool = False
-
-
-def interpret(payload: Mapping[str, object]) -> JavaResult:
+def interpret(payload: Mapping[str, object]) -> Outcome:
     """Map TlsProbe's JSON line to a reason (pure; unit-tested).
 
     The most specific signal wins: a validity or name failure is named before the generic
@@ -67,8 +60,8 @@ def interpret(payload: Mapping[str, object]) -> JavaResult:
     protocol = payload.get("protocol")
     tls_version = tls_version_name(protocol) if isinstance(protocol, str) else None
     if payload.get("ok"):
-        return JavaResult(
-            Reason.OK, str(payload.get("status") or "handshake completed"), tls_version
+        return Outcome(
+            Reason.OK, str(payload.get("status") or "handshake completed"), tls_version=tls_version
         )
     raw_chain = payload.get("chain")
     chain = raw_chain if isinstance(raw_chain, list) else []
@@ -84,8 +77,8 @@ def interpret(payload: Mapping[str, object]) -> JavaResult:
     low = text.lower()
     short = {cls.rsplit(".", 1)[-1] for cls in classes}
 
-    def result(reason: Reason, unknown: bool = False) -> JavaResult:
-        return JavaResult(reason, detail, tls_version, unknown)
+    def result(reason: Reason, unknown: bool = False) -> Outcome:
+        return Outcome(reason, detail, tls_version=tls_version, issuer_unknown=unknown)
 
     if "CertificateExpiredException" in short or "EXPIRED" in cpv_reasons:
         return result(Reason.EXPIRED)
@@ -357,16 +350,7 @@ class JavaClient:
                 trust=trust_used,
             )
         result = interpret(payload)
-        return observe(
-            target,
-            self.name,
-            result.reason,
-            detail=result.detail,
-            tls_version=result.tls_version,
-            started=started,
-            trust=trust_used,
-            issuer_unknown=result.issuer_unknown,
-        )
+        return observe_outcome(target, self.name, result, started=started, trust=trust_used)
 
 
 class JavaAIAClient(JavaClient):

@@ -14,14 +14,15 @@ import os
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from clients._common import (
+    Outcome,
     child_env,
     explicit_trust,
     first_line,
     observe,
+    observe_outcome,
     reason_for_text,
     run_command,
     tls_version_name,
@@ -75,34 +76,26 @@ VERSION_SCRIPT = (
 )
 
 
-@dataclass(frozen=True)
-class NodeResult:
-    reason: Reason
-    verify_code: int | None
-    detail: str
-    tls_version: str | None
-
-
-def interpret(payload: Mapping[str, object]) -> NodeResult:
+def interpret(payload: Mapping[str, object]) -> Outcome:
     """Map the probe script's JSON line to a reason (pure; unit-tested)."""
     protocol = payload.get("protocol")
     tls_version = tls_version_name(protocol) if isinstance(protocol, str) else None
     if payload.get("ok"):
         status = payload.get("status") or payload.get("message") or "handshake completed"
-        return NodeResult(Reason.OK, None, str(status), tls_version)
+        return Outcome(Reason.OK, str(status), tls_version=tls_version)
     code = str(payload.get("code") or "")
     message = str(payload.get("message") or "")
     detail = f"{code}: {message}" if code else message
     if code in NODE_CERT_CODES:
         reason, number = NODE_CERT_CODES[code]
-        return NodeResult(reason, number, detail, tls_version)
+        return Outcome(reason, detail, number, tls_version)
     if code in NODE_OTHER_CODES:
-        return NodeResult(NODE_OTHER_CODES[code], None, detail, tls_version)
+        return Outcome(NODE_OTHER_CODES[code], detail, tls_version=tls_version)
     if code == "EPROTO" or code.startswith("ERR_SSL_"):
         found = reason_for_text(message)
-        return NodeResult(found or Reason.HANDSHAKE_FAILURE, None, detail, tls_version)
+        return Outcome(found or Reason.HANDSHAKE_FAILURE, detail, tls_version=tls_version)
     found = reason_for_text(message)
-    return NodeResult(found or Reason.CLIENT_ERROR, None, detail, tls_version)
+    return Outcome(found or Reason.CLIENT_ERROR, detail, tls_version=tls_version)
 
 
 def native_trust(env: Mapping[str, str], openssl_ca_by_default: bool = False) -> TrustUsed:
@@ -246,16 +239,7 @@ class NodeClient:
                 trust=trust_used,
             )
         result = interpret(payload)
-        return observe(
-            target,
-            self.name,
-            result.reason,
-            detail=result.detail,
-            verify_code=result.verify_code,
-            tls_version=result.tls_version,
-            started=started,
-            trust=trust_used,
-        )
+        return observe_outcome(target, self.name, result, started=started, trust=trust_used)
 
 
 def _last_json_line(text: str) -> dict[str, object] | None:

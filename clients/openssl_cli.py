@@ -7,15 +7,16 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from functools import cached_property
 
 from clients._common import (
     CommandResult,
+    Outcome,
     child_env,
     explicit_trust,
     first_line,
     observe,
+    observe_outcome,
     reason_for_openssl_code,
     reason_for_text,
     run_command,
@@ -106,27 +107,10 @@ class OpenSSLClient:
         # stdin is closed, so s_client ends right after the handshake.
         result = run_command(self.argv(target, trust), timeout, child_env(trust))
         outcome = interpret(result)
-        return observe(
-            target,
-            self.name,
-            outcome.reason,
-            detail=outcome.detail,
-            verify_code=outcome.verify_code,
-            tls_version=outcome.tls_version,
-            started=started,
-            trust=used,
-        )
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
 
 
-@dataclass(frozen=True)
-class SClientOutcome:
-    reason: Reason
-    detail: str
-    verify_code: int | None = None
-    tls_version: str | None = None
-
-
-def interpret(result: CommandResult) -> SClientOutcome:
+def interpret(result: CommandResult) -> Outcome:
     """Map one s_client run (its session printout and error lines) to a reason (pure)."""
     version = _tls_version(result.stdout)
     match = _VERIFY.search(result.stdout)
@@ -136,15 +120,15 @@ def interpret(result: CommandResult) -> SClientOutcome:
     if match and version and _NO_PEER_CERT not in result.stdout:
         code = int(match.group(1))
         reason = Reason.OK if code == 0 else reason_for_openssl_code(code)
-        return SClientOutcome(reason, match.group(0), code, version)
+        return Outcome(reason, match.group(0), code, version)
     if result.timed_out:
-        return SClientOutcome(Reason.TIMEOUT, "killed at the deadline")
+        return Outcome(Reason.TIMEOUT, "killed at the deadline")
     error = _error_text(result.stderr)
     reason = reason_for_text(error)
     if reason is None:
         reason = _errno_reason(result.stderr) or Reason.HANDSHAKE_FAILURE
     code = int(match.group(1)) if match else None
-    return SClientOutcome(reason, error, code or None)
+    return Outcome(reason, error, code or None)
 
 
 def _tls_version(stdout: str) -> str | None:

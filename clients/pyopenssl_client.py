@@ -10,7 +10,7 @@ import socket
 import time
 
 from clients._common import (
-    Classified,
+    Outcome,
     after_handshake,
     classify_exception,
     explicit_trust,
@@ -122,9 +122,9 @@ class PyOpenSSLClient:
         """A failure after the handshake and the name check passed (see after_handshake)."""
         c = classify_exception(exc)
         if isinstance(exc, _Deadline):
-            c = Classified(Reason.TIMEOUT, str(exc))
+            c = Outcome(Reason.TIMEOUT, str(exc))
         elif c.reason is Reason.CLIENT_ERROR:  # pyOpenSSL's Error carries only a list
-            c = Classified(Reason.CLIENT_ERROR, _openssl_error_text(exc) or c.detail)
+            c = Outcome(Reason.CLIENT_ERROR, _openssl_error_text(exc) or c.detail)
         c = after_handshake(c)
         return observe(
             target,

@@ -7,14 +7,12 @@ import time
 from typing import Any
 
 from clients._common import (
-    after_handshake,
-    classify_exception,
     explicit_trust,
-    observe,
-    tls_version_name,
+    fetch_outcome,
+    observe_outcome,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 NO_PROXY = {"http": None, "https": None, "all": None}
@@ -51,57 +49,25 @@ class RequestsClient:
         started = time.monotonic()
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
         versions: list[str | None] = []  # one per completed handshake
-        try:
-            import requests
+        outcome = fetch_outcome(lambda: _get(target, trust, timeout, versions), versions)
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
 
-            with requests.Session() as session:
-                session.mount("https://", _adapter_for(target, versions))
-                response = session.get(
-                    _url(target),
-                    headers={"Host": _host_header(target)},
-                    # True lets requests pick its CA bundle as it really does (env, certifi)
-                    verify=trust.path if trust.path else True,
-                    timeout=(timeout, timeout),
-                    allow_redirects=False,
-                    proxies=dict(NO_PROXY),
-                )
-                version = tls_version_name(versions[-1]) if versions else None
-        except Exception as exc:
-            c = classify_exception(exc)
-            if versions:  # the handshake had verified the certificate
-                c = after_handshake(c)
-            return observe(
-                target,
-                self.name,
-                c.reason,
-                detail=c.detail,
-                verify_code=c.verify_code,
-                tls_version=tls_version_name(versions[-1]) if versions else None,
-                started=started,
-                trust=used,
-            )
-        return observe(
-            target,
-            self.name,
-            Reason.OK,
-            detail=f"HTTP {response.status_code}",
-            tls_version=version,
-            started=started,
-            trust=used,
+
+def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
+    import requests
+
+    with requests.Session() as session:
+        session.mount("https://", _adapter_for(target, versions))
+        response = session.get(
+            target.connect_url,
+            headers={"Host": target.host_header},
+            # True lets requests pick its CA bundle as it really does (env, certifi)
+            verify=trust.path if trust.path else True,
+            timeout=(timeout, timeout),
+            allow_redirects=False,
+            proxies=dict(NO_PROXY),
         )
-
-
-def _url(target: Target) -> str:
-    """The URL that names where to connect; SNI and the name check use target.ascii_host."""
-    host = target.address
-    if ":" in host:
-        host = f"[{host}]"
-    return f"https://{host}:{target.port}{target.path}"
-
-
-def _host_header(target: Target) -> str:
-    host = f"[{target.ascii_host}]" if ":" in target.ascii_host else target.ascii_host
-    return f"{host}:{target.port}"
+        return response.status_code
 
 
 def _adapter_for(target: Target, versions: list[str | None]) -> Any:

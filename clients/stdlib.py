@@ -10,14 +10,12 @@ import ssl
 import time
 
 from clients._common import (
-    after_handshake,
-    classify_exception,
     explicit_trust,
-    observe,
+    fetch_outcome,
+    observe_outcome,
     openssl_default_trust,
-    tls_version_name,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 
 class StdlibClient:
@@ -41,51 +39,26 @@ class StdlibClient:
     def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
         started = time.monotonic()
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        try:
-            ctx = ssl.create_default_context(cafile=trust.path)
-            status, version = fetch_over_ssl(ctx, target, timeout)
-        except AfterHandshake as exc:  # the certificate was accepted; then something broke
-            c, version = after_handshake(classify_exception(exc.__cause__ or exc)), exc.version
-        except Exception as exc:  # every failure becomes an observation
-            c, version = classify_exception(exc), None
-        else:
-            c = None
-        if c is not None:
-            return observe(
-                target,
-                self.name,
-                c.reason,
-                detail=c.detail,
-                verify_code=c.verify_code,
-                tls_version=tls_version_name(version),
-                started=started,
-                trust=used,
-            )
-        return observe(
-            target,
-            self.name,
-            Reason.OK,
-            detail=f"HTTP {status}",
-            tls_version=tls_version_name(version),
-            started=started,
-            trust=used,
+        versions: list[str | None] = []  # one per completed handshake
+        outcome = fetch_outcome(
+            lambda: fetch_over_ssl(default_context(trust.path), target, timeout, versions),
+            versions,
         )
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
 
 
-class AfterHandshake(Exception):
-    """A failure after the handshake verified the certificate; the cause is chained."""
-
-    def __init__(self, version: str | None) -> None:
-        super().__init__(f"after the handshake ({version})")
-        self.version = version
+def default_context(cafile: str | None) -> ssl.SSLContext:
+    """``ssl.create_default_context()`` as a program would make it: with the bundle, or
+    with OpenSSL's default paths (where SSL_CERT_FILE / SSL_CERT_DIR apply)."""
+    return ssl.create_default_context(cafile=cafile)
 
 
-def fetch_over_ssl(ctx: ssl.SSLContext, target: Target, timeout: float) -> tuple[int, str | None]:
-    """Connect to target.address, handshake with SNI and name check for target.ascii_host,
-    send one GET (no redirect is followed) and return (status, TLS version).
-
-    Raises what the connection or handshake raised, and AfterHandshake (from the cause)
-    for a failure once the handshake has completed."""
+def fetch_over_ssl(
+    ctx: ssl.SSLContext, target: Target, timeout: float, versions: list[str | None]
+) -> int:
+    """Connect to target.address, handshake with SNI and name check for target.ascii_host
+    (appending the TLS version to ``versions``), send one GET (no redirect is followed)
+    and return the HTTP status."""
     deadline = time.monotonic() + timeout
     sock = socket.create_connection((target.address, target.port), timeout=timeout)
     try:
@@ -94,14 +67,15 @@ def fetch_over_ssl(ctx: ssl.SSLContext, target: Target, timeout: float) -> tuple
         sock.close()
         raise
     with tls:
-        version = tls.version()
-        try:
-            tls.settimeout(max(deadline - time.monotonic(), 0.01))
-            conn = http.client.HTTPSConnection(target.ascii_host, target.port, timeout=timeout)
-            conn.sock = tls  # reuse our verified socket; http.client then skips connect()
-            conn.request("GET", target.path, headers={"Connection": "close"})
-            response = conn.getresponse()
-            response.read(65536)
-        except Exception as exc:
-            raise AfterHandshake(version) from exc
-        return response.status, version
+        versions.append(tls.version())
+        tls.settimeout(max(deadline - time.monotonic(), 0.01))
+        # context=ctx: without it http.client builds (and discards) a default context,
+        # loading the whole system store, on every probe.
+        conn = http.client.HTTPSConnection(
+            target.ascii_host, target.port, timeout=timeout, context=ctx
+        )
+        conn.sock = tls  # reuse our verified socket; http.client then skips connect()
+        conn.request("GET", target.path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        response.read(65536)
+        return response.status

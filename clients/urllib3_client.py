@@ -6,14 +6,12 @@ import os
 import time
 
 from clients._common import (
-    after_handshake,
-    classify_exception,
     explicit_trust,
-    observe,
+    fetch_outcome,
+    observe_outcome,
     openssl_default_trust,
-    tls_version_name,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 
 class Urllib3Client:
@@ -44,51 +42,31 @@ class Urllib3Client:
         started = time.monotonic()
         used = self.native_trust() if trust.is_native else explicit_trust(trust)
         versions: list[str | None] = []  # one per completed handshake
-        try:
-            import urllib3
+        outcome = fetch_outcome(lambda: _get(target, trust, timeout, versions), versions)
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
 
-            from clients._urllib3_version import recording_pool_class
 
-            pool = recording_pool_class(versions)(
-                target.address,
-                target.port,
-                server_hostname=target.ascii_host,
-                cert_reqs="CERT_REQUIRED",
-                ca_certs=trust.path,  # None: urllib3 loads OpenSSL's default paths
-                timeout=urllib3.Timeout(connect=timeout, read=timeout),
-                retries=False,
-            )
-            with pool:
-                response = pool.urlopen(
-                    "GET",
-                    target.path,
-                    headers={"Host": target.ascii_host},
-                    redirect=False,
-                    preload_content=False,
-                )
-                version = versions[-1] if versions else None
-                status = response.status
-                response.release_conn()
-        except Exception as exc:
-            c = classify_exception(exc)
-            if versions:  # the handshake had verified the certificate
-                c = after_handshake(c)
-            return observe(
-                target,
-                self.name,
-                c.reason,
-                detail=c.detail,
-                verify_code=c.verify_code,
-                tls_version=tls_version_name(versions[-1]) if versions else None,
-                started=started,
-                trust=used,
-            )
-        return observe(
-            target,
-            self.name,
-            Reason.OK,
-            detail=f"HTTP {status}",
-            tls_version=tls_version_name(version),
-            started=started,
-            trust=used,
+def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
+    import urllib3
+
+    from clients._urllib3_version import recording_pool_class
+
+    pool = recording_pool_class(versions)(
+        target.address,
+        target.port,
+        server_hostname=target.ascii_host,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=trust.path,  # None: urllib3 loads OpenSSL's default paths
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        retries=False,
+    )
+    with pool:
+        response = pool.urlopen(
+            "GET",
+            target.path,
+            headers={"Host": target.ascii_host},
+            redirect=False,
+            preload_content=False,
         )
+        response.release_conn()
+        return response.status

@@ -29,8 +29,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from clients._common import (
-    Classified,
     CommandResult,
+    Outcome,
     after_handshake,
     child_env,
     explicit_trust,
@@ -284,7 +284,7 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
     if responded and "read error" in text.lower():
         # The request went out, so the certificate had been accepted; a reset or EOF
         # while reading the headers does not change that, an alert still refuses.
-        late = after_handshake(Classified(found[0] if found else Reason.HANDSHAKE_FAILURE, detail))
+        late = after_handshake(Outcome(found[0] if found else Reason.HANDSHAKE_FAILURE, detail))
         return late.reason, False, late.detail
     if found is not None:
         return found[0], found[1], detail

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from clients import chromium, curl, gnutls, java, node, openssl_cli, wget
 from clients._common import (
-    Classified,
     CommandResult,
+    Outcome,
     after_handshake,
     classify_exception,
     observe,
@@ -307,8 +307,8 @@ def test_observe_always_consistent(reason, detail, code):
 
 def test_after_handshake_keeps_alerts_and_timeouts():
     """The one rule the hostile-server suite relies on, stated directly."""
-    alert = Classified(Reason.HANDSHAKE_FAILURE, "tlsv13 alert certificate required")
+    alert = Outcome(Reason.HANDSHAKE_FAILURE, "tlsv13 alert certificate required")
     assert after_handshake(alert).reason is Reason.HANDSHAKE_FAILURE
-    assert after_handshake(Classified(Reason.TIMEOUT, "read timed out")).reason is Reason.TIMEOUT
-    reset = after_handshake(Classified(Reason.HANDSHAKE_FAILURE, "connection reset by peer"))
+    assert after_handshake(Outcome(Reason.TIMEOUT, "read timed out")).reason is Reason.TIMEOUT
+    reset = after_handshake(Outcome(Reason.HANDSHAKE_FAILURE, "connection reset by peer"))
     assert reset.reason is Reason.OK and reset.detail.startswith("certificate accepted; then")
