@@ -1,5 +1,5 @@
 """One scale run in a fresh process, so its peak memory is the run's own:
-``python benchmarks/_scale_child.py COUNT --ports P1,P2 --bundle PEM [--client stdlib]``.
+``python benchmarks/_scale_child.py COUNT --ports P1,P2 --bundle PEM [--client NAME]``.
 
 Probes COUNT distinct targets ``https://127.0.0.1:PORT/i`` (spread over the ports) with
 one client through :func:`harness.matrix.run_matrix` and prints one JSON line: wall
@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("count", type=int)
     parser.add_argument("--ports", required=True)
     parser.add_argument("--bundle", required=True)
-    parser.add_argument("--client", default="stdlib")
+    parser.add_argument("--client", default="urllib3")
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args()
@@ -46,6 +46,8 @@ def main() -> int:
     ports = [int(p) for p in args.ports.split(",")]
     targets = [Target("127.0.0.1", ports[i % len(ports)], f"/{i}") for i in range(args.count)]
     clients = load_clients([args.client])
+    for client in clients:
+        client.info()  # imports the client library: a one-off cost, not a per-target one
     rss_before = _status_kb("VmRSS")
     started = time.perf_counter()
     run = run_matrix(

@@ -57,12 +57,14 @@ class Settings:
     jobs: int
 
 
+# Many short pairs rather than a few long ones: on a shared machine a burst of load then
+# hits both halves of a pair alike, and the median of the pair ratios ignores it.
 FULL = Settings(
-    startup_reps=21, probe_reps=11, probe_batch=20, scale_reps=3, scale_small=100,
+    startup_reps=31, probe_reps=41, probe_batch=5, scale_reps=3, scale_small=100,
     scale_large=1000, jobs=8,
 )  # fmt: skip
 QUICK = Settings(
-    startup_reps=7, probe_reps=5, probe_batch=6, scale_reps=1, scale_small=100,
+    startup_reps=7, probe_reps=9, probe_batch=3, scale_reps=1, scale_small=100,
     scale_large=1000, jobs=8,
 )  # fmt: skip
 
@@ -210,7 +212,9 @@ def bench_subprocess(
 # --- scale -----------------------------------------------------------------------------
 
 
-def scale_child(count: int, ports: list[int], bundle: str, jobs: int) -> dict[str, Any]:
+def scale_child(
+    count: int, ports: list[int], bundle: str, jobs: int, client: str
+) -> dict[str, Any]:
     argv = [
         sys.executable,
         os.path.join(ROOT, "benchmarks", "_scale_child.py"),
@@ -221,6 +225,8 @@ def scale_child(count: int, ports: list[int], bundle: str, jobs: int) -> dict[st
         bundle,
         "--jobs",
         str(jobs),
+        "--client",
+        client,
     ]
     done = subprocess.run(
         argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, cwd=ROOT
@@ -233,14 +239,14 @@ def scale_child(count: int, ports: list[int], bundle: str, jobs: int) -> dict[st
     return result
 
 
-def bench_scale(ports: list[int], bundle: str, settings: Settings) -> dict[str, Any]:
+def bench_scale(ports: list[int], bundle: str, settings: Settings, client: str) -> dict[str, Any]:
     small: list[dict[str, Any]] = []
     large: list[dict[str, Any]] = []
     for i in range(settings.scale_reps):
         order = [(small, settings.scale_small), (large, settings.scale_large)]
         for into, count in order if i % 2 == 0 else order[::-1]:
-            log(f"scale: {count} targets")
-            into.append(scale_child(count, ports, bundle, settings.jobs))
+            log(f"scale: {count} targets, {client}")
+            into.append(scale_child(count, ports, bundle, settings.jobs, client))
     factor = settings.scale_large / settings.scale_small
     ratios = [lg["wall_s"] / (factor * sm["wall_s"]) for sm, lg in zip(small, large, strict=True)]
     peak_kb = statistics.median(r["vmhwm_kb"] or r["ru_maxrss_kb"] for r in large)
@@ -329,12 +335,19 @@ def main(argv: list[str] | None = None) -> int:
         choices=("startup", "overhead", "subprocess", "scale", "lab"),
         help="run only this part (repeatable)",
     )
+    parser.add_argument(
+        "--scale-client",
+        default="urllib3",
+        choices=IN_PROCESS,
+        help="the in-process client of the scale runs (default urllib3: see README)",
+    )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
     parts = set(args.only or ("startup", "overhead", "subprocess", "scale", "lab"))
     out: dict[str, Any] = {}
     absolute: dict[str, Any] = {}
     started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
 
     if "startup" in parts:
         log("start-up")
@@ -362,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 absolute[f"{name}_bare_ms"] = result.baseline_s * 1000
                 absolute[f"{name}_runner_ms"] = result.subject_s * 1000
         if "scale" in parts:
-            scale = bench_scale(ports, bundle, settings)
+            scale = bench_scale(ports, bundle, settings, args.scale_client)
             out["scale_1000"] = scale["ratio"]
             out["peak_rss_mb"] = scale["peak_rss_mb"]
             absolute.update(scale["absolute"])
@@ -383,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {
             **settings.__dict__,
             "mode": "quick" if args.quick else "full",
+            "scale_client": args.scale_client,
+            "loadavg_1m": [round(load_at_start, 2), round(os.getloadavg()[0], 2)],
             "timeout_s": TIMEOUT,
             "python": sys.version.split()[0],
             "cpus": os.cpu_count(),
