@@ -209,6 +209,37 @@ def bench_subprocess(
     return paired(baseline, subject, settings.probe_reps), {"version": info.version}
 
 
+class _Instant:
+    """A stand-in adapter that answers at once: what is left is the runner's own cost per
+    probe (scheduling, deadline guard, bookkeeping). A benchmark instrument, not a client."""
+
+    name = "instant"
+
+    def info(self) -> Any:
+        from clients.base import ClientInfo
+
+        return ClientInfo(self.name, True)
+
+    def probe(self, target: Any, trust: Any, timeout: float) -> Any:
+        from clients.base import Observation, Reason, Verdict
+
+        return Observation(target.name, self.name, Verdict.ACCEPT, Reason.OK)
+
+
+def runner_cost_us(jobs: int, count: int = 2000, reps: int = 5) -> float:
+    """Median microseconds per probe the runner adds around an adapter that takes no time."""
+    from clients.base import Target, Trust
+    from harness.runner import Probe, run_probes
+
+    client = _Instant()
+    probes = [Probe(Target("127.0.0.1", 1), client, Trust.native())] * count
+    infos = {client.name: client.info()}
+    return statistics.median(
+        timed(lambda: run_probes(probes, timeout=TIMEOUT, jobs=jobs, infos=infos)) / count * 1e6
+        for _ in range(reps)
+    )
+
+
 # --- scale -----------------------------------------------------------------------------
 
 
@@ -361,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
 
     with servers(4) as (ports, bundle):
         if "overhead" in parts:
+            for jobs in (1, 8):
+                absolute[f"runner_cost_us_per_probe_jobs{jobs}"] = runner_cost_us(jobs)
             for name in IN_PROCESS:
                 log(f"overhead: {name}")
                 result, extra = bench_in_process(name, ports[0], bundle, settings)
