@@ -60,7 +60,7 @@ class Settings:
 # Many short pairs rather than a few long ones: on a shared machine a burst of load then
 # hits both halves of a pair alike, and the median of the pair ratios ignores it.
 FULL = Settings(
-    startup_reps=31, probe_reps=61, probe_batch=4, scale_reps=3, scale_small=100,
+    startup_reps=31, probe_reps=61, probe_batch=4, scale_reps=5, scale_small=100,
     scale_large=1000, jobs=8,
 )  # fmt: skip
 QUICK = Settings(
