@@ -55,6 +55,7 @@ def main() -> int:
     )
     wall = time.perf_counter() - started
     verdicts = Counter(o.verdict.value for o in run.results)
+    odd = next((o for o in run.results if o.verdict.value != "accept"), None)
     print(
         json.dumps(
             {
@@ -65,6 +66,9 @@ def main() -> int:
                 "vmhwm_kb": _status_kb("VmHWM"),
                 "rss_before_run_kb": rss_before,
                 "verdicts": dict(verdicts),
+                "first_not_accepted": (
+                    f"{odd.target} {odd.reason.value}: {odd.detail}" if odd is not None else None
+                ),
             }
         )
     )
