@@ -1,14 +1,18 @@
 """The ``tlsmatrix`` command line. Imports stay inside the commands so ``--help`` and
-``--version`` load no client library."""
+``--version`` load no client library; ``--version`` alone does not even load argparse,
+so it costs little more than starting Python (see benchmarks/)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
 from harness import __version__
 from harness.errors import UsageError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re) at start-up
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 
 def threading_is_main() -> bool:
@@ -20,14 +24,21 @@ def threading_is_main() -> bool:
 EXIT_OK, EXIT_VIOLATED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit 2."""
+def _parser_class() -> type[argparse.ArgumentParser]:
+    import argparse
 
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
+    class _Parser(argparse.ArgumentParser):
+        """argparse that reports a usage error as one line and exit 2."""
+
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(message)
+
+    return _Parser
 
 
 def positive_float(text: str) -> float:
+    import argparse
+
     try:
         value = float(text)
     except ValueError:
@@ -38,6 +49,8 @@ def positive_float(text: str) -> float:
 
 
 def positive_int(text: str) -> int:
+    import argparse
+
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of at least 1: {text!r}")
     return int(text)
@@ -51,13 +64,14 @@ COMMANDS = ("run", "clients", "inspect", "fix-chain", "lab", "demo", "diff", "me
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = _Parser(
+    parser_class = _parser_class()
+    parser = parser_class(
         prog="tlsmatrix",
         description="Run many real TLS clients against one endpoint and show who accepts "
         "the certificate chain, who rejects it, and why.",
     )
     parser.add_argument("--version", action="version", version=f"tlsmatrix {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     for name in COMMANDS:
         importlib.import_module(f"harness.commands.{name.replace('-', '_')}").register(sub)
     return parser
@@ -68,6 +82,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        # The common probe of an installation, answered without argparse or the commands;
+        # prints exactly what argparse's version action prints.
+        print(f"tlsmatrix {__version__}")
+        return EXIT_OK
     import signal
 
     if threading_is_main():

@@ -11,7 +11,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from clients.base import Client, ClientInfo, Observation, Reason, Target, Trust, verdict_for
@@ -88,41 +87,32 @@ def guarded_probe(
 ) -> Observation | None:
     """Run one probe with a hard deadline of ``timeout`` + GRACE_S, whatever the adapter does.
     Returns None only when ``stop`` is set before the probe finishes (an interrupted run)."""
-    box: list[Observation] = []
+    return run_probes([probe], timeout=timeout, jobs=1, infos={}, stop=stop)[0]
+
+
+def _run_one(probe: Probe, info: ClientInfo | None, timeout: float) -> Observation:
+    """One probe in the calling thread; never raises (an adapter bug becomes a row)."""
     started = time.monotonic()
-
-    def work() -> None:
-        try:
-            box.append(probe.client.probe(probe.target, probe.trust, timeout))
-        except BaseException as exc:  # noqa: BLE001 - an adapter bug becomes a row
-            frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
-            where = f" at {frame[0].filename}:{frame[0].lineno}" if frame else ""
-            box.append(
-                _observation(
-                    probe.target,
-                    probe.client.name,
-                    Reason.CLIENT_ERROR,
-                    f"adapter raised {type(exc).__name__}: {exc}{where}",
-                    time.monotonic() - started,
-                )
-            )
-
-    worker = threading.Thread(target=work, name=f"probe-{probe.client.name}", daemon=True)
-    worker.start()
-    deadline = started + timeout + GRACE_S
-    while not box and (remaining := deadline - time.monotonic()) > 0:
-        if stop is not None and stop.is_set():
-            return None
-        worker.join(min(remaining, 0.1))
-    if box:
-        return box[0]
-    return _observation(
-        probe.target,
-        probe.client.name,
-        Reason.TIMEOUT,
-        f"no answer within {timeout:g}s (stopped waiting)",
-        time.monotonic() - started,
-    )
+    if info is not None and not info.available:
+        return _observation(
+            probe.target,
+            probe.client.name,
+            Reason.CLIENT_UNAVAILABLE,
+            info.unavailable_reason or "client unavailable",
+            0.0,
+        )
+    try:
+        return probe.client.probe(probe.target, probe.trust, timeout)
+    except BaseException as exc:  # noqa: BLE001 - an adapter bug becomes a row
+        frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        where = f" at {frame[0].filename}:{frame[0].lineno}" if frame else ""
+        return _observation(
+            probe.target,
+            probe.client.name,
+            Reason.CLIENT_ERROR,
+            f"adapter raised {type(exc).__name__}: {exc}{where}",
+            time.monotonic() - started,
+        )
 
 
 def _observation(
@@ -138,6 +128,18 @@ def _observation(
     )
 
 
+class _Worker:
+    """One probing thread's state, read and written only under the run's lock."""
+
+    __slots__ = ("abandoned", "deadline", "index", "started")
+
+    def __init__(self) -> None:
+        self.index: int | None = None  # the probe it runs now
+        self.started = 0.0
+        self.deadline = 0.0
+        self.abandoned = False  # gave up on by the watchdog: it must record nothing more
+
+
 def run_probes(
     probes: Sequence[Probe],
     *,
@@ -149,42 +151,77 @@ def run_probes(
 ) -> list[Observation | None]:
     """Run ``probes`` with at most ``jobs`` at once; results keep the order of ``probes``.
 
+    Each probe gets a hard deadline of ``timeout`` + GRACE_S: past it the probe is
+    recorded as a timeout and its thread abandoned (a fresh one takes its place).
     Unavailable clients are not probed: they get a skipped row with the reason. On
     KeyboardInterrupt (or when ``stop`` is set) probes not finished are left as None and
-    the caller marks the run partial."""
-    results: list[Observation | None] = [None] * len(probes)
-    done = 0
-    lock = threading.Lock()
+    the caller marks the run partial. ``progress`` is called in the calling thread.
 
-    def one(index: int) -> None:
-        nonlocal done
-        if stop is not None and stop.is_set():
-            return
-        probe = probes[index]
-        info = infos.get(probe.client.name)
-        if info is not None and not info.available:
-            obs = _observation(
-                probe.target,
-                probe.client.name,
-                Reason.CLIENT_UNAVAILABLE,
-                info.unavailable_reason or "client unavailable",
-                0.0,
-            )
-        else:
-            obs = guarded_probe(probe, timeout, stop)
-        if obs is None:
-            return
-        results[index] = obs
-        with lock:
-            done += 1
-            if progress is not None:
-                progress(done, len(probes), obs)
-
+    ``jobs`` long-lived worker threads run the probes themselves while the calling thread
+    watches their deadlines, so a probe costs no thread of its own (see benchmarks/)."""
+    total = len(probes)
+    results: list[Observation | None] = [None] * total
+    if total == 0:
+        return results
     stop = stop or threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="matrix")
+    lock = threading.Condition()
+    # Shared state, guarded by ``lock``.
+    state = {"next": 0, "closed": False}
+    busy: set[_Worker] = set()
+    finished: list[Observation] = []  # recorded, not yet shown to ``progress``
+
+    def record(index: int, obs: Observation) -> None:  # with ``lock`` held
+        results[index] = obs
+        finished.append(obs)
+        lock.notify()
+
+    def work(me: _Worker) -> None:
+        while True:
+            with lock:
+                if me.abandoned or state["closed"] or stop.is_set() or state["next"] >= total:
+                    busy.discard(me)
+                    return
+                index = me.index = state["next"]
+                state["next"] += 1
+                me.started = time.monotonic()
+                me.deadline = me.started + timeout + GRACE_S
+                busy.add(me)
+            probe = probes[index]
+            obs = _run_one(probe, infos.get(probe.client.name), timeout)
+            with lock:
+                if me.abandoned or state["closed"]:
+                    return  # the watchdog wrote this probe's row, or the run is over
+                me.index = None
+                busy.discard(me)
+                record(index, obs)
+
+    def spawn() -> None:
+        me = _Worker()
+        threading.Thread(target=work, args=(me,), name="matrix", daemon=True).start()
+
+    done = 0
     try:
-        for future in [pool.submit(one, i) for i in range(len(probes))]:
-            future.result()
+        for _ in range(min(max(1, jobs), total)):
+            spawn()
+        while done < total:
+            with lock:
+                now = time.monotonic()
+                for worker in [w for w in busy if w.deadline <= now]:
+                    _give_up(worker, probes, timeout, now, record)
+                    busy.discard(worker)
+                    if state["next"] < total:
+                        spawn()  # keep ``jobs`` probes running
+                if not finished and not stop.is_set():
+                    nearest = min((w.deadline for w in busy), default=now + 0.1)
+                    # Wake for a result, a deadline, or every 0.1 s to notice ``stop``.
+                    lock.wait(min(max(nearest - now, 0.0), 0.1))
+                if stop.is_set():
+                    break
+                shown, finished[:] = list(finished), []
+            for obs in shown:
+                done += 1
+                if progress is not None:
+                    progress(done, total, obs)
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM: start nothing new, kill client processes, keep what we have.
         stop.set()
@@ -192,8 +229,32 @@ def run_probes(
 
         kill_all_children()
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        with lock:
+            state["closed"] = True  # late answers must not change what we return
     return results
+
+
+def _give_up(
+    worker: _Worker,
+    probes: Sequence[Probe],
+    timeout: float,
+    now: float,
+    record: Callable[[int, Observation], None],
+) -> None:
+    """Record a timeout for the probe ``worker`` is stuck in and abandon that thread."""
+    assert worker.index is not None
+    probe = probes[worker.index]
+    worker.abandoned = True
+    record(
+        worker.index,
+        _observation(
+            probe.target,
+            probe.client.name,
+            Reason.TIMEOUT,
+            f"no answer within {timeout:g}s (stopped waiting)",
+            now - worker.started,
+        ),
+    )
 
 
 def terminal_progress(done: int, total: int, obs: Observation) -> None:

@@ -1,0 +1,52 @@
+"""``benchmarks/run.py --quick`` runs end to end and reports every figure issue 7 asks for.
+
+No timing is asserted (a shared machine decides those): only that each ratio and figure
+is there, a positive number, and that the run really probed (every probe accepted)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+from tests.conftest import clean_environ
+
+ROOT = __file__.rsplit("/tests/", 1)[0]
+
+KEYS = (
+    "startup_ratio",
+    "overhead_requests",
+    "overhead_httpx",
+    "overhead_urllib3",
+    "overhead_stdlib",
+    "overhead_pyopenssl",
+    "subprocess_overhead_curl",
+    "subprocess_overhead_openssl",
+    "scale_1000",
+    "peak_rss_mb",
+    "lab_matrix_s",
+)
+
+
+def test_quick_benchmark_reports_every_figure():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+        env=clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    for key in KEYS:
+        value = report[key]
+        assert isinstance(value, (int, float)) and math.isfinite(value) and value > 0, key
+        assert key in report["met"] and key in report["targets"]
+    absolute = report["absolute"]
+    assert absolute["lab_probes"] == absolute["lab_scenarios"] * len(absolute["lab_clients"])
+    assert absolute["lab_scenarios"] > 0 and "accept" in absolute["lab_verdicts"]
+    assert absolute["scale_1000_wall_s"] > 0 and absolute["scale_100_wall_s"] > 0
+    assert report["settings"]["mode"] == "quick"
