@@ -13,8 +13,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from clients.base import Observation, Reason, Target, Trust, TrustUsed, Verdict, verdict_for
+
+T = TypeVar("T")
 
 # OpenSSL X509_V_ERR_* codes -> our reasons. Codes not listed are certificate problems we
 # have no finer name for; they still reject, as handshake failures with the code kept.
@@ -258,6 +261,38 @@ def _describe(exc: BaseException) -> str:
 
 
 # --- trust ----------------------------------------------------------------------------
+
+
+_CONTEXTS = threading.local()
+
+
+def shared_context(kind: str, cafile: str | None, build: Callable[[], T]) -> T:
+    """A TLS context built once per thread for (kind, trust file, trust environment) and
+    reused, so a run parses each trust bundle once per worker rather than per probe.
+
+    Per thread, because urllib3 and httpcore set ALPN on the context for each connection.
+    It only carries trust and settings: no session is resumed, every probe verifies in
+    full. A bundle file that changes (mtime, size) gets a new context."""
+    env_file, env_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+    key = (kind, cafile, _stamp(cafile), env_file, _stamp(env_file), env_dir)
+    cache: dict[tuple[object, ...], object] | None = getattr(_CONTEXTS, "cache", None)
+    if cache is None:
+        cache = _CONTEXTS.cache = {}
+    if key not in cache:
+        if len(cache) > 32:  # many bundles in one run: keep the cache small
+            cache.clear()
+        cache[key] = build()
+    return cache[key]  # type: ignore[return-value]
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size)
 
 
 def explicit_trust(trust: Trust) -> TrustUsed:

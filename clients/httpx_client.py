@@ -9,6 +9,7 @@ from clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
+    shared_context,
     trust_from_env,
 )
 from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
@@ -58,11 +59,12 @@ def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None
 
     import httpx
 
-    if trust.path:
-        ctx = ssl.create_default_context(cafile=trust.path)
+    cafile = trust.path
+    if cafile:
+        ctx = shared_context("httpx", cafile, lambda: ssl.create_default_context(cafile=cafile))
     else:
         # httpx's own choice of store, environment included, as a default Client makes it
-        ctx = httpx.create_ssl_context(trust_env=True)
+        ctx = shared_context("httpx", None, lambda: httpx.create_ssl_context(trust_env=True))
     # trust_env=False below only keeps proxies out: the trust was decided above.
     client = httpx.Client(verify=ctx, trust_env=False, timeout=timeout)
     request = client.build_request(

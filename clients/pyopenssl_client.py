@@ -17,6 +17,7 @@ from clients._common import (
     observe,
     reason_for_openssl_code,
     reason_for_text,
+    shared_context,
     tls_version_name,
     trust_from_env,
 )
@@ -76,14 +77,10 @@ class PyOpenSSLClient:
                     errors.append((errnum, depth))
                 return bool(ok)
 
-            ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-            ctx.set_verify(SSL.VERIFY_PEER, remember)
-            if trust.path:
-                ctx.load_verify_locations(trust.path)
-            else:
-                ctx.set_default_verify_paths()
+            ctx = shared_context("pyopenssl", trust.path, lambda: _context(trust.path))
             sock = socket.create_connection((target.address, target.port), timeout=timeout)
             conn = SSL.Connection(ctx, sock)
+            conn.set_verify(SSL.VERIFY_PEER, remember)  # per connection: the context is shared
             try:
                 if not target.is_ip:
                     conn.set_tlsext_host_name(target.ascii_host.encode())
@@ -175,6 +172,18 @@ class PyOpenSSLClient:
         if reason is Reason.CLIENT_ERROR:
             reason = reason_for_text(c.detail) or _openssl_error_reason(exc) or reason
         return observe(target, self.name, reason, detail=c.detail, started=started, trust=used)
+
+
+def _context(cafile: str | None) -> object:
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    ctx.set_verify(SSL.VERIFY_PEER)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.set_default_verify_paths()
+    return ctx
 
 
 class _NameMismatch(Exception):

@@ -14,6 +14,7 @@ from clients._common import (
     fetch_outcome,
     observe_outcome,
     openssl_default_trust,
+    shared_context,
 )
 from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
@@ -50,7 +51,7 @@ class StdlibClient:
 def default_context(cafile: str | None) -> ssl.SSLContext:
     """``ssl.create_default_context()`` as a program would make it: with the bundle, or
     with OpenSSL's default paths (where SSL_CERT_FILE / SSL_CERT_DIR apply)."""
-    return ssl.create_default_context(cafile=cafile)
+    return shared_context("stdlib", cafile, lambda: ssl.create_default_context(cafile=cafile))
 
 
 def fetch_over_ssl(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
     openssl_default_trust,
+    shared_context,
 )
 from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
@@ -56,7 +58,7 @@ def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None
         target.port,
         server_hostname=target.ascii_host,
         cert_reqs="CERT_REQUIRED",
-        ca_certs=trust.path,  # None: urllib3 loads OpenSSL's default paths
+        ssl_context=shared_context("urllib3", trust.path, lambda: _context(trust.path)),
         timeout=urllib3.Timeout(connect=timeout, read=timeout),
         retries=False,
     )
@@ -70,3 +72,18 @@ def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None
         )
         response.release_conn()
         return response.status
+
+
+def _context(cafile: str | None) -> Any:
+    """The context urllib3 would make itself: its defaults, then the bundle or (without
+    one) OpenSSL's default paths."""
+    import ssl
+
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    ctx = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    if cafile:
+        ctx.load_verify_locations(cafile=cafile)
+    else:
+        ctx.load_default_certs()
+    return ctx

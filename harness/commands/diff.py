@@ -7,10 +7,11 @@ import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from clients.base import Observation
-from harness.results import RunResult
+if TYPE_CHECKING:  # only annotations: `tlsmatrix --help` must not load ssl and results
+    from clients.base import Observation
+    from harness.results import RunResult
 
 ChangeKind = Literal["verdict", "reason", "added", "removed"]
 

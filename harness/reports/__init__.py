@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from clients.base import Observation
-from harness.results import RunResult
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # only annotations: `tlsmatrix --help` must not load ssl and results
+    from clients.base import Observation
     from harness.expectations import ExpectationResult
+    from harness.results import RunResult
     from harness.shard import Shard
 
 FORMATS = ("table", "json", "markdown", "junit", "csv", "html")
