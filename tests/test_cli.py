@@ -214,3 +214,24 @@ def test_help_imports_no_client_library():
         timeout=30,
     )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout
+
+
+def test_missing_binaries_are_skipped_with_the_reason_and_the_rest_runs(servers, pki, tmp_path):
+    import os
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("curl", "openssl"):  # everything else (gnutls-cli, node, wget) is "removed"
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    env = clean_environ(PYTHONPATH=ROOT, PATH=str(bin_dir))
+    result = tlsmatrix("run", f"localhost:{servers['good'].port}", "--ca-file", pki.root_pem,
+                       "--client", "curl", "--client", "gnutls", "--client", "node",
+                       "--client", "wget", "--client", "stdlib", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    got = rows(result.stdout)
+    for missing in ("gnutls", "node", "wget"):
+        assert (got[missing]["verdict"], got[missing]["reason"]) == ("skipped",
+                                                                     "client_unavailable")
+        assert "not found" in got[missing]["detail"], got[missing]["detail"]
+    assert got["curl"]["verdict"] == "accept" and got["stdlib"]["verdict"] == "accept"
