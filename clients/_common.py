@@ -424,6 +424,45 @@ def run_command(
     )
 
 
+def run_json_program(
+    argv: Sequence[str],
+    timeout: float,
+    env: Mapping[str, str] | None,
+    interpret: Callable[[Mapping[str, object]], Outcome],
+) -> Outcome:
+    """Run a probe program that prints its result as one JSON object (our node script,
+    our Java program) and map it with ``interpret``; a program that cannot start, is
+    killed at the deadline or prints no result gets an Outcome saying so."""
+    program = os.path.basename(argv[0])
+    try:
+        res = run_command(argv, timeout, env=env)
+    except OSError as exc:
+        return Outcome(Reason.CLIENT_ERROR, f"cannot run {argv[0]}: {exc}")
+    if res.timed_out:
+        return Outcome(Reason.TIMEOUT, f"{program} killed at the deadline")
+    payload = last_json_line(res.stdout)
+    if payload is None:
+        detail = first_line(res.stderr) or f"{program} exited {res.returncode} without a result"
+        return Outcome(Reason.CLIENT_ERROR, detail)
+    return interpret(payload)
+
+
+def last_json_line(text: str) -> dict[str, object] | None:
+    """The last line of ``text`` that is a JSON object."""
+    import json
+
+    for line in reversed(text.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)

@@ -17,7 +17,6 @@ in-memory KeyStore that is the only trust.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from clients._common import (
     observe,
     observe_outcome,
     run_command,
+    run_json_program,
     tls_version_name,
 )
 from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
@@ -318,39 +318,18 @@ class JavaClient:
         try:
             # The one-time compilation is not part of any probe's time or deadline.
             argv = self.argv(java, target, trust, timeout)
-            started = time.monotonic()
-            res = run_command(argv, timeout, env=child_env(trust))
         except OSError as exc:
             return observe(
                 target,
                 self.name,
                 Reason.CLIENT_ERROR,
-                detail=f"cannot run {java}: {exc}",
+                detail=f"cannot prepare {java}: {exc}",
                 started=started,
                 trust=trust_used,
             )
-        if res.timed_out:
-            return observe(
-                target,
-                self.name,
-                Reason.TIMEOUT,
-                detail="java killed at the deadline",
-                started=started,
-                trust=trust_used,
-            )
-        payload = _last_json_line(res.stdout)
-        if payload is None:
-            detail = first_line(res.stderr) or f"java exited {res.returncode} without a result"
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_ERROR,
-                detail=detail,
-                started=started,
-                trust=trust_used,
-            )
-        result = interpret(payload)
-        return observe_outcome(target, self.name, result, started=started, trust=trust_used)
+        started = time.monotonic()
+        outcome = run_json_program(argv, timeout, child_env(trust), interpret)
+        return observe_outcome(target, self.name, outcome, started=started, trust=trust_used)
 
 
 class JavaAIAClient(JavaClient):
@@ -367,19 +346,6 @@ def _properties(text: str) -> dict[str, str]:
         if sep and key and " " not in key:
             props.setdefault(key, value.strip())
     return props
-
-
-def _last_json_line(text: str) -> dict[str, object] | None:
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return None
 
 
 __all__ = [

@@ -20,11 +20,11 @@ from clients._common import (
     Outcome,
     child_env,
     explicit_trust,
-    first_line,
     observe,
     observe_outcome,
     reason_for_text,
     run_command,
+    run_json_program,
     tls_version_name,
 )
 from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
@@ -207,52 +207,8 @@ class NodeClient:
                 trust=trust_used,
             )
         argv = [path, str(SCRIPT), json.dumps(self.arguments(target, trust, timeout))]
-        try:
-            res = run_command(argv, timeout, env=env)
-        except OSError as exc:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_ERROR,
-                detail=f"cannot run {path}: {exc}",
-                started=started,
-                trust=trust_used,
-            )
-        if res.timed_out:
-            return observe(
-                target,
-                self.name,
-                Reason.TIMEOUT,
-                detail="node killed at the deadline",
-                started=started,
-                trust=trust_used,
-            )
-        payload = _last_json_line(res.stdout)
-        if payload is None:
-            detail = first_line(res.stderr) or f"node exited {res.returncode} without a result"
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_ERROR,
-                detail=detail,
-                started=started,
-                trust=trust_used,
-            )
-        result = interpret(payload)
-        return observe_outcome(target, self.name, result, started=started, trust=trust_used)
-
-
-def _last_json_line(text: str) -> dict[str, object] | None:
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return None
+        outcome = run_json_program(argv, timeout, env, interpret)
+        return observe_outcome(target, self.name, outcome, started=started, trust=trust_used)
 
 
 __all__ = ["NODE_CERT_CODES", "NODE_OTHER_CODES", "NodeClient", "interpret", "native_trust"]

@@ -18,6 +18,7 @@ from clients._common import (
     Outcome,
     after_handshake,
     classify_exception,
+    last_json_line,
     observe,
     reason_for_openssl_code,
     reason_for_text,
@@ -154,7 +155,7 @@ def test_node(payload):
 @FUZZ
 @given(st.text())
 def test_node_output_line_parser(stdout):
-    parsed = node._last_json_line(stdout)
+    parsed = last_json_line(stdout)
     assert parsed is None or isinstance(parsed, dict)
 
 
