@@ -67,7 +67,9 @@ async def _get(target: Target, trust: Trust, timeout: float, versions: list[str 
 
     ctx = shared_context("aiohttp", trust.path, lambda: _context(trust.path))
     async with aiohttp.ClientSession(
-        trust_env=False, timeout=aiohttp.ClientTimeout(total=timeout)
+        connector=_recording_connector(versions),
+        trust_env=False,
+        timeout=aiohttp.ClientTimeout(total=timeout),
     ) as session:
         try:
             async with session.get(
@@ -77,21 +79,33 @@ async def _get(target: Target, trust: Trust, timeout: float, versions: list[str 
                 server_hostname=target.ascii_host,
                 allow_redirects=False,
             ) as resp:
-                versions.append(_tls_version(resp))
+                await resp.content.read(65536)
                 return resp.status
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # It is itself an ssl.CertificateError, but without the verify code: the
+            # SSLCertVerificationError that has it is kept in .certificate_error.
+            raise exc.certificate_error from exc
         except aiohttp.ClientConnectorError as exc:
-            # aiohttp keeps the cause in an attribute; chain it so classification sees it
-            cause = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None)
+            cause = exc.os_error  # chain it so that classification sees it
             if isinstance(cause, BaseException) and exc.__cause__ is None:
                 raise exc from cause
             raise
 
 
-def _tls_version(resp: Any) -> str | None:
-    conn = getattr(resp, "connection", None)
-    transport = getattr(conn, "transport", None)
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    return ssl_object.version() if ssl_object is not None else None
+def _recording_connector(versions: list[str | None]) -> Any:
+    """A TCPConnector that notes each new connection's TLS version: once a server has
+    said ``Connection: close`` the response no longer holds its connection."""
+    import aiohttp
+
+    class RecordingConnector(aiohttp.TCPConnector):
+        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+            conn = await super().connect(req, traces, timeout)
+            transport = conn.transport
+            ssl_object = transport.get_extra_info("ssl_object") if transport else None
+            versions.append(ssl_object.version() if ssl_object is not None else None)
+            return conn
+
+    return RecordingConnector()
 
 
 def _after_connect(exc: Exception) -> bool:
@@ -101,4 +115,3 @@ def _after_connect(exc: Exception) -> bool:
 
     before = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
     return isinstance(exc, aiohttp.ClientError) and not isinstance(exc, before)
-

@@ -53,8 +53,10 @@ class PycurlClient:
             "built-in CA file is set",
         ]
         if native.path and not os.path.exists(native.path):
-            notes.append(f"built-in CA file {native.path} does not exist here: by default "
-                         "pycurl cannot verify any server (curl error 77)")
+            notes.append(
+                f"built-in CA file {native.path} does not exist here: by default "
+                "pycurl cannot verify any server (curl error 77)"
+            )
         return ClientInfo(
             name=self.name,
             available=True,
@@ -99,9 +101,7 @@ def _perform(target: Target, trust: Trust, timeout: float) -> Outcome:
     try:
         curl.setopt(pycurl.URL, target.url)
         if target.connect_to:
-            curl.setopt(
-                pycurl.RESOLVE, [f"{target.ascii_host}:{target.port}:{target.connect_to}"]
-            )
+            curl.setopt(pycurl.RESOLVE, [f"{target.ascii_host}:{target.port}:{target.connect_to}"])
         curl.setopt(pycurl.NOPROXY, "*")
         curl.setopt(pycurl.FOLLOWLOCATION, 0)
         curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTPS)
@@ -139,11 +139,12 @@ def _classify(curl: Any, exc: Exception) -> Outcome:
     detail = f"curl error {errno}: {message}"
     handshake_done = curl.getinfo(pycurl.APPCONNECT_TIME) > 0
     if errno == 60:
+        # libcurl checks the name itself after OpenSSL accepted the chain
+        if "no alternative certificate subject name" in message or "does not match" in message:
+            return Outcome(Reason.HOSTNAME_MISMATCH, detail, 62)
         code = curl.getinfo(pycurl.SSL_VERIFYRESULT)
         if code:
             return Outcome(reason_for_openssl_code(code), detail, code)
-        if "no alternative certificate subject name" in message or "does not match" in message:
-            return Outcome(Reason.HOSTNAME_MISMATCH, detail, 62)
         return Outcome(reason_for_text(message) or Reason.HANDSHAKE_FAILURE, detail)
     if errno == 7:
         if curl.getinfo(pycurl.OS_ERRNO) == _ECONNREFUSED:
