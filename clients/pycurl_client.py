@@ -1,5 +1,5 @@
-"""``pycurl``: libcurl in-process. The PyPI wheel bundles its own libcurl and OpenSSL, built
-on a RHEL-like system: its default CA file is that system's path, whatever this machine has."""
+"""``pycurl``: libcurl in-process. The PyPI wheel bundles its own libcurl and OpenSSL and
+picks a system CA file itself (see _WHEEL_CA_FILES)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,17 @@ _CURLE_REASONS: dict[int, Reason] = {
 }
 _ECONNREFUSED = 111
 _BODY_LIMIT = 65536
-# The CA file compiled into the wheel's libcurl (found in libcurl's strings: there is no
-# CURLINFO for it in pycurl). libcurl has no environment variable for it: CURL_CA_BUNDLE
-# is read by the curl command-line tool, not by the library.
-_BUILT_IN_CAINFO = "/etc/pki/tls/certs/ca-bundle.crt"
+# The PyPI wheel's pycurl sets CAINFO on every new handle to the first of these files that
+# exists (list and order read from its _pycurl extension; pycurl exposes no getter), over
+# libcurl's built-in /etc/pki/tls/certs/ca-bundle.crt. No environment variable changes it:
+# CURL_CA_BUNDLE is read by the curl command-line tool, not by libcurl or pycurl, and
+# OpenSSL's SSL_CERT_FILE / SSL_CERT_DIR apply only when no CA file is set.
+_WHEEL_CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/usr/share/ssl/certs/ca-bundle.crt",
+    "/usr/local/share/certs/ca-root-nss.crt",
+)
 
 
 class PycurlClient:
@@ -47,16 +54,12 @@ class PycurlClient:
         ssl_backend = str(vi[5] or "")  # e.g. "OpenSSL/3.6.5"
         lib, _, lib_version = ssl_backend.partition("/")
         native = self.native_trust()
-        notes = [
-            f"{pycurl.version}",
-            "libcurl ignores CURL_CA_BUNDLE, SSL_CERT_FILE and SSL_CERT_DIR while its "
-            "built-in CA file is set",
-        ]
-        if native.path and not os.path.exists(native.path):
-            notes.append(
-                f"built-in CA file {native.path} does not exist here: by default "
-                "pycurl cannot verify any server (curl error 77)"
-            )
+        notes = (
+            pycurl.version,
+            "the wheel's pycurl sets CAINFO to the first existing of "
+            + ", ".join(_WHEEL_CA_FILES)
+            + "; CURL_CA_BUNDLE, SSL_CERT_FILE and SSL_CERT_DIR are not read",
+        )
         return ClientInfo(
             name=self.name,
             available=True,
@@ -66,11 +69,14 @@ class PycurlClient:
             native_trust=native,
             env_vars=(),
             fetches_aia=False,
-            notes=tuple(notes),
+            notes=notes,
         )
 
     def native_trust(self) -> TrustUsed:
-        return TrustUsed("native", "libcurl built-in CA file (pycurl wheel)", _BUILT_IN_CAINFO)
+        for path in _WHEEL_CA_FILES:
+            if os.path.isfile(path):
+                return TrustUsed("native", "pycurl: first system CA file found", path)
+        return TrustUsed("native", "pycurl: no system CA file found", None)
 
     def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
         started = time.monotonic()

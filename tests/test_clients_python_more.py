@@ -142,3 +142,21 @@ def test_info_names_version_and_trust(adapters, client):
     assert info.version and info.tls_library == "OpenSSL" and info.tls_library_version
     assert info.native_trust is not None and info.native_trust.kind == "native"
     assert not info.fetches_aia and info.kind == "in-process"
+
+
+def test_pycurl_native_trust_is_the_ca_file_libcurl_loads(adapters, servers):
+    """libcurl's own verbose output names the CA file: it must be the one info() reports."""
+    import pycurl
+
+    seen: list[bytes] = []
+    curl = pycurl.Curl()
+    curl.setopt(pycurl.URL, f"https://localhost:{servers['good'].port}/")
+    curl.setopt(pycurl.VERBOSE, 1)
+    curl.setopt(pycurl.DEBUGFUNCTION, lambda kind, data: seen.append(data) if kind == 0 else None)
+    curl.setopt(pycurl.WRITEFUNCTION, lambda chunk: None)
+    with pytest.raises(pycurl.error):  # the system store does not know the test root
+        curl.perform()
+    curl.close()
+    native = adapters["pycurl"].info().native_trust
+    assert native is not None and native.path is not None
+    assert any(f"CAfile: {native.path}".encode() in line for line in seen), seen
