@@ -1,0 +1,117 @@
+"""``aiohttp``: asyncio HTTP client on the ssl module; its default context is
+``ssl.create_default_context()``, i.e. OpenSSL's default verify paths."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import time
+from typing import Any
+
+from clients._common import (
+    explicit_trust,
+    fetch_outcome,
+    observe_outcome,
+    openssl_default_trust,
+    shared_context,
+)
+from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+
+
+class AiohttpClient:
+    name = "aiohttp"
+
+    def info(self) -> ClientInfo:
+        try:
+            import aiohttp
+        except ImportError as exc:
+            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+        return ClientInfo(
+            name=self.name,
+            available=True,
+            version=f"aiohttp {aiohttp.__version__}",
+            tls_library="OpenSSL",
+            tls_library_version=ssl.OPENSSL_VERSION,
+            native_trust=self.native_trust(),
+            env_vars=("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            fetches_aia=False,
+            notes=(
+                "aiohttp builds its default context once, at import: SSL_CERT_FILE / "
+                "SSL_CERT_DIR changed later do not reach a program's default sessions",
+            ),
+        )
+
+    def native_trust(self) -> TrustUsed:
+        return openssl_default_trust(os.environ)
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        used = self.native_trust() if trust.is_native else explicit_trust(trust)
+        versions: list[str | None] = []  # one per completed handshake
+        outcome = fetch_outcome(
+            lambda: asyncio.run(_get(target, trust, timeout, versions)), versions, _after_connect
+        )
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+
+
+def _context(cafile: str | None) -> ssl.SSLContext:
+    """aiohttp's own verified context (connector._make_ssl_context), with the bundle."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.set_alpn_protocols(("http/1.1",))
+    return ctx
+
+
+async def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
+    import aiohttp
+
+    ctx = shared_context("aiohttp", trust.path, lambda: _context(trust.path))
+    async with aiohttp.ClientSession(
+        connector=_recording_connector(versions),
+        trust_env=False,
+        timeout=aiohttp.ClientTimeout(total=timeout),
+    ) as session:
+        try:
+            async with session.get(
+                target.connect_url,
+                headers={"Host": target.host_header},
+                ssl=ctx,
+                server_hostname=target.ascii_host,
+                allow_redirects=False,
+            ) as resp:
+                await resp.content.read(65536)
+                return resp.status
+        except aiohttp.ClientConnectorCertificateError as exc:
+            # It is itself an ssl.CertificateError, but without the verify code: the
+            # SSLCertVerificationError that has it is kept in .certificate_error.
+            raise exc.certificate_error from exc
+        except aiohttp.ClientConnectorError as exc:
+            cause = exc.os_error  # chain it so that classification sees it
+            if isinstance(cause, BaseException) and exc.__cause__ is None:
+                raise exc from cause
+            raise
+
+
+def _recording_connector(versions: list[str | None]) -> Any:
+    """A TCPConnector that notes each new connection's TLS version: once a server has
+    said ``Connection: close`` the response no longer holds its connection."""
+    import aiohttp
+
+    class RecordingConnector(aiohttp.TCPConnector):
+        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+            conn = await super().connect(req, traces, timeout)
+            transport = conn.transport
+            ssl_object = transport.get_extra_info("ssl_object") if transport else None
+            versions.append(ssl_object.version() if ssl_object is not None else None)
+            return conn
+
+    return RecordingConnector()
+
+
+def _after_connect(exc: Exception) -> bool:
+    """True for a failure after aiohttp had connected (its TLS handshake included):
+    aiohttp raises ClientConnectorError (or a connect timeout) for anything before."""
+    import aiohttp
+
+    before = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
+    return isinstance(exc, aiohttp.ClientError) and not isinstance(exc, before)

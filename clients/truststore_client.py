@@ -1,0 +1,132 @@
+"""``truststore``: the operating system's verifier behind an ``ssl.SSLContext``, here driven
+by urllib3. On Linux truststore has no platform API to call: it lets OpenSSL verify, and
+before every handshake points the context at the system CA store it finds."""
+
+from __future__ import annotations
+
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from clients._common import (
+    fetch_outcome,
+    observe_outcome,
+    openssl_default_trust,
+    shared_context,
+)
+from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+
+# truststore's own fallback list (truststore/_openssl.py), used when its import fails.
+_FALLBACK_CANDIDATES = (
+    "/etc/ssl/cert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/pki/tls/cert.pem",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/ca-bundle.pem",
+)
+
+
+class TruststoreClient:
+    name = "truststore"
+
+    def info(self) -> ClientInfo:
+        try:
+            import truststore
+            import urllib3
+        except ImportError as exc:
+            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+        return ClientInfo(
+            name=self.name,
+            available=True,
+            version=f"truststore {truststore.__version__} (urllib3 {urllib3.__version__})",
+            tls_library="OpenSSL",
+            tls_library_version=ssl.OPENSSL_VERSION,
+            native_trust=self.native_trust(),
+            env_vars=("SSL_CERT_FILE", "SSL_CERT_DIR"),
+            fetches_aia=False,
+            notes=(
+                "Linux: truststore verifies with OpenSSL against the system CA store it "
+                "finds (OpenSSL default paths, else the first of its known CA files)",
+                "an explicit bundle is added to the system store, not used instead of it: "
+                "truststore reloads the system store before every handshake",
+            ),
+        )
+
+    def native_trust(self) -> TrustUsed:
+        return system_store(os.environ)
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        started = time.monotonic()
+        used = self.native_trust() if trust.is_native else bundle_trust(trust, os.environ)
+        versions: list[str | None] = []  # one per completed handshake
+        outcome = fetch_outcome(lambda: _get(target, trust, timeout, versions), versions)
+        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+
+
+def system_store(env: Mapping[str, str]) -> TrustUsed:
+    """The store truststore's Linux backend loads: OpenSSL's default paths when they exist
+    (SSL_CERT_FILE / SSL_CERT_DIR included), else the first CA file of its own list."""
+    defaults = ssl.get_default_verify_paths()
+    if defaults.cafile or (defaults.capath and _has_hashed_certs(defaults.capath)):
+        found = openssl_default_trust(env)
+        return TrustUsed("native", f"truststore: {found.origin}", found.path)
+    try:
+        from truststore._openssl import _CA_FILE_CANDIDATES as candidates
+    except ImportError:
+        candidates = list(_FALLBACK_CANDIDATES)
+    for cafile in candidates:
+        if os.path.isfile(cafile):
+            return TrustUsed("native", "truststore: system CA file", cafile)
+    return TrustUsed("native", "truststore: no system CA store found", None)
+
+
+def bundle_trust(trust: Trust, env: Mapping[str, str]) -> TrustUsed:
+    """An explicit bundle with truststore: that file plus the system store."""
+    assert trust.path is not None
+    system = system_store(env).path or "none found"
+    return TrustUsed("bundle", f"explicit bundle + OS trust store ({system})", trust.path)
+
+
+def _has_hashed_certs(capath: str) -> bool:
+    import re
+
+    if not os.path.isdir(capath):
+        return False
+    return any(re.match(r"^[0-9a-fA-F]{8}\.[0-9]$", n) for n in os.listdir(capath))
+
+
+def _context(cafile: str | None) -> Any:
+    import truststore
+
+    ctx = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile=cafile)
+    return ctx
+
+
+def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
+    import urllib3
+
+    from clients._urllib3_version import recording_pool_class
+
+    pool = recording_pool_class(versions)(
+        target.address,
+        target.port,
+        server_hostname=target.ascii_host,
+        cert_reqs="CERT_REQUIRED",
+        ssl_context=shared_context("truststore", trust.path, lambda: _context(trust.path)),
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        retries=False,
+    )
+    with pool:
+        response = pool.urlopen(
+            "GET",
+            target.path,
+            headers={"Host": target.ascii_host},
+            redirect=False,
+            preload_content=False,
+        )
+        response.release_conn()
+        return response.status

@@ -1,0 +1,162 @@
+"""truststore, aiohttp and pycurl against real local servers: verdict, reason, code."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import replace
+
+import pytest
+
+import clients
+from clients.base import Reason, Trust, Verdict
+from harness.targets import parse_target
+from tests.test_adapters import EXPECTED
+
+MORE = ["truststore", "aiohttp", "pycurl"]
+
+
+@pytest.fixture(scope="module")
+def adapters() -> dict[str, clients.Client]:
+    loaded = {name: clients.load(name) for name in MORE}
+    for name, adapter in loaded.items():
+        info = adapter.info()
+        assert info.available, f"{name}: {info.unavailable_reason}"
+    return loaded
+
+
+@pytest.mark.parametrize("scenario", list(EXPECTED))
+@pytest.mark.parametrize("client", MORE)
+def test_verdict_reason_and_code(adapters, servers, pki, client, scenario):
+    target = parse_target(f"https://localhost:{servers[scenario].port}/")
+    obs = adapters[client].probe(target, Trust.bundle(pki.root_pem), timeout=10)
+    verdict, reason, code = EXPECTED[scenario]
+    assert (obs.verdict, obs.reason) == (verdict, reason), obs.detail
+    assert obs.verify_code == code, obs.detail
+    assert obs.client == client and obs.target == target.name
+    assert obs.trust is not None and obs.trust.path == pki.root_pem
+    if verdict is Verdict.ACCEPT:
+        assert obs.tls_version in ("TLS 1.2", "TLS 1.3")
+        assert "200" in obs.detail
+
+
+@pytest.mark.parametrize("client", MORE)
+def test_intermediate_in_trust_completes_leaf_only(adapters, servers, pki, client):
+    target = parse_target(f"localhost:{servers['leaf_only'].port}")
+    obs = adapters[client].probe(target, Trust.bundle(pki.root_and_intermediate_pem), 10)
+    assert obs.verdict is Verdict.ACCEPT, obs.detail
+
+
+@pytest.mark.parametrize("client", MORE)
+def test_resolve_sends_name_but_connects_to_address(adapters, servers, pki, client):
+    port = servers["good"].port
+    good = replace(parse_target(f"backend.invalid:{port}"), connect_to="127.0.0.1")
+    obs = adapters[client].probe(good, Trust.bundle(pki.root_pem), 10)
+    assert obs.verdict is Verdict.ACCEPT, obs.detail
+    wrong = replace(parse_target(f"other.invalid:{port}"), connect_to="127.0.0.1")
+    obs = adapters[client].probe(wrong, Trust.bundle(pki.root_pem), 10)
+    assert (obs.reason, obs.verify_code) == (Reason.HOSTNAME_MISMATCH, 62), obs.detail
+
+
+@pytest.mark.parametrize("client", MORE)
+def test_connection_refused(adapters, client):
+    with socket.socket() as s:  # a port that was free a moment ago and now has no listener
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    obs = adapters[client].probe(parse_target(f"127.0.0.1:{port}"), Trust.native(), 5)
+    assert (obs.verdict, obs.reason) == (Verdict.ERROR, Reason.CONNECTION_REFUSED), obs.detail
+
+
+@pytest.mark.parametrize("client", MORE)
+def test_silent_server_times_out_within_deadline(adapters, silent_server, client):
+    started = time.monotonic()
+    obs = adapters[client].probe(
+        parse_target(f"127.0.0.1:{silent_server.port}"), Trust.native(), timeout=1.0
+    )
+    assert time.monotonic() - started < 2.0
+    assert obs.verdict is Verdict.TIMEOUT, obs.detail
+
+
+@pytest.mark.parametrize("client", ["truststore", "aiohttp"])
+def test_native_trust_does_not_know_the_test_root(adapters, servers, client):
+    obs = adapters[client].probe(
+        parse_target(f"localhost:{servers['good'].port}"), Trust.native(), 10
+    )
+    assert (obs.verdict, obs.verify_code) == (Verdict.REJECT, 20), obs.detail
+    assert obs.trust is not None and obs.trust.kind == "native"
+
+
+def test_truststore_native_trust_is_the_system_store_it_loads(adapters, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    native = adapters["truststore"].info().native_trust
+    assert native is not None and native.path is not None and os.path.exists(native.path)
+
+
+def test_truststore_bundle_keeps_the_system_store(adapters, servers, pki, monkeypatch):
+    """truststore's real behaviour on Linux: the bundle is added to the system store.
+    Point the system store (SSL_CERT_FILE) at the test root and give a bundle that does
+    not contain it: the server is still trusted, and the reported trust says why."""
+    monkeypatch.setenv("SSL_CERT_FILE", pki.root_pem)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    other = adapters["truststore"]
+    target = parse_target(f"localhost:{servers['good'].port}")
+    unrelated = servers_self_signed_bundle(pki)
+    obs = other.probe(target, Trust.bundle(unrelated), 10)
+    assert obs.verdict is Verdict.ACCEPT, obs.detail
+    assert obs.trust is not None and "OS trust store" in obs.trust.origin
+    # the other two use only the bundle: the same probe is refused
+    for name in ("aiohttp", "pycurl"):
+        obs = adapters[name].probe(target, Trust.bundle(unrelated), 10)
+        assert obs.verdict is Verdict.REJECT, (name, obs.detail)
+
+
+def servers_self_signed_bundle(pki) -> str:
+    """A PEM bundle holding only the self-signed scenario's certificate (not the root)."""
+    return pki.chains["self_signed"].chain
+
+
+def test_pycurl_info_is_truthful(adapters):
+    import pycurl
+
+    info = adapters["pycurl"].info()
+    assert info.tls_library and info.tls_library in pycurl.version
+    assert info.version and pycurl.version_info()[1] in info.version
+    assert info.env_vars == ()
+
+
+def test_pycurl_ignores_curl_ca_bundle(adapters, servers, pki, monkeypatch):
+    """libcurl (unlike the curl tool) does not read CURL_CA_BUNDLE or SSL_CERT_FILE."""
+    monkeypatch.setenv("CURL_CA_BUNDLE", pki.root_pem)
+    monkeypatch.setenv("SSL_CERT_FILE", pki.root_pem)
+    obs = adapters["pycurl"].probe(
+        parse_target(f"localhost:{servers['good'].port}"), Trust.native(), 10
+    )
+    assert obs.verdict is not Verdict.ACCEPT, obs.detail
+
+
+@pytest.mark.parametrize("client", MORE)
+def test_info_names_version_and_trust(adapters, client):
+    info = adapters[client].info()
+    assert info.version and info.tls_library == "OpenSSL" and info.tls_library_version
+    assert info.native_trust is not None and info.native_trust.kind == "native"
+    assert not info.fetches_aia and info.kind == "in-process"
+
+
+def test_pycurl_native_trust_is_the_ca_file_libcurl_loads(adapters, servers):
+    """libcurl's own verbose output names the CA file: it must be the one info() reports."""
+    import pycurl
+
+    seen: list[bytes] = []
+    curl = pycurl.Curl()
+    curl.setopt(pycurl.URL, f"https://localhost:{servers['good'].port}/")
+    curl.setopt(pycurl.VERBOSE, 1)
+    curl.setopt(pycurl.DEBUGFUNCTION, lambda kind, data: seen.append(data) if kind == 0 else None)
+    curl.setopt(pycurl.WRITEFUNCTION, lambda chunk: None)
+    with pytest.raises(pycurl.error):  # the system store does not know the test root
+        curl.perform()
+    curl.close()
+    native = adapters["pycurl"].info().native_trust
+    assert native is not None and native.path is not None
+    assert any(f"CAfile: {native.path}".encode() in line for line in seen), seen
