@@ -73,7 +73,7 @@ def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None
 def _adapter_for(target: Target, versions: list[str | None]) -> Any:
     from requests.adapters import HTTPAdapter
 
-    from clients._urllib3_version import recording_pool_class
+    from clients._urllib3 import recording_pool_class
 
     class _NameAdapter(HTTPAdapter):
         """Connects where the URL says but sends SNI and checks the certificate for the

@@ -107,26 +107,7 @@ def _context(cafile: str | None) -> Any:
 
 
 def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
-    import urllib3
+    from clients._urllib3 import get_status
 
-    from clients._urllib3_version import recording_pool_class
-
-    pool = recording_pool_class(versions)(
-        target.address,
-        target.port,
-        server_hostname=target.ascii_host,
-        cert_reqs="CERT_REQUIRED",
-        ssl_context=shared_context("truststore", trust.path, lambda: _context(trust.path)),
-        timeout=urllib3.Timeout(connect=timeout, read=timeout),
-        retries=False,
-    )
-    with pool:
-        response = pool.urlopen(
-            "GET",
-            target.path,
-            headers={"Host": target.ascii_host},
-            redirect=False,
-            preload_content=False,
-        )
-        response.release_conn()
-        return response.status
+    context = shared_context("truststore", trust.path, lambda: _context(trust.path))
+    return get_status(target, context, timeout, versions)

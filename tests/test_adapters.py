@@ -8,7 +8,18 @@ import clients
 from clients.base import Reason, Trust, Verdict
 from harness.targets import parse_target
 
-CORE = ["curl", "openssl", "requests", "httpx", "urllib3", "stdlib", "pyopenssl"]
+CORE = [
+    "curl",
+    "openssl",
+    "requests",
+    "httpx",
+    "urllib3",
+    "stdlib",
+    "pyopenssl",
+    "truststore",
+    "aiohttp",
+    "pycurl",
+]
 
 # scenario -> (verdict, reason, OpenSSL code as the OpenSSL family reports it)
 EXPECTED = {

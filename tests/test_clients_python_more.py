@@ -1,18 +1,15 @@
-"""truststore, aiohttp and pycurl against real local servers: verdict, reason, code."""
+"""What is particular to truststore, aiohttp and pycurl (the scenarios every in-process
+client shares run in tests/test_adapters.py)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import time
-from dataclasses import replace
 
 import pytest
 
 import clients
-from clients.base import Reason, Trust, Verdict
+from clients.base import Trust, Verdict
 from harness.targets import parse_target
-from tests.test_adapters import EXPECTED
 
 MORE = ["truststore", "aiohttp", "pycurl"]
 
@@ -24,67 +21,6 @@ def adapters() -> dict[str, clients.Client]:
         info = adapter.info()
         assert info.available, f"{name}: {info.unavailable_reason}"
     return loaded
-
-
-@pytest.mark.parametrize("scenario", list(EXPECTED))
-@pytest.mark.parametrize("client", MORE)
-def test_verdict_reason_and_code(adapters, servers, pki, client, scenario):
-    target = parse_target(f"https://localhost:{servers[scenario].port}/")
-    obs = adapters[client].probe(target, Trust.bundle(pki.root_pem), timeout=10)
-    verdict, reason, code = EXPECTED[scenario]
-    assert (obs.verdict, obs.reason) == (verdict, reason), obs.detail
-    assert obs.verify_code == code, obs.detail
-    assert obs.client == client and obs.target == target.name
-    assert obs.trust is not None and obs.trust.path == pki.root_pem
-    if verdict is Verdict.ACCEPT:
-        assert obs.tls_version in ("TLS 1.2", "TLS 1.3")
-        assert "200" in obs.detail
-
-
-@pytest.mark.parametrize("client", MORE)
-def test_intermediate_in_trust_completes_leaf_only(adapters, servers, pki, client):
-    target = parse_target(f"localhost:{servers['leaf_only'].port}")
-    obs = adapters[client].probe(target, Trust.bundle(pki.root_and_intermediate_pem), 10)
-    assert obs.verdict is Verdict.ACCEPT, obs.detail
-
-
-@pytest.mark.parametrize("client", MORE)
-def test_resolve_sends_name_but_connects_to_address(adapters, servers, pki, client):
-    port = servers["good"].port
-    good = replace(parse_target(f"backend.invalid:{port}"), connect_to="127.0.0.1")
-    obs = adapters[client].probe(good, Trust.bundle(pki.root_pem), 10)
-    assert obs.verdict is Verdict.ACCEPT, obs.detail
-    wrong = replace(parse_target(f"other.invalid:{port}"), connect_to="127.0.0.1")
-    obs = adapters[client].probe(wrong, Trust.bundle(pki.root_pem), 10)
-    assert (obs.reason, obs.verify_code) == (Reason.HOSTNAME_MISMATCH, 62), obs.detail
-
-
-@pytest.mark.parametrize("client", MORE)
-def test_connection_refused(adapters, client):
-    with socket.socket() as s:  # a port that was free a moment ago and now has no listener
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    obs = adapters[client].probe(parse_target(f"127.0.0.1:{port}"), Trust.native(), 5)
-    assert (obs.verdict, obs.reason) == (Verdict.ERROR, Reason.CONNECTION_REFUSED), obs.detail
-
-
-@pytest.mark.parametrize("client", MORE)
-def test_silent_server_times_out_within_deadline(adapters, silent_server, client):
-    started = time.monotonic()
-    obs = adapters[client].probe(
-        parse_target(f"127.0.0.1:{silent_server.port}"), Trust.native(), timeout=1.0
-    )
-    assert time.monotonic() - started < 2.0
-    assert obs.verdict is Verdict.TIMEOUT, obs.detail
-
-
-@pytest.mark.parametrize("client", ["truststore", "aiohttp"])
-def test_native_trust_does_not_know_the_test_root(adapters, servers, client):
-    obs = adapters[client].probe(
-        parse_target(f"localhost:{servers['good'].port}"), Trust.native(), 10
-    )
-    assert (obs.verdict, obs.verify_code) == (Verdict.REJECT, 20), obs.detail
-    assert obs.trust is not None and obs.trust.kind == "native"
 
 
 def test_truststore_native_trust_is_the_system_store_it_loads(adapters, monkeypatch):
