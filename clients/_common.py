@@ -468,6 +468,23 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def run_version(binary: str, args: Sequence[str], package: str) -> CommandResult | str:
+    """Find ``binary`` on PATH and run it with ``args`` (e.g. --version) under a short
+    deadline: its output, or the one-line reason the client is unavailable."""
+    import shutil
+
+    path = shutil.which(binary)
+    if path is None:
+        return f"{binary} not found on PATH (Debian package {package})"
+    try:
+        result = run_command([path, *args], timeout=10)
+    except OSError as exc:
+        return f"{path} {' '.join(args)} failed: {exc}"
+    if result.timed_out:
+        return f"{path} {' '.join(args)} did not answer within 10 s"
+    return result
+
+
 def first_line(text: str) -> str:
     for line in text.splitlines():
         if line.strip():

@@ -25,6 +25,7 @@ from clients._common import (
     first_line,
     observe,
     run_command,
+    run_version,
     tls_version_name,
 )
 from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
@@ -146,21 +147,9 @@ class GnuTLSClient:
             "kind": "subprocess",
             "tls_library": "GnuTLS",
         }
-        path = self._path()
-        if path is None:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{self.binary} not found on PATH (Debian package gnutls-bin)",
-                **common,  # type: ignore[arg-type]
-            )
-        try:
-            res = run_command([path, "--version"], timeout=10)
-        except OSError as exc:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{path} --version failed: {exc}",
-                **common,  # type: ignore[arg-type]
-            )
+        res = run_version(self.binary, ["--version"], package="gnutls-bin")
+        if isinstance(res, str):
+            return ClientInfo(available=False, unavailable_reason=res, **common)  # type: ignore[arg-type]
         m = re.search(r"gnutls-cli\s+(\S+)", res.stdout)
         version = m.group(1) if m else first_line(res.stdout) or None
         return ClientInfo(

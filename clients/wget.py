@@ -37,6 +37,7 @@ from clients._common import (
     first_line,
     observe,
     run_command,
+    run_version,
 )
 from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 from clients.gnutls import GNUTLS_SYSTEM_TRUST, reason_for_gnutls_text
@@ -112,27 +113,15 @@ class WgetClient:
             "min_rsa_bits": 1024,
             "kind": "subprocess",
         }
-        path = self._path()
-        if path is None:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{self.binary} not found on PATH (Debian package wget)",
-                **common,  # type: ignore[arg-type]
-            )
-        try:
-            res = run_command([path, "--version"], timeout=10)
-        except OSError as exc:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{path} --version failed: {exc}",
-                **common,  # type: ignore[arg-type]
-            )
+        res = run_version(self.binary, ["--version"], package="wget")
+        if isinstance(res, str):
+            return ClientInfo(available=False, unavailable_reason=res, **common)  # type: ignore[arg-type]
         m = re.search(r"GNU Wget\s+(\S+)", res.stdout)
         if m is None:  # e.g. WGETRC names a missing file: wget refuses to start at all
             said = first_line(res.stderr) or first_line(res.stdout) or f"exit {res.returncode}"
             return ClientInfo(
                 available=False,
-                unavailable_reason=f"{path} --version failed: {said}",
+                unavailable_reason=f"{self.binary} --version failed: {said}",
                 **common,  # type: ignore[arg-type]
             )
         version = m.group(1)
