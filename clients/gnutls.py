@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from dataclasses import replace
 
 from clients._common import (
     CommandResult,
@@ -24,6 +25,7 @@ from clients._common import (
     explicit_trust,
     first_line,
     observe,
+    observe_outcome,
     run_command,
     run_version,
     tls_version_name,
@@ -200,17 +202,8 @@ class GnuTLSClient:
                 started=started,
                 trust=trust_used,
             )
-        reason, unknown, detail = interpret(res)
-        return observe(
-            target,
-            self.name,
-            reason,
-            detail=detail,
-            tls_version=tls_version_from_description(res.stdout),
-            started=started,
-            trust=trust_used,
-            issuer_unknown=unknown,
-        )
+        outcome = replace(interpret(res), tls_version=tls_version_from_description(res.stdout))
+        return observe_outcome(target, self.name, outcome, started=started, trust=trust_used)
 
 
 def _completed(text: str) -> bool:
@@ -218,19 +211,18 @@ def _completed(text: str) -> bool:
     return "- handshake was completed" in text.lower()
 
 
-def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
-    """(reason, issuer_unknown, detail) for one gnutls-cli run."""
+def interpret(res: CommandResult) -> Outcome:
+    """Map one gnutls-cli run (its status line, errors and exit code) to an Outcome (pure)."""
     text = res.stdout + "\n" + res.stderr
     status = _STATUS.search(res.stdout)
     status_text = status.group(1).strip() if status else ""
     if res.timed_out:
-        return (
+        return Outcome(
             Reason.TIMEOUT,
-            False,
             "gnutls-cli killed at the deadline" + (f" ({status_text})" if status_text else ""),
         )
     if status_text and "certificate is trusted" in status_text.lower() and res.returncode == 0:
-        return Reason.OK, False, status_text
+        return Outcome(Reason.OK, status_text)
     found = reason_for_gnutls_text(status_text) if status_text else None
     if found is None:
         found = reason_for_gnutls_text(text)
@@ -244,12 +236,12 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
         # the certificate was accepted; a reset or EOF afterwards does not change that,
         # but an alert is still the server refusing the handshake (TLS 1.3 client auth)
         late = after_handshake(Outcome(found[0], detail))
-        return late.reason, False, late.detail
+        return late
     if found is not None:
-        return found[0], found[1], detail
+        return Outcome(found[0], detail, issuer_unknown=found[1])
     if res.returncode == 0 and "handshake was completed" in text.lower():
-        return Reason.OK, False, detail or "handshake was completed"
-    return Reason.CLIENT_ERROR, False, detail or f"gnutls-cli exited {res.returncode}"
+        return Outcome(Reason.OK, detail or "handshake was completed")
+    return Outcome(Reason.CLIENT_ERROR, detail or f"gnutls-cli exited {res.returncode}")
 
 
 __all__ = [

@@ -36,6 +36,7 @@ from clients._common import (
     explicit_trust,
     first_line,
     observe,
+    observe_outcome,
     run_command,
     run_version,
 )
@@ -207,16 +208,7 @@ class WgetClient:
                 started=started,
                 trust=trust_used,
             )
-        reason, unknown, detail = interpret(res)
-        return observe(
-            target,
-            self.name,
-            reason,
-            detail=detail,
-            started=started,
-            trust=trust_used,
-            issuer_unknown=unknown,
-        )
+        return observe_outcome(target, self.name, interpret(res), started=started, trust=trust_used)
 
 
 def _tls_library(version_text: str) -> tuple[str | None, str | None]:
@@ -245,8 +237,8 @@ def _linked_gnutls_version() -> str | None:
     return value.decode() if value else None
 
 
-def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
-    """(reason, issuer_unknown, detail) for one wget run."""
+def interpret(res: CommandResult) -> Outcome:
+    """Map one wget run (its messages and exit code) to an Outcome (pure)."""
     text = res.stderr + "\n" + res.stdout
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     interesting = [
@@ -259,29 +251,28 @@ def interpret(res: CommandResult) -> tuple[Reason, bool, str]:
     ]
     detail = "; ".join(interesting[:4]) or (lines[-1] if lines else "")
     if res.timed_out:
-        return (
+        return Outcome(
             Reason.TIMEOUT,
-            False,
             "wget killed at the deadline" + (f" ({detail})" if detail else ""),
         )
     responded = _RESPONSE.search(text)
     if res.returncode == EXIT_OK or (responded and responded.group(1)):
-        return Reason.OK, False, detail  # any HTTP status means the handshake passed
+        return Outcome(Reason.OK, detail)  # any HTTP status means the handshake passed
     found = reason_for_gnutls_text(text)
     if "read error" in text.lower() and "timed out" in text.lower():
-        return Reason.TIMEOUT, False, detail
+        return Outcome(Reason.TIMEOUT, detail)
     if responded and "read error" in text.lower():
         # The request went out, so the certificate had been accepted; a reset or EOF
         # while reading the headers does not change that, an alert still refuses.
         late = after_handshake(Outcome(found[0] if found else Reason.HANDSHAKE_FAILURE, detail))
-        return late.reason, False, late.detail
+        return late
     if found is not None:
-        return found[0], found[1], detail
+        return Outcome(found[0], detail, issuer_unknown=found[1])
     if res.returncode == EXIT_SSL_VERIFY:
-        return Reason.HANDSHAKE_FAILURE, False, detail
+        return Outcome(Reason.HANDSHAKE_FAILURE, detail)
     if "unable to establish ssl connection" in text.lower():
-        return Reason.HANDSHAKE_FAILURE, False, detail
-    return Reason.CLIENT_ERROR, False, detail or f"wget exited {res.returncode}"
+        return Outcome(Reason.HANDSHAKE_FAILURE, detail)
+    return Outcome(Reason.CLIENT_ERROR, detail or f"wget exited {res.returncode}")
 
 
 # --- a one-shot CONNECT proxy for --resolve -------------------------------------------

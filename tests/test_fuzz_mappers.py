@@ -112,17 +112,21 @@ def test_openssl_s_client(result):
 @FUZZ
 @given(command_results())
 def test_gnutls(result):
-    reason, issuer_unknown, detail = gnutls.interpret(result)
-    assert_valid(reason)
-    assert isinstance(issuer_unknown, bool) and isinstance(detail, str)
+    outcome = gnutls.interpret(result)
+    assert_valid(outcome.reason)
+    assert outcome.issuer_unknown in (None, True, False) and isinstance(outcome.detail, str)
+    if result.timed_out:
+        assert outcome.reason is Reason.TIMEOUT
 
 
 @FUZZ
 @given(command_results())
 def test_wget(result):
-    reason, issuer_unknown, detail = wget.interpret(result)
-    assert_valid(reason)
-    assert isinstance(issuer_unknown, bool) and isinstance(detail, str)
+    outcome = wget.interpret(result)
+    assert_valid(outcome.reason)
+    assert outcome.issuer_unknown in (None, True, False) and isinstance(outcome.detail, str)
+    if result.timed_out:
+        assert outcome.reason is Reason.TIMEOUT
 
 
 json_values = st.recursive(
