@@ -15,7 +15,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from clients.base import Observation, Reason, Target, Trust, TrustUsed, Verdict, verdict_for
+from clients.base import (
+    ClientInfo,
+    Observation,
+    Reason,
+    Target,
+    Trust,
+    TrustUsed,
+    Verdict,
+    verdict_for,
+)
 
 T = TypeVar("T")
 
@@ -258,6 +267,27 @@ def after_handshake(classified: Outcome) -> Outcome:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def python_ssl_info(
+    name: str,
+    version: str,
+    native_trust: TrustUsed,
+    env_vars: tuple[str, ...],
+    notes: tuple[str, ...] = (),
+) -> ClientInfo:
+    """The ClientInfo of an available in-process client built on Python's ssl module."""
+    return ClientInfo(
+        name=name,
+        available=True,
+        version=version,
+        tls_library="OpenSSL",
+        tls_library_version=ssl.OPENSSL_VERSION,
+        native_trust=native_trust,
+        env_vars=env_vars,
+        fetches_aia=False,
+        notes=notes,
+    )
 
 
 # --- trust ----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from clients._common import (
     fetch_outcome,
     observe_outcome,
     openssl_default_trust,
+    python_ssl_info,
     shared_context,
 )
 from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
@@ -27,15 +28,11 @@ class AiohttpClient:
             import aiohttp
         except ImportError as exc:
             return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
-        return ClientInfo(
-            name=self.name,
-            available=True,
-            version=f"aiohttp {aiohttp.__version__}",
-            tls_library="OpenSSL",
-            tls_library_version=ssl.OPENSSL_VERSION,
-            native_trust=self.native_trust(),
-            env_vars=("SSL_CERT_FILE", "SSL_CERT_DIR"),
-            fetches_aia=False,
+        return python_ssl_info(
+            self.name,
+            f"aiohttp {aiohttp.__version__}",
+            self.native_trust(),
+            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
             notes=(
                 "aiohttp builds its default context once, at import: SSL_CERT_FILE / "
                 "SSL_CERT_DIR changed later do not reach a program's default sessions",

@@ -9,6 +9,7 @@ from clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
+    python_ssl_info,
     shared_context,
     trust_from_env,
 )
@@ -26,17 +27,12 @@ class HttpxClient:
             import httpx
         except ImportError as exc:
             return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
-        import ssl
 
-        return ClientInfo(
-            name=self.name,
-            available=True,
-            version=f"httpx {httpx.__version__} (httpcore {httpcore.__version__})",
-            tls_library="OpenSSL",
-            tls_library_version=ssl.OPENSSL_VERSION,
-            native_trust=self.native_trust(),
-            env_vars=ENV_VARS,
-            fetches_aia=False,
+        return python_ssl_info(
+            self.name,
+            f"httpx {httpx.__version__} (httpcore {httpcore.__version__})",
+            self.native_trust(),
+            ENV_VARS,
         )
 
     def native_trust(self) -> TrustUsed:

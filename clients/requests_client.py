@@ -10,6 +10,7 @@ from clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
+    python_ssl_info,
     trust_from_env,
 )
 from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
@@ -27,17 +28,12 @@ class RequestsClient:
             import urllib3
         except ImportError as exc:
             return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
-        import ssl
 
-        return ClientInfo(
-            name=self.name,
-            available=True,
-            version=f"requests {requests.__version__} (urllib3 {urllib3.__version__})",
-            tls_library="OpenSSL",
-            tls_library_version=ssl.OPENSSL_VERSION,
-            native_trust=self.native_trust(),
-            env_vars=ENV_VARS,
-            fetches_aia=False,
+        return python_ssl_info(
+            self.name,
+            f"requests {requests.__version__} (urllib3 {urllib3.__version__})",
+            self.native_trust(),
+            ENV_VARS,
         )
 
     def native_trust(self) -> TrustUsed:

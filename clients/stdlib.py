@@ -14,6 +14,7 @@ from clients._common import (
     fetch_outcome,
     observe_outcome,
     openssl_default_trust,
+    python_ssl_info,
     shared_context,
 )
 from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
@@ -23,15 +24,11 @@ class StdlibClient:
     name = "stdlib"
 
     def info(self) -> ClientInfo:
-        return ClientInfo(
-            name=self.name,
-            available=True,
-            version=f"Python {platform.python_version()}",
-            tls_library="OpenSSL",
-            tls_library_version=ssl.OPENSSL_VERSION,
-            native_trust=self.native_trust(),
-            env_vars=("SSL_CERT_FILE", "SSL_CERT_DIR"),
-            fetches_aia=False,
+        return python_ssl_info(
+            self.name,
+            f"Python {platform.python_version()}",
+            self.native_trust(),
+            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
         )
 
     def native_trust(self) -> TrustUsed:
