@@ -77,9 +77,10 @@ def test_accept_without_evidence_is_labelled_unexplained(tmp_path):
     assert UNEXPLAINED not in text and "contains it" in text
 
 
-def test_aia_fetcher_acceptance_cites_its_capability():
+def test_aia_fetcher_acceptance_without_an_aia_url_is_unexplained():
     report = analyse_chain(ders(LEAF, 1), "localhost")
-    assert not report.leaf.aia_ca_issuers  # trustme leaves carry no AIA: nothing to cite
+    # trustme leaves carry no AIA URL: "it fetches via AIA" cannot explain the acceptance
+    assert not report.leaf.aia_ca_issuers
     evidence = Evidence(
         infos={"chromium": ClientInfo("chromium", True, fetches_aia=True)},
         reports={"https://t": report},
