@@ -2,7 +2,7 @@
 ``python benchmarks/_scale_child.py COUNT --ports P1,P2 --bundle PEM [--client NAME]``.
 
 Probes COUNT distinct targets ``https://127.0.0.1:PORT/i`` (spread over the ports) with
-one client through :func:`harness.matrix.run_matrix` and prints one JSON line: wall
+one client through :func:`tlsmatrix.runner.matrix.run_matrix` and prints one JSON line: wall
 seconds of the run, peak RSS (ru_maxrss and VmHWM) and the verdict counts."""
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args()
 
-    from clients.base import Target
-    from harness.matrix import TrustPlan, run_matrix
-    from harness.runner import load_clients
+    from tlsmatrix.clients.base import Target
+    from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+    from tlsmatrix.runner.pool import load_clients
 
     ports = [int(p) for p in args.ports.split(",")]
     targets = [Target("127.0.0.1", ports[i % len(ports)], f"/{i}") for i in range(args.count)]

@@ -130,7 +130,7 @@ def bench_startup(settings: Settings) -> tuple[Paired, dict[str, Any]]:
 
         return once
 
-    subject = [sys.executable, "-m", "harness", "--version"]
+    subject = [sys.executable, "-m", "tlsmatrix", "--version"]
     run(subject)()  # compile bytecode once, outside the measurement
     result = paired(run([sys.executable, "-c", "pass"]), run(subject), settings.startup_reps)
     return result, {"command": " ".join(["python", *subject[1:]])}
@@ -141,7 +141,7 @@ def bench_startup(settings: Settings) -> tuple[Paired, dict[str, Any]]:
 
 def runner_batch(client: Any, target: Any, trust: Any, info: Any, batch: int) -> float:
     """Seconds per probe through the runner (run_probes, jobs=1); every probe must accept."""
-    from harness.runner import Probe, run_probes
+    from tlsmatrix.runner.pool import Probe, run_probes
 
     probes = [Probe(target, client, trust)] * batch
     started = time.perf_counter()
@@ -156,8 +156,8 @@ def runner_batch(client: Any, target: Any, trust: Any, info: Any, batch: int) ->
 def bench_in_process(
     name: str, port: int, bundle: str, settings: Settings
 ) -> tuple[Paired, dict[str, Any]]:
-    from clients.base import Target, Trust
-    from harness.runner import load_clients
+    from tlsmatrix.clients.base import Target, Trust
+    from tlsmatrix.runner.pool import load_clients
 
     [client] = load_clients([name])
     info = client.info()
@@ -182,9 +182,9 @@ def bench_in_process(
 def bench_subprocess(
     name: str, port: int, bundle: str, settings: Settings
 ) -> tuple[Paired, dict[str, Any]]:
-    from clients._common import child_env
-    from clients.base import Target, Trust
-    from harness.runner import load_clients
+    from tlsmatrix.clients._common import child_env
+    from tlsmatrix.clients.base import Target, Trust
+    from tlsmatrix.runner.pool import load_clients
 
     [client] = load_clients([name])
     info = client.info()
@@ -216,20 +216,20 @@ class _Instant:
     name = "instant"
 
     def info(self) -> Any:
-        from clients.base import ClientInfo
+        from tlsmatrix.clients.base import ClientInfo
 
         return ClientInfo(self.name, True)
 
     def probe(self, target: Any, trust: Any, timeout: float) -> Any:
-        from clients.base import Observation, Reason, Verdict
+        from tlsmatrix.clients.base import Observation, Reason, Verdict
 
         return Observation(target.name, self.name, Verdict.ACCEPT, Reason.OK)
 
 
 def runner_cost_us(jobs: int, count: int = 2000, reps: int = 5) -> float:
     """Median microseconds per probe the runner adds around an adapter that takes no time."""
-    from clients.base import Target, Trust
-    from harness.runner import Probe, run_probes
+    from tlsmatrix.clients.base import Target, Trust
+    from tlsmatrix.runner.pool import Probe, run_probes
 
     client = _Instant()
     probes = [Probe(Target("127.0.0.1", 1), client, Trust.native())] * count
@@ -307,9 +307,9 @@ def bench_lab(jobs: int) -> dict[str, Any]:
     """Every lab scenario x every available core client, certifi-like trust, one run."""
     from collections import Counter
 
-    from harness.lab.lab import Lab
-    from harness.matrix import TrustPlan, run_matrix
-    from harness.runner import collect_infos, load_clients
+    from tlsmatrix.lab.lab import Lab
+    from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+    from tlsmatrix.runner.pool import collect_infos, load_clients
 
     clients = load_clients(list(CORE))
     infos = collect_infos(clients)
@@ -342,8 +342,9 @@ def bench_lab(jobs: int) -> dict[str, Any]:
 @contextlib.contextmanager
 def servers(count: int) -> Iterator[tuple[list[int], str]]:
     """``count`` TLSServers on 127.0.0.1 serving one generated chain; yields (ports, bundle)."""
+    from tlsmatrix.lab.tlsserver import TLSServer
+
     from benchmarks._pki import make_pki
-    from harness.tlsserver import TLSServer
 
     with tempfile.TemporaryDirectory(prefix="tlsmatrix-bench-") as directory:
         pki = make_pki(directory)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable
 
-from clients.base import (
+from tlsmatrix.clients.base import (
     CERTIFICATE_REASONS,
     Client,
     ClientInfo,
@@ -26,22 +26,22 @@ ENTRY_POINT_GROUP = "tlsmatrix.clients"
 
 # name -> "module:Class". Order is the order of columns in reports.
 BUILTIN: dict[str, str] = {
-    "curl": "clients.curl:CurlClient",
-    "openssl": "clients.openssl_cli:OpenSSLClient",
-    "requests": "clients.requests_client:RequestsClient",
-    "httpx": "clients.httpx_client:HttpxClient",
-    "urllib3": "clients.urllib3_client:Urllib3Client",
-    "stdlib": "clients.stdlib:StdlibClient",
-    "pyopenssl": "clients.pyopenssl_client:PyOpenSSLClient",
-    "truststore": "clients.truststore_client:TruststoreClient",
-    "aiohttp": "clients.aiohttp_client:AiohttpClient",
-    "pycurl": "clients.pycurl_client:PycurlClient",
-    "node": "clients.node:NodeClient",
-    "java": "clients.java:JavaClient",
-    "java-aia": "clients.java:JavaAIAClient",
-    "gnutls": "clients.gnutls:GnuTLSClient",
-    "wget": "clients.wget:WgetClient",
-    "chromium": "clients.chromium:ChromiumClient",
+    "curl": "tlsmatrix.clients.curl:CurlClient",
+    "openssl": "tlsmatrix.clients.openssl_cli:OpenSSLClient",
+    "requests": "tlsmatrix.clients.requests_client:RequestsClient",
+    "httpx": "tlsmatrix.clients.httpx_client:HttpxClient",
+    "urllib3": "tlsmatrix.clients.urllib3_client:Urllib3Client",
+    "stdlib": "tlsmatrix.clients.stdlib:StdlibClient",
+    "pyopenssl": "tlsmatrix.clients.pyopenssl_client:PyOpenSSLClient",
+    "truststore": "tlsmatrix.clients.truststore_client:TruststoreClient",
+    "aiohttp": "tlsmatrix.clients.aiohttp_client:AiohttpClient",
+    "pycurl": "tlsmatrix.clients.pycurl_client:PycurlClient",
+    "node": "tlsmatrix.clients.node:NodeClient",
+    "java": "tlsmatrix.clients.java:JavaClient",
+    "java-aia": "tlsmatrix.clients.java:JavaAIAClient",
+    "gnutls": "tlsmatrix.clients.gnutls:GnuTLSClient",
+    "wget": "tlsmatrix.clients.wget:WgetClient",
+    "chromium": "tlsmatrix.clients.chromium:ChromiumClient",
 }
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from clients.base import (
+from tlsmatrix.clients.base import (
     ClientInfo,
     Observation,
     Reason,

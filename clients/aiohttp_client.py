@@ -9,7 +9,7 @@ import ssl
 import time
 from typing import Any
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
@@ -17,7 +17,7 @@ from clients._common import (
     python_ssl_info,
     shared_context,
 )
-from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 
 class AiohttpClient:

@@ -83,7 +83,7 @@ class Target:
     ``host`` is the name as the user wrote it (IDN shown as written, lower-cased, no
     brackets for IPv6); ``connect_to`` is the address from ``--resolve`` (connect there,
     but send SNI and check the name ``host``), or None to resolve ``host``.
-    Build targets with :func:`harness.targets.parse_target`, which validates them.
+    Build targets with :func:`tlsmatrix.runner.targets.parse_target`, which validates them.
     """
 
     host: str

@@ -25,9 +25,9 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from clients._common import child_env, first_line, observe, run_command, tls_version_name
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
-from clients.chromium_cdp import (
+from tlsmatrix.clients._common import child_env, first_line, observe, run_command, tls_version_name
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.chromium_cdp import (
     JSON,
     BrowserProcess,
     CDPClosed,

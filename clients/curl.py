@@ -10,7 +10,7 @@ import tempfile
 import time
 from functools import cached_property
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     CommandResult,
     Outcome,
     after_handshake,
@@ -25,7 +25,7 @@ from clients._common import (
     tls_version_name,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 # curl's tool reads these, in this order, when no --cacert is given.
 ENV_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_DIR", "SSL_CERT_FILE")

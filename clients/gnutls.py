@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import replace
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     CommandResult,
     Outcome,
     after_handshake,
@@ -30,7 +30,7 @@ from clients._common import (
     run_version,
     tls_version_name,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 # Where Debian's GnuTLS finds its system trust (configure --with-default-trust-store-file).
 GNUTLS_SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
@@ -13,7 +13,7 @@ from clients._common import (
     shared_context,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 

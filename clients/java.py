@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     Outcome,
     child_env,
     explicit_trust,
@@ -37,14 +37,21 @@ from clients._common import (
     run_json_program,
     tls_version_name,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
 
 # Fast JVM start-up: class-data sharing, C1 only, the simplest collector.
 JVM_FLAGS = ("-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
-AIA_FLAGS = ("-Dcom.sun.security.enableAIAcaIssuers=true", "-Dcom.sun.security.enableCRLDP=false")
+# Recent JDK updates also filter caIssuers URIs through the security property
+# com.sun.security.allowedAIALocations, deny-all by default: without "any",
+# enableAIAcaIssuers alone no longer fetches (measured on 17.0.21). Older JDKs ignore it.
+AIA_FLAGS = (
+    "-Dcom.sun.security.enableAIAcaIssuers=true",
+    "-Dcom.sun.security.allowedAIALocations=any",
+    "-Dcom.sun.security.enableCRLDP=false",
+)
 
 JAVA_OPTION_VARS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
 

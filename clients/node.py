@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     Outcome,
     child_env,
     explicit_trust,
@@ -27,7 +27,7 @@ from clients._common import (
     run_json_program,
     tls_version_name,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 

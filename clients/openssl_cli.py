@@ -9,7 +9,7 @@ import shutil
 import time
 from functools import cached_property
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     CommandResult,
     Outcome,
     child_env,
@@ -23,7 +23,7 @@ from clients._common import (
     tls_version_name,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _VERIFY = re.compile(r"Verify return code: (\d+) \(([^)]*)\)")

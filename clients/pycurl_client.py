@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     Outcome,
     explicit_trust,
     observe_outcome,
@@ -16,7 +16,7 @@ from clients._common import (
     reason_for_text,
     tls_version_name,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 # libcurl error numbers (CURLE_*) we name; anything else keeps its text.
 _CURLE_REASONS: dict[int, Reason] = {

@@ -9,7 +9,7 @@ import select
 import socket
 import time
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     Outcome,
     after_handshake,
     classify_exception,
@@ -21,7 +21,7 @@ from clients._common import (
     tls_version_name,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 # Where pyOpenSSL looks when the wheel's own OpenSSL directory has no certificates.

@@ -6,14 +6,14 @@ import os
 import time
 from typing import Any
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
     python_ssl_info,
     trust_from_env,
 )
-from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 NO_PROXY = {"http": None, "https": None, "all": None}
@@ -68,8 +68,7 @@ def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None
 
 def _adapter_for(target: Target, versions: list[str | None]) -> Any:
     from requests.adapters import HTTPAdapter
-
-    from clients._urllib3 import recording_pool_class
+    from tlsmatrix.clients._urllib3 import recording_pool_class
 
     class _NameAdapter(HTTPAdapter):
         """Connects where the URL says but sends SNI and checks the certificate for the

@@ -10,14 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     fetch_outcome,
     observe_outcome,
     openssl_default_trust,
     python_ssl_info,
     shared_context,
 )
-from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 # truststore's own fallback list (truststore/_openssl.py), used when its import fails.
 _FALLBACK_CANDIDATES = (
@@ -104,7 +104,7 @@ def _context(cafile: str | None) -> Any:
 
 
 def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
-    from clients._urllib3 import get_status
+    from tlsmatrix.clients._urllib3 import get_status
 
     context = shared_context("truststore", trust.path, lambda: _context(trust.path))
     return get_status(target, context, timeout, versions)

@@ -6,7 +6,7 @@ import os
 import time
 from typing import Any
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     explicit_trust,
     fetch_outcome,
     observe_outcome,
@@ -14,7 +14,7 @@ from clients._common import (
     python_ssl_info,
     shared_context,
 )
-from clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
 
 
 class Urllib3Client:
@@ -45,7 +45,7 @@ class Urllib3Client:
 
 
 def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
-    from clients._urllib3 import get_status
+    from tlsmatrix.clients._urllib3 import get_status
 
     context = shared_context("urllib3", trust.path, lambda: _context(trust.path))
     return get_status(target, context, timeout, versions)

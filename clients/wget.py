@@ -28,7 +28,7 @@ import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
-from clients._common import (
+from tlsmatrix.clients._common import (
     CommandResult,
     Outcome,
     after_handshake,
@@ -40,8 +40,8 @@ from clients._common import (
     run_command,
     run_version,
 )
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
-from clients.gnutls import GNUTLS_SYSTEM_TRUST, reason_for_gnutls_text
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.gnutls import GNUTLS_SYSTEM_TRUST, reason_for_gnutls_text
 
 # wget's exit statuses (man wget, "EXIT STATUS").
 EXIT_OK = 0

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import sys
 
-from harness import __version__
-from harness.errors import UsageError
+from tlsmatrix import __version__
+from tlsmatrix.errors import UsageError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re) at start-up
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tlsmatrix {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=parser_class)
     for name in COMMANDS:
-        importlib.import_module(f"harness.commands.{name.replace('-', '_')}").register(sub)
+        importlib.import_module(f"tlsmatrix.commands.{name.replace('-', '_')}").register(sub)
     return parser
 
 

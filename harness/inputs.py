@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from harness.errors import UsageError
+from tlsmatrix.errors import UsageError
 
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 
@@ -35,7 +35,7 @@ def check_ca_file(path: str, option: str = "--ca-file") -> str:
 
 
 def check_clients(names: list[str]) -> list[str]:
-    import clients
+    from tlsmatrix import clients
 
     known = clients.names()
     for name in names:
@@ -46,7 +46,7 @@ def check_clients(names: list[str]) -> list[str]:
 
 def parse_trust_options(items: list[str], chosen: list[str]) -> dict[str, str]:
     """``CLIENT=PEM`` items -> {client: absolute path}."""
-    import clients
+    from tlsmatrix import clients
 
     known = clients.names()
     result: dict[str, str] = {}

@@ -291,7 +291,7 @@ class Lab:
     that ignores ``connect_to`` and resolves ``localhost`` (127.0.0.1) is refused."""
 
     def __init__(self, directory: Path) -> None:
-        from harness.tlsserver import TLSServer
+        from tlsmatrix.lab.tlsserver import TLSServer
 
         self.pki = PKI(directory, "A")
         self.other = PKI(directory, "B")

@@ -6,8 +6,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from tlsmatrix.lab.tlsserver import TLSServer
 
-from harness.tlsserver import TLSServer
 from tests.pki import CorePKI, make_pki
 
 # Variables that redirect some client's trust or route. This machine sets several of them;

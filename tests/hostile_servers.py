@@ -22,8 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from harness.tlsserver import RESPONSE, ServerOptions, TLSServer, _read_request
+from tlsmatrix.lab.tlsserver import RESPONSE, ServerOptions, TLSServer, _read_request
 
 # No connection lives longer than this, whatever the client does.
 CONNECTION_LIMIT_S = 30.0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-import clients
-from clients.base import Reason, Trust, Verdict
-from harness.targets import parse_target
+from tlsmatrix import clients
+from tlsmatrix.clients.base import Reason, Trust, Verdict
+from tlsmatrix.runner.targets import parse_target
 
 CORE = [
     "curl",

@@ -10,8 +10,7 @@ import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
-
-from harness.aia_fetch import AIAFetchError, fetch_issuer
+from tlsmatrix.chain.aia import AIAFetchError, fetch_issuer
 
 CA = trustme.CA()
 CERT = x509.load_pem_x509_certificate(CA.cert_pem.bytes())

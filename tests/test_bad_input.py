@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tlsmatrix.errors import UsageError
+from tlsmatrix.runner.targets import parse_resolve, parse_target
 
-from harness.errors import UsageError
-from harness.targets import parse_resolve, parse_target
 from tests.test_cli import tlsmatrix
 
 
@@ -191,9 +191,9 @@ def test_shell_payloads_are_never_executed(tmp_path, servers, pki):
 def test_subprocess_adapters_pass_the_host_as_one_argv_element(name, tmp_path):
     """Subprocess adapters build argv lists: the host (and path) arrive as one element
     each, never joined into a command line for a shell."""
-    import clients
-    from clients.base import Trust
-    from harness.targets import parse_target
+    from tlsmatrix import clients
+    from tlsmatrix.clients.base import Trust
+    from tlsmatrix.runner.targets import parse_target
 
     target = parse_target("https://bücher.invalid:8443/$(id);`id`")
     trust = Trust.bundle(str(tmp_path / "ca.pem"))

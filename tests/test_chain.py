@@ -23,9 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-
-from clients.base import Target
-from harness.chain import (
+from tlsmatrix.chain.inspection import (
     CapturedChain,
     analyse_chain,
     capture_chain,
@@ -33,7 +31,8 @@ from harness.chain import (
     leaf_matches_hostname,
     path_from_leaf,
 )
-from harness.tlsserver import TLSServer
+from tlsmatrix.clients.base import Target
+from tlsmatrix.lab.tlsserver import TLSServer
 
 NOW = datetime.now(UTC)
 DER = serialization.Encoding.DER

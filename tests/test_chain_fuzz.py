@@ -14,9 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from harness.chain_analysis import ISSUE_CODES, ChainReport, analyse_chain
-from harness.truststore import TrustBundle, TrustBundleError
+from tlsmatrix.chain.analysis import ISSUE_CODES, ChainReport, analyse_chain
+from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError
 
 NOW = datetime.now(UTC)
 DER = serialization.Encoding.DER

@@ -16,7 +16,7 @@ ROOT = __file__.rsplit("/tests/", 1)[0]
 
 def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
+        [sys.executable, "-m", "tlsmatrix", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -200,7 +200,7 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path):
 
 def test_help_imports_no_client_library():
     code = (
-        "import sys; from harness.cli import main\n"
+        "import sys; from tlsmatrix.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = {'requests', 'httpx', 'urllib3', 'cryptography', 'OpenSSL'} & set(sys.modules)\n"
         "print(sorted(heavy))"

@@ -20,10 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from clients.base import Reason, Target, Trust, Verdict
-from clients.chromium import BLOCKED_HOSTS, ChromiumClient, reason_for_net_error, resolver_rules
-from harness.tlsserver import TLSServer
+from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
+from tlsmatrix.clients.chromium import (
+    BLOCKED_HOSTS,
+    ChromiumClient,
+    reason_for_net_error,
+    resolver_rules,
+)
+from tlsmatrix.lab.tlsserver import TLSServer
 
 pytestmark = pytest.mark.skipif(
     not ChromiumClient().info().available, reason="chromium or certutil not installed"

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
+from tlsmatrix.clients.gnutls import GnuTLSClient, ca_certificates_loaded, reason_for_gnutls_text
+from tlsmatrix.clients.wget import WgetClient
 
-from clients.base import Reason, Target, Trust, Verdict
-from clients.gnutls import GnuTLSClient, ca_certificates_loaded, reason_for_gnutls_text
-from clients.wget import WgetClient
 from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
     Lab,
@@ -117,7 +117,7 @@ def test_connection_refused_not_tls_and_timeout(make: type) -> None:
 @needs_gnutls
 def test_gnutls_cafile_replaces_system_trust(lab: Lab) -> None:
     """With --x509cafile gnutls-cli loads only that file, not the ~140 system roots."""
-    from clients._common import child_env, run_command
+    from tlsmatrix.clients._common import child_env, run_command
 
     client = GnuTLSClient()
     path = shutil.which("gnutls-cli")
@@ -173,8 +173,8 @@ def test_wget_broken_wgetrc_is_a_client_error(lab: Lab, monkeypatch: pytest.Monk
 
 PLUGIN_CHECK = """
 import json, sys
-import clients
-from clients.base import Target, Trust
+from tlsmatrix import clients
+from tlsmatrix.clients.base import Target, Trust
 port, bundle = int(sys.argv[1]), sys.argv[2]
 client = clients.load("wget-plugin")
 info = client.info()
@@ -207,7 +207,11 @@ def test_entry_point_plugin(lab: Lab, tmp_path: Path) -> None:
     assert install.returncode == 0, install.stderr
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), str(repo)]))
     without = subprocess.run(
-        [sys.executable, "-c", "import clients; print('wget-plugin' in clients.names())"],
+        [
+            sys.executable,
+            "-c",
+            "from tlsmatrix import clients; print('wget-plugin' in clients.names())",
+        ],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=str(repo)),
     )  # fmt: skip

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
+from tlsmatrix.clients.java import JavaAIAClient, JavaClient, interpret, native_trust
 
-from clients.base import Reason, Target, Trust, Verdict
-from clients.java import JavaAIAClient, JavaClient, interpret, native_trust
 from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
     PKI,
@@ -104,7 +104,7 @@ def test_ip_target_and_resolve(lab: Lab, java: JavaClient) -> None:
 
 
 def test_aia_fetch_completes_a_leaf_only_chain(tmp_path: Path) -> None:
-    from harness.tlsserver import TLSServer
+    from tlsmatrix.lab.tlsserver import TLSServer
 
     pki = PKI(tmp_path)
     with AIAServer(pki.intermediate.der) as aia, TLSServer(*pki.leaf_only(aia.url)) as server:

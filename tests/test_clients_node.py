@@ -6,9 +6,9 @@ import shutil
 import time
 
 import pytest
+from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
+from tlsmatrix.clients.node import NodeClient, interpret, native_trust
 
-from clients.base import Reason, Target, Trust, Verdict
-from clients.node import NodeClient, interpret, native_trust
 from tests._pki_moreclients import Lab, closed_port, plain_http_server, silent_server
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import os
 
 import pytest
-
-import clients
-from clients.base import Trust, Verdict
-from harness.targets import parse_target
+from tlsmatrix import clients
+from tlsmatrix.clients.base import Trust, Verdict
+from tlsmatrix.runner.targets import parse_target
 
 MORE = ["truststore", "aiohttp", "pycurl"]
 

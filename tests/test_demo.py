@@ -21,7 +21,7 @@ def row(section: str, client: str) -> list[str]:
 
 def test_demo_replays_the_incident():
     result = subprocess.run(
-        [sys.executable, "-m", "harness", "demo"],
+        [sys.executable, "-m", "tlsmatrix", "demo"],
         capture_output=True,
         text=True,
         timeout=120,

@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from tlsmatrix.clients.base import Trust, Verdict
+from tlsmatrix.lab.lab import Lab
+from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.runner.pool import load_clients
 
-from clients.base import Trust, Verdict
-from harness.lab.lab import Lab
-from harness.runner import load_clients
-from harness.tlsserver import TLSServer
 from tests.conftest import clean_environ
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
@@ -20,7 +20,7 @@ ROOT = __file__.rsplit("/tests/", 1)[0]
 
 def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
+        [sys.executable, "-m", "tlsmatrix", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -69,7 +69,7 @@ def test_fix_chain_builds_a_chain_that_openssl_verifies_and_every_client_accepts
     key = lab.scenario("leaf_only").key_file
     clients = load_clients(None)
     with TLSServer(str(out), key) as server:
-        from harness.targets import parse_target
+        from tlsmatrix.runner.targets import parse_target
 
         target = parse_target(f"localhost:{server.port}")
         for client in clients:

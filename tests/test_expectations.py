@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from clients.base import Observation, Reason, Verdict, verdict_for
-from harness.expectations import (
+from tlsmatrix.clients.base import Observation, Reason, Verdict, verdict_for
+from tlsmatrix.results.expectations import (
     ExpectationError,
     Policy,
     check,
     evaluate,
     parse_expectations,
 )
-from harness.results import RunResult, find_divergences
-from harness.schema import validate
+from tlsmatrix.results.model import RunResult, find_divergences
+from tlsmatrix.results.schema import validate
+
 from tests.test_cli import tlsmatrix
 
 KNOWN = ("curl", "stdlib", "requests", "openssl")

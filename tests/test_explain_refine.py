@@ -7,11 +7,10 @@ import datetime as dt
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-
-from clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict, verdict_for
-from harness.chain_analysis import analyse_chain
-from harness.explain import UNEXPLAINED, Evidence, explain_row
-from harness.refine import refine_reason
+from tlsmatrix.chain.analysis import analyse_chain
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict, verdict_for
+from tlsmatrix.explain.explanations import UNEXPLAINED, Evidence, explain_row
+from tlsmatrix.explain.refine import refine_reason
 
 ROOT = trustme.CA()
 INTER = ROOT.create_child_ca()

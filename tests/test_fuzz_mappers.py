@@ -11,9 +11,8 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from clients import chromium, curl, gnutls, java, node, openssl_cli, wget
-from clients._common import (
+from tlsmatrix.clients import chromium, curl, gnutls, java, node, openssl_cli, wget
+from tlsmatrix.clients._common import (
     CommandResult,
     Outcome,
     after_handshake,
@@ -23,9 +22,9 @@ from clients._common import (
     reason_for_openssl_code,
     reason_for_text,
 )
-from clients.base import Observation, Reason, Verdict, verdict_for
-from clients.pyopenssl_client import PyOpenSSLClient
-from harness.targets import parse_target
+from tlsmatrix.clients.base import Observation, Reason, Verdict, verdict_for
+from tlsmatrix.clients.pyopenssl_client import PyOpenSSLClient
+from tlsmatrix.runner.targets import parse_target
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TARGET = parse_target("https://fuzz.invalid:8443/")

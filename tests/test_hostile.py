@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+from tlsmatrix import clients
+from tlsmatrix.clients.base import Observation, Reason, Trust, Verdict
+from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
+from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+from tlsmatrix.runner.targets import parse_target
 
-import clients
-from clients.base import Observation, Reason, Trust, Verdict
-from harness.matrix import TrustPlan, run_matrix
-from harness.targets import parse_target
-from harness.tlsserver import ServerOptions, TLSServer
 from tests import hostile_servers as hs
 from tests.pki import CorePKI
 

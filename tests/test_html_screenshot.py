@@ -7,11 +7,11 @@ import os
 import shutil
 
 import pytest
+from tlsmatrix.clients._common import run_command
+from tlsmatrix.clients.base import Verdict
+from tlsmatrix.reports import render
+from tlsmatrix.reports.html import COLOURS
 
-from clients._common import run_command
-from clients.base import Verdict
-from harness.reports import render
-from harness.reports.html import COLOURS
 from tests.conftest import clean_environ
 from tests.test_reports_formats import make_real_run
 

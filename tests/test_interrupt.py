@@ -49,7 +49,7 @@ def test_interrupt_writes_partial_results_and_stops_children(
         [
             sys.executable,
             "-m",
-            "harness",
+            "tlsmatrix",
             "run",
             good,
             *slow,

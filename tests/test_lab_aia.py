@@ -9,8 +9,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-
-from harness.lab.aia import AIAServer
+from tlsmatrix.lab.aia import AIAServer
 
 DER = b"0\x03\x02\x01\x01"
 

@@ -17,7 +17,7 @@ ROOT = __file__.rsplit("/tests/", 1)[0]
 
 def tlsmatrix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "harness", *args],
+        [sys.executable, "-m", "tlsmatrix", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -29,7 +29,7 @@ def tlsmatrix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[s
 
 def test_lab_serve_prints_urls_and_trust_and_cleans_up():
     proc = subprocess.Popen(
-        [sys.executable, "-m", "harness", "lab", "serve"],
+        [sys.executable, "-m", "tlsmatrix", "lab", "serve"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -13,10 +13,9 @@ import pytest
 import yaml
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
-
-from harness.lab.export import export, load_manifest
-from harness.lab.nginx import check_conf, nginx_binary
-from harness.lab.scenarios import CATALOGUE
+from tlsmatrix.lab.export import export, load_manifest
+from tlsmatrix.lab.nginx import check_conf, nginx_binary
+from tlsmatrix.lab.scenarios import CATALOGUE
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())

@@ -12,10 +12,10 @@ import sys
 import time
 
 import pytest
+from tlsmatrix.lab.aia import AIAServer
+from tlsmatrix.lab.export import export
+from tlsmatrix.lab.nginx import nginx_binary
 
-from harness.lab.aia import AIAServer
-from harness.lab.export import export
-from harness.lab.nginx import nginx_binary
 from tests.conftest import clean_environ
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
@@ -68,7 +68,7 @@ def test_lab_run_from_an_export_served_by_nginx(tmp_path):
                 except OSError:
                     time.sleep(0.1)
             result = subprocess.run(
-                [sys.executable, "-m", "harness", "lab", "run", "--from-export", str(lab_dir),
+                [sys.executable, "-m", "tlsmatrix", "lab", "run", "--from-export", str(lab_dir),
                  "--aia-log", str(log), "--client", "curl", "--client", "stdlib",
                  "--format", "json", "--strict"],
                 capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,

@@ -16,12 +16,11 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
-
-from clients._common import classify_exception, run_command
-from clients.base import Reason, Verdict
-from harness.lab.lab import Lab
-from harness.lab.nginx import nginx_binary
-from harness.lab.scenarios import CATALOGUE, ClientProps
+from tlsmatrix.clients._common import classify_exception, run_command
+from tlsmatrix.clients.base import Reason, Verdict
+from tlsmatrix.lab.lab import Lab
+from tlsmatrix.lab.nginx import nginx_binary
+from tlsmatrix.lab.scenarios import CATALOGUE, ClientProps
 
 needs_nginx = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
 SERVERS = ["python", pytest.param("nginx", marks=needs_nginx)]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
-
-import clients
-from clients.base import Reason, Verdict
-from harness.lab.lab import Lab
-from harness.lab.nginx import nginx_binary
-from harness.labrun import LabTarget, render_lab_matrix, run_lab
-from harness.runner import load_clients
+from tlsmatrix import clients
+from tlsmatrix.clients.base import Reason, Verdict
+from tlsmatrix.lab.lab import Lab
+from tlsmatrix.lab.nginx import nginx_binary
+from tlsmatrix.lab.run import LabTarget, render_lab_matrix, run_lab
+from tlsmatrix.runner.pool import load_clients
 
 IN_CI = bool(os.environ.get("CI"))
 SERVERS = [

@@ -8,7 +8,7 @@ from pathlib import Path
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = "harness.lab.pytest_plugin"
+PLUGIN = "tlsmatrix.lab.pytest_plugin"
 
 USER_TESTS = """
 import pytest
@@ -75,8 +75,8 @@ def test_wrong(tlsmatrix_leaf_only):
 
 
 def test_one_fixture_per_scenario():
-    import harness.lab.pytest_plugin as plugin
-    from harness.lab.scenarios import CATALOGUE
+    import tlsmatrix.lab.pytest_plugin as plugin
+    from tlsmatrix.lab.scenarios import CATALOGUE
 
     for name in CATALOGUE.names():
         assert hasattr(plugin, f"tlsmatrix_{name}")

@@ -6,10 +6,9 @@ import itertools
 from dataclasses import replace
 
 import pytest
-
-from clients.base import Reason, Verdict
-from harness.lab.pki import generate
-from harness.lab.scenarios import (
+from tlsmatrix.clients.base import Reason, Verdict
+from tlsmatrix.lab.pki import generate
+from tlsmatrix.lab.scenarios import (
     CATALOGUE,
     CHECKS,
     Catalogue,

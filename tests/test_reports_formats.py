@@ -13,17 +13,17 @@ from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
+from tlsmatrix.clients.base import Reason, Verdict
+from tlsmatrix.reports import FORMATS, render
+from tlsmatrix.reports.csv_report import COLUMNS
+from tlsmatrix.results.expectations import evaluate, parse_expectations
+from tlsmatrix.results.model import RunResult, to_dict
+from tlsmatrix.results.schema import load_schema, schema_text, validate
+from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+from tlsmatrix.runner.pool import BrokenClient, load_clients
+from tlsmatrix.runner.shard import Shard
+from tlsmatrix.runner.targets import parse_target
 
-from clients.base import Reason, Verdict
-from harness.expectations import evaluate, parse_expectations
-from harness.matrix import TrustPlan, run_matrix
-from harness.reports import FORMATS, render
-from harness.reports.csv_report import COLUMNS
-from harness.results import RunResult, to_dict
-from harness.runner import BrokenClient, load_clients
-from harness.schema import load_schema, schema_text, validate
-from harness.shard import Shard
-from harness.targets import parse_target
 from tests.conftest import CLEARED_ENV
 from tests.test_cli import tlsmatrix
 
@@ -387,7 +387,7 @@ def test_every_format_via_the_cli_to_a_file(servers, pki, tmp_path):
         assert result.stdout == ""
         assert url in out.read_text()
     assert validate(json.loads(saved.read_text())) == []
-    from harness.results import from_dict
+    from tlsmatrix.results.model import from_dict
 
     run = from_dict(json.loads(saved.read_text()))
     for fmt in FORMATS:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 
-from clients._common import classify_exception, reason_for_openssl_code
-from clients.base import Observation, Reason, TrustUsed, Verdict, verdict_for
-from harness.reports import render
-from harness.results import RunResult, find_divergences, from_dict, to_dict
+from tlsmatrix.clients._common import classify_exception, reason_for_openssl_code
+from tlsmatrix.clients.base import Observation, Reason, TrustUsed, Verdict, verdict_for
+from tlsmatrix.reports import render
+from tlsmatrix.results.model import RunResult, find_divergences, from_dict, to_dict
 
 
 def obs(client: str, reason: Reason, target: str = "https://a.example") -> Observation:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, Verdict
-from harness.runner import Probe, guarded_probe, load_clients, run_probes
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, Verdict
+from tlsmatrix.runner.pool import Probe, guarded_probe, load_clients, run_probes
 
 TARGET = Target("localhost", 443)
 
@@ -64,7 +64,7 @@ def test_unavailable_client_is_skipped_with_reason_and_order_is_kept():
 
 
 def test_unknown_plugin_failure_becomes_broken_client(monkeypatch):
-    import clients
+    from tlsmatrix import clients
 
     monkeypatch.setitem(clients.BUILTIN, "ghost", "no_such_module_xyz:Ghost")
     [ghost] = load_clients(["ghost"])

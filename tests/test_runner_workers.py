@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import threading
 
-from clients.base import ClientInfo, Observation, Reason, Target, Trust, Verdict
-from harness.runner import Probe, run_probes
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, Verdict
+from tlsmatrix.runner.pool import Probe, run_probes
 
 
 class Recording:

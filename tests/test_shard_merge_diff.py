@@ -8,13 +8,13 @@ import json
 import shutil
 
 import pytest
+from tlsmatrix.clients.base import Observation, Reason, verdict_for
+from tlsmatrix.commands.diff import diff_runs
+from tlsmatrix.errors import UsageError
+from tlsmatrix.results.model import RunResult
+from tlsmatrix.results.schema import validate
+from tlsmatrix.runner.shard import Shard, parse_shard, select, shard_of
 
-from clients.base import Observation, Reason, verdict_for
-from harness.commands.diff import diff_runs
-from harness.errors import UsageError
-from harness.results import RunResult
-from harness.schema import validate
-from harness.shard import Shard, parse_shard, select, shard_of
 from tests.test_cli import tlsmatrix
 
 # --- the pure pieces ------------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_expectations_on_a_shard_and_on_the_merge(sharded, ten, servers, pki, tm
 def test_merge_joins_other_sections_and_drops_per_part_ones():
     from dataclasses import replace
 
-    from harness.shard import Part, merge
+    from tlsmatrix.runner.shard import Part, merge
 
     def part(target: str, scenario: str) -> Part:
         run = replace(

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
 import pytest
-
-from clients.base import Target
-from harness.errors import UsageError
-from harness.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
+from tlsmatrix.clients.base import Target
+from tlsmatrix.errors import UsageError
+from tlsmatrix.runner.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
 
 
 @pytest.mark.parametrize(

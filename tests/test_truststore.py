@@ -13,8 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-
-from harness.truststore import TrustBundle, TrustBundleError, clear_cache
+from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError, clear_cache
 
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER

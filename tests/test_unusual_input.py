@@ -16,11 +16,11 @@ from dataclasses import dataclass, replace
 
 import pytest
 import trustme
+from tlsmatrix import clients
+from tlsmatrix.clients.base import Observation, Reason, Target, Trust, Verdict
+from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.runner.targets import parse_target
 
-import clients
-from clients.base import Observation, Reason, Target, Trust, Verdict
-from harness.targets import parse_target
-from harness.tlsserver import TLSServer
 from tests.conftest import clean_environ
 from tests.test_cli import ROOT, tlsmatrix
 

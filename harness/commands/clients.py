@@ -14,10 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def command_clients(args: argparse.Namespace) -> int:
     from tabulate import tabulate
-
-    from harness.reports.table import trust_label
-    from harness.results import client_info_to_dict
-    from harness.runner import collect_infos, load_clients
+    from tlsmatrix.reports.table import trust_label
+    from tlsmatrix.results.model import client_info_to_dict
+    from tlsmatrix.runner.pool import collect_infos, load_clients
 
     infos = list(collect_infos(load_clients(None)).values())
     if args.format == "json":

@@ -19,9 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def command_demo(args: argparse.Namespace) -> int:
-    from harness.demo import run_demo
-    from harness.inputs import check_clients
-    from harness.runner import load_clients
+    from tlsmatrix.inputs import check_clients
+    from tlsmatrix.lab.demo import run_demo
+    from tlsmatrix.runner.pool import load_clients
 
     clients = load_clients(check_clients(args.client))
 

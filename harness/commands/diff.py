@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:  # only annotations: `tlsmatrix --help` must not load ssl and results
-    from clients.base import Observation
-    from harness.results import RunResult
+    from tlsmatrix.clients.base import Observation
+    from tlsmatrix.results.model import RunResult
 
 ChangeKind = Literal["verdict", "reason", "added", "removed"]
 
@@ -69,8 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _load(path: str) -> RunResult:
-    from harness.commands.merge import read_report
-    from harness.shard import load_part
+    from tlsmatrix.commands.merge import read_report
+    from tlsmatrix.runner.shard import load_part
 
     return load_part(path, read_report(path)).run
 
@@ -85,8 +85,7 @@ def render_diff(changes: Sequence[CellChange], before: str, after: str) -> str:
     if not changes:
         return f"No cell changed between {before} and {after}.\n"
     from tabulate import tabulate
-
-    from harness.reports.table import short
+    from tlsmatrix.reports.table import short
 
     rows = [
         (
@@ -109,7 +108,7 @@ def render_diff(changes: Sequence[CellChange], before: str, after: str) -> str:
 
 
 def command_diff(args: argparse.Namespace) -> int:
-    from harness.output import write_text
+    from tlsmatrix.reports.output import write_text
 
     changes = diff_runs(_load(args.before), _load(args.after))
     if args.format == "json":

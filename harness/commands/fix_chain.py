@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.errors import UsageError
+from tlsmatrix.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from harness.cli import positive_float
+    from tlsmatrix.cli import positive_float
 
     parser = sub.add_parser("fix-chain", help="build leaf + intermediates, verified, via AIA")
     parser.add_argument("target", metavar="TARGET")
@@ -27,19 +27,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def command_fix_chain(args: argparse.Namespace) -> int:
-    from harness.inputs import check_ca_file
-    from harness.targets import apply_resolve, parse_resolve, parse_target
+    from tlsmatrix.inputs import check_ca_file
+    from tlsmatrix.runner.targets import apply_resolve, parse_resolve, parse_target
 
     target = parse_target(args.target)
     [target] = apply_resolve([target], [parse_resolve(r) for r in args.resolve])
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
 
     from cryptography import x509
-
-    from harness.chain_capture import capture_chain
-    from harness.fixchain import INSTALL_HELP, FixChainError, build_chain
-    from harness.output import write_text
-    from harness.truststore import TrustBundle, TrustBundleError
+    from tlsmatrix.chain.capture import capture_chain
+    from tlsmatrix.chain.fix import INSTALL_HELP, FixChainError, build_chain
+    from tlsmatrix.reports.output import write_text
+    from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError
 
     if ca_file is None:
         import certifi

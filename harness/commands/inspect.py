@@ -9,7 +9,7 @@ from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from harness.cli import positive_float
+    from tlsmatrix.cli import positive_float
 
     parser = sub.add_parser("inspect", help="show the presented chain, its issues, trust verdicts")
     parser.add_argument("target", metavar="TARGET")
@@ -21,19 +21,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def command_inspect(args: argparse.Namespace) -> int:
-    from harness.inputs import check_ca_file
-    from harness.targets import apply_resolve, parse_resolve, parse_target
+    from tlsmatrix.inputs import check_ca_file
+    from tlsmatrix.runner.targets import apply_resolve, parse_resolve, parse_target
 
     target = parse_target(args.target)
     [target] = apply_resolve([target], [parse_resolve(r) for r in args.resolve])
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
 
-    from harness.chain import inspect_chain
+    from tlsmatrix.chain.inspection import inspect_chain
 
     inspection = inspect_chain(target, args.timeout)
     stores = store_verdicts(inspection, target.host, ca_file)
     if args.format == "json":
-        from harness.explain import fix_advice
+        from tlsmatrix.explain.explanations import fix_advice
 
         doc = {**inspection.to_dict(), "trust_stores": stores, "fix": fix_advice(inspection.report)}
         print(json.dumps(doc, indent=2))
@@ -46,11 +46,10 @@ def store_verdicts(inspection: Any, hostname: str, ca_file: str | None) -> list[
     """Each distinct trust store (the clients' native ones and --ca-file) and whether the
     presented chain verifies against it."""
     from cryptography import x509
-
-    from harness.explain import short_name
-    from harness.runner import collect_infos, load_clients
-    from harness.truststore import TrustBundle, TrustBundleError
-    from harness.verify_store import verify_against
+    from tlsmatrix.chain.verify import verify_against
+    from tlsmatrix.explain.explanations import short_name
+    from tlsmatrix.runner.pool import collect_infos, load_clients
+    from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError
 
     stores: dict[str, dict[str, Any]] = {}
     if ca_file:
@@ -97,8 +96,7 @@ def store_verdicts(inspection: Any, hostname: str, ca_file: str | None) -> list[
 
 def render(inspection: Any, stores: list[dict[str, Any]]) -> str:
     from tabulate import tabulate
-
-    from harness.explain import fix_advice, short_name
+    from tlsmatrix.explain.explanations import fix_advice, short_name
 
     captured, report = inspection.captured, inspection.report
     if report is None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness.errors import UsageError
+from tlsmatrix.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from harness.cli import positive_float, positive_int
+    from tlsmatrix.cli import positive_float, positive_int
 
     lab = sub.add_parser("lab", help="the local broken-chain lab (serve, run, export)")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=type(lab))
@@ -79,7 +79,7 @@ def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
 
 
 def _profile_options(items: list[str], chosen: list[str]) -> dict[str, str]:
-    import clients
+    from tlsmatrix import clients
 
     profiles = ("certifi-like", "workstation")
     result = {}
@@ -96,7 +96,7 @@ def _profile_options(items: list[str], chosen: list[str]) -> dict[str, str]:
 
 
 def _check_scenarios(names: list[str]) -> list[str] | None:
-    from harness.lab.scenarios import CATALOGUE
+    from tlsmatrix.lab.scenarios import CATALOGUE
 
     known = CATALOGUE.names()
     for name in names:
@@ -106,27 +106,27 @@ def _check_scenarios(names: list[str]) -> list[str] | None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from harness.inputs import check_clients
+    from tlsmatrix.inputs import check_clients
 
     chosen = check_clients(args.client)
     scenarios = _check_scenarios(args.scenario)
     profile_for = _profile_options(args.trust, chosen)
     spec = None
     if args.expect:
-        from harness.expectations import load_expectations
+        from tlsmatrix.results.expectations import load_expectations
 
         spec = load_expectations(args.expect)
 
-    from harness.labrun import LabTarget, render_lab_matrix, run_lab
-    from harness.output import write_text
-    from harness.reports import render
-    from harness.runner import load_clients, terminal_progress
+    from tlsmatrix.lab.run import LabTarget, render_lab_matrix, run_lab
+    from tlsmatrix.reports import render
+    from tlsmatrix.reports.output import write_text
+    from tlsmatrix.runner.pool import load_clients, terminal_progress
 
     clients = load_clients(chosen)
     if args.from_export:
         lab_run = _run_from_export(args, scenarios, clients, profile_for)
     else:
-        from harness.lab.lab import Lab
+        from tlsmatrix.lab.lab import Lab
 
         with Lab(scenarios, server=args.server) as lab:
             targets = [LabTarget(s.name, s.target, s.scenario) for s in lab.scenarios]
@@ -143,7 +143,7 @@ def command_run(args: argparse.Namespace) -> int:
             )
     expectations = None
     if spec is not None:
-        from harness.expectations import evaluate
+        from tlsmatrix.results.expectations import evaluate
 
         expectations = evaluate(lab_run.run, spec, strict=True)
     if args.format == "json":
@@ -152,7 +152,7 @@ def command_run(args: argparse.Namespace) -> int:
         text = render_lab_matrix(lab_run)
     write_text(text, args.output)
     if expectations is not None and not expectations.passed:
-        from harness.commands.run import report_violations
+        from tlsmatrix.commands.run import report_violations
 
         report_violations(expectations)
         return 1
@@ -162,10 +162,10 @@ def command_run(args: argparse.Namespace) -> int:
 def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-untyped-def]
     import json
 
-    from clients.base import Target
-    from harness.lab.export import load_manifest
-    from harness.labrun import LabTarget, run_lab
-    from harness.runner import terminal_progress
+    from tlsmatrix.clients.base import Target
+    from tlsmatrix.lab.export import load_manifest
+    from tlsmatrix.lab.run import LabTarget, run_lab
+    from tlsmatrix.runner.pool import terminal_progress
 
     try:
         manifest = load_manifest(args.from_export)
@@ -175,7 +175,7 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
     targets = [LabTarget(s.name, Target(s.host, s.port), s.scenario) for s in chosen]
 
     def aia_log() -> list[object]:
-        from harness.lab.aia import AIARequest
+        from tlsmatrix.lab.aia import AIARequest
 
         if not args.aia_log:
             return []
@@ -202,7 +202,7 @@ def command_serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from harness.lab.lab import Lab
+    from tlsmatrix.lab.lab import Lab
 
     scenarios = _check_scenarios(args.scenario)
     stop = threading.Event()
@@ -225,7 +225,7 @@ def command_serve(args: argparse.Namespace) -> int:
             + lab.trust_profiles["certifi-like"]
         )
         if args.dir:
-            from harness.lab.export import export
+            from tlsmatrix.lab.export import export
 
             export(args.dir, lab.aia.url)
             print(f"exported certificates, keys and nginx.conf to {args.dir}")
@@ -240,7 +240,7 @@ def command_serve(args: argparse.Namespace) -> int:
 
 
 def command_export(args: argparse.Namespace) -> int:
-    from harness.lab.export import export
+    from tlsmatrix.lab.export import export
 
     try:
         manifest = export(args.dir, args.base_url)

@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any
 
-from harness.errors import UsageError
-from harness.reports import FORMATS
+from tlsmatrix.errors import UsageError
+from tlsmatrix.reports import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -46,15 +46,15 @@ def read_report(path: str) -> dict[str, Any]:
 
 
 def command_merge(args: argparse.Namespace) -> int:
-    from harness.output import write_text
-    from harness.reports import render
-    from harness.shard import load_part, merge
+    from tlsmatrix.reports import render
+    from tlsmatrix.reports.output import write_text
+    from tlsmatrix.runner.shard import load_part, merge
 
     if len(set(args.parts)) != len(args.parts):
         raise UsageError("the same part is named twice")
     spec = None
     if args.expect:
-        from harness.expectations import load_expectations
+        from tlsmatrix.results.expectations import load_expectations
 
         spec = load_expectations(args.expect)
     parts = [load_part(path, read_report(path)) for path in args.parts]
@@ -63,12 +63,12 @@ def command_merge(args: argparse.Namespace) -> int:
         print(f"tlsmatrix: note: {note}", file=sys.stderr)
     expectations = None
     if spec is not None:
-        from harness.expectations import evaluate
+        from tlsmatrix.results.expectations import evaluate
 
         expectations = evaluate(merged, spec)
     write_text(render(merged, args.format, expectations=expectations), args.output)
     if expectations is not None and not expectations.passed:
-        from harness.commands.run import report_violations
+        from tlsmatrix.commands.run import report_violations
 
         report_violations(expectations)
         return 1

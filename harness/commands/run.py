@@ -7,17 +7,17 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from harness.errors import UsageError
-from harness.inputs import check_ca_file, check_clients, parse_trust_options
-from harness.reports import FORMATS
-from harness.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
+from tlsmatrix.errors import UsageError
+from tlsmatrix.inputs import check_ca_file, check_clients, parse_trust_options
+from tlsmatrix.reports import FORMATS
+from tlsmatrix.runner.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
 
 if TYPE_CHECKING:
-    from harness.expectations import ExpectationResult
+    from tlsmatrix.results.expectations import ExpectationResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from harness.cli import positive_float, positive_int
+    from tlsmatrix.cli import positive_float, positive_int
 
     run = sub.add_parser("run", help="probe targets with every client and compare")
     run.add_argument(
@@ -90,22 +90,22 @@ def command_run(args: argparse.Namespace) -> int:
     _check_output(args.output)
     spec = None
     if args.expect:
-        from harness.expectations import load_expectations
+        from tlsmatrix.results.expectations import load_expectations
 
         spec = load_expectations(args.expect)
     shard = None
     if args.shard:
-        from harness.shard import parse_shard, select
+        from tlsmatrix.runner.shard import parse_shard, select
 
         shard = parse_shard(args.shard)
         targets = select(targets, shard)
         if not targets:
             print(f"tlsmatrix: note: shard {shard} has none of the targets", file=sys.stderr)
 
-    from harness.matrix import TrustPlan, run_matrix
-    from harness.output import write_text
-    from harness.reports import render
-    from harness.runner import load_clients, terminal_progress
+    from tlsmatrix.reports import render
+    from tlsmatrix.reports.output import write_text
+    from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+    from tlsmatrix.runner.pool import load_clients, terminal_progress
 
     clients = load_clients(chosen)
     run = run_matrix(
@@ -118,7 +118,7 @@ def command_run(args: argparse.Namespace) -> int:
     )
     expectations = None
     if spec is not None:
-        from harness.expectations import evaluate
+        from tlsmatrix.results.expectations import evaluate
 
         # A shard holds only some targets: sections for the others are not violations.
         expectations = evaluate(run, spec, strict=shard is None)

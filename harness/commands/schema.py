@@ -12,8 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def command_schema(args: argparse.Namespace) -> int:
-    from harness.output import write_text
-    from harness.schema import schema_text
+    from tlsmatrix.reports.output import write_text
+    from tlsmatrix.results.schema import schema_text
 
     write_text(schema_text(), args.output)
     return 0

@@ -6,10 +6,10 @@ Importing this package imports no cryptography (the PKI is generated when a lab 
 
 from __future__ import annotations
 
-from harness.lab.aia import AIARequest, AIAServer
-from harness.lab.export import ExportedScenario, ExportManifest, export, load_manifest
-from harness.lab.lab import Lab, RunningScenario
-from harness.lab.scenarios import (
+from tlsmatrix.lab.aia import AIARequest, AIAServer
+from tlsmatrix.lab.export import ExportedScenario, ExportManifest, export, load_manifest
+from tlsmatrix.lab.lab import Lab, RunningScenario
+from tlsmatrix.lab.scenarios import (
     CATALOGUE,
     Catalogue,
     ClientProps,

@@ -8,7 +8,7 @@ answered (until ``max_hang`` seconds pass or the server stops). Every request is
 an :class:`AIARequest`, in memory and optionally as JSON lines.
 
 ``python -m harness.lab.aia --dir DIR`` serves a directory written by
-:func:`harness.lab.export.export` (used by docker-compose.yml).
+:func:`tlsmatrix.lab.export.export` (used by docker-compose.yml).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class AIAServer:
 
     def publish_dir(self, directory: str | Path) -> None:
         """Serve every regular file directly inside ``directory`` under its name."""
-        from harness.lab.pki import CONTENT_TYPES
+        from tlsmatrix.lab.pki import CONTENT_TYPES
 
         for f in sorted(Path(directory).iterdir()):
             if f.is_file():

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.lab.scenarios import CATALOGUE, Catalogue, Scenario
+from tlsmatrix.lab.scenarios import CATALOGUE, Catalogue, Scenario
 
 MANIFEST = "lab.json"
 MANIFEST_SCHEMA = "tlsmatrix-lab-export/1"
@@ -77,8 +77,8 @@ def export(
     trust profiles, AIA files, ``nginx.conf`` and ``lab.json`` into ``dir`` (created 0700
     if missing; files 0600). Scenario ``i`` (catalogue order) listens on
     ``first_port + i``. Returns the manifest."""
-    from harness.lab.nginx import NginxSite, render_conf
-    from harness.lab.pki import PKI, _write_private
+    from tlsmatrix.lab.nginx import NginxSite, render_conf
+    from tlsmatrix.lab.pki import PKI, _write_private
 
     directory = Path(dir).resolve()
     selected = catalogue.select(scenarios)

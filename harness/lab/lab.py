@@ -2,7 +2,7 @@
 
 ``with Lab() as lab:`` starts the AIA server on loopback, generates the PKI naming its URL,
 writes the trust profiles and starts one server per scenario on 127.0.0.1 (Python's
-:class:`harness.tlsserver.TLSServer`, or real nginx with ``server="nginx"``). On exit
+:class:`tlsmatrix.lab.tlsserver.TLSServer`, or real nginx with ``server="nginx"``). On exit
 everything is stopped and the private directory (keys included) removed.
 """
 
@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from clients.base import Target
-from harness.lab.scenarios import CATALOGUE, Catalogue, ClientProps, Expectation, Scenario
+from tlsmatrix.clients.base import Target
+from tlsmatrix.lab.scenarios import CATALOGUE, Catalogue, ClientProps, Expectation, Scenario
 
 if TYPE_CHECKING:
-    from harness.lab.aia import AIAServer
-    from harness.lab.nginx import NginxServer
-    from harness.lab.pki import PKI
-    from harness.tlsserver import TLSServer
+    from tlsmatrix.lab.aia import AIAServer
+    from tlsmatrix.lab.nginx import NginxServer
+    from tlsmatrix.lab.pki import PKI
+    from tlsmatrix.lab.tlsserver import TLSServer
 
 ServerKind = Literal["python", "nginx"]
 SERVER_KINDS: tuple[ServerKind, ...] = ("python", "nginx")
@@ -56,7 +56,7 @@ class Lab:
     ``max_hang`` bounds how long the hung AIA path holds a connection.
 
     Raises KeyError for an unknown scenario, ValueError for an unknown server kind and
-    :class:`harness.lab.nginx.NginxError` when nginx cannot run."""
+    :class:`tlsmatrix.lab.nginx.NginxError` when nginx cannot run."""
 
     def __init__(
         self,
@@ -112,8 +112,8 @@ class Lab:
     # --- life -------------------------------------------------------------------------
 
     def start(self) -> Lab:
-        from harness.lab.aia import AIAServer
-        from harness.lab.pki import PKI
+        from tlsmatrix.lab.aia import AIAServer
+        from tlsmatrix.lab.pki import PKI
 
         try:
             self.aia = AIAServer(max_hang=self._max_hang, log_file=self._aia_log_file)
@@ -149,7 +149,7 @@ class Lab:
         )
 
     def _start_python(self) -> None:
-        from harness.tlsserver import TLSServer
+        from tlsmatrix.lab.tlsserver import TLSServer
 
         for sc in self._selected:
             chain, key = self._files(sc)
@@ -159,7 +159,7 @@ class Lab:
             self._running.append(self._record(sc, server.port, chain, key))
 
     def _start_nginx(self) -> None:
-        from harness.lab.nginx import NginxServer
+        from tlsmatrix.lab.nginx import NginxServer
 
         files = {sc.name: self._files(sc) for sc in self._selected}
         work = self.pki.directory / "nginx"

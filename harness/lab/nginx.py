@@ -1,6 +1,6 @@
 """Serve lab scenarios with real nginx: one ``server`` block per scenario.
 
-:func:`render_conf` writes the configuration (shared with :mod:`harness.lab.export` for
+:func:`render_conf` writes the configuration (shared with :mod:`tlsmatrix.lab.export` for
 docker compose); :class:`NginxServer` runs it on loopback as a child in its own process
 group, inside a private directory, and stops it on exit.
 """
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from clients._common import run_command
+from tlsmatrix.clients._common import run_command
 
 
 class NginxError(RuntimeError):

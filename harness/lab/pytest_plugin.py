@@ -2,7 +2,7 @@
 
 Fixtures:
 
-- ``tlsmatrix_lab``: the session's :class:`harness.lab.lab.Lab` (all scenarios, Python
+- ``tlsmatrix_lab``: the session's :class:`tlsmatrix.lab.lab.Lab` (all scenarios, Python
   servers on 127.0.0.1), started on first use.
 - ``tlsmatrix_<scenario>`` for every scenario (``tlsmatrix_good``, ``tlsmatrix_leaf_only``,
   ...): a :class:`LabEndpoint` with ``url``, ``ca_file`` (the certifi-like bundle: Lab Root
@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
-from harness.lab.scenarios import CATALOGUE, Scenario
+from tlsmatrix.lab.scenarios import CATALOGUE, Scenario
 
 if TYPE_CHECKING:
-    from harness.lab.lab import Lab
+    from tlsmatrix.lab.lab import Lab
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ class LabEndpoint:
 @pytest.fixture(scope="session")
 def tlsmatrix_lab() -> Iterator[Lab]:
     """The lab, all scenarios, for the whole session; stopped and removed at its end."""
-    from harness.lab.lab import Lab
+    from tlsmatrix.lab.lab import Lab
 
     with Lab() as lab:
         yield lab

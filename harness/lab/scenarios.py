@@ -7,7 +7,7 @@ revocation, name); the function itself is the prediction: given a client's prope
 (:class:`ClientProps`, never its name) it returns what that client should do.
 
 The AIA server behaviour a scenario needs is carried by the leaf's AIA URL (see
-:mod:`harness.lab.pki`): ``leaf_only_dead_aia`` points at a path that answers 404 and
+:mod:`tlsmatrix.lab.pki`): ``leaf_only_dead_aia`` points at a path that answers 404 and
 ``leaf_only_hung_aia`` at one that accepts and never answers; they are two scenarios, not
 one with a parameter, so that each has its own server, URL and row in a matrix.
 
@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from clients.base import Reason, Verdict
+from tlsmatrix.clients.base import Reason, Verdict
 
 TRUST_PROFILE_NAMES = ("certifi-like", "workstation")
 CHECKS = ("trusted issuer", "chain", "validity period", "revocation", "name")
@@ -82,7 +82,7 @@ ExpectFn = Callable[[ClientProps], Expectation]
 
 @dataclass(frozen=True)
 class Scenario:
-    """One scenario. ``chain`` are certificate names (see :mod:`harness.lab.pki`) in the
+    """One scenario. ``chain`` are certificate names (see :mod:`tlsmatrix.lab.pki`) in the
     order the server sends them, leaf first; ``key`` is the leaf key's name; ``aia`` is
     how the AIA server answers the leaf's caIssuers URL ("none": the leaf has no URL)."""
 

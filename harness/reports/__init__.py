@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # only annotations: `tlsmatrix --help` must not load ssl and results
-    from clients.base import Observation
-    from harness.expectations import ExpectationResult
-    from harness.results import RunResult
-    from harness.shard import Shard
+    from tlsmatrix.clients.base import Observation
+    from tlsmatrix.results.expectations import ExpectationResult
+    from tlsmatrix.results.model import RunResult
+    from tlsmatrix.runner.shard import Shard
 
 FORMATS = ("table", "json", "markdown", "junit", "csv", "html")
 
@@ -42,7 +42,7 @@ def document(
 ) -> dict[str, Any]:
     """The tlsmatrix/1 JSON document: the run, plus ``shard`` and ``expectations`` when
     given (see ``tlsmatrix schema``)."""
-    from harness.results import to_dict
+    from tlsmatrix.results.model import to_dict
 
     data = to_dict(run)
     if shard is not None:
@@ -54,23 +54,23 @@ def document(
 
 def _renderer(fmt: str) -> Callable[[RunResult, ExpectationResult | None], str]:
     if fmt == "table":
-        from harness.reports.table import render_table
+        from tlsmatrix.reports.table import render_table
 
         return lambda run, expectations: render_table(run) + _violations_text(expectations)
     if fmt == "markdown":
-        from harness.reports.markdown import render_markdown
+        from tlsmatrix.reports.markdown import render_markdown
 
         return render_markdown
     if fmt == "junit":
-        from harness.reports.junit import render_junit
+        from tlsmatrix.reports.junit import render_junit
 
         return render_junit
     if fmt == "csv":
-        from harness.reports.csv_report import render_csv
+        from tlsmatrix.reports.csv_report import render_csv
 
         return render_csv
     if fmt == "html":
-        from harness.reports.html import render_html
+        from tlsmatrix.reports.html import render_html
 
         return render_html
     raise ValueError(f"unknown format {fmt!r}")

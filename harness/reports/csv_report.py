@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import io
 
-from harness.expectations import ExpectationResult
-from harness.results import RunResult
+from tlsmatrix.results.expectations import ExpectationResult
+from tlsmatrix.results.model import RunResult
 
 COLUMNS = (
     "target",

@@ -15,10 +15,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from clients.base import Observation, Verdict
-from harness.expectations import ExpectationResult
-from harness.reports import grid
-from harness.results import RunResult
+from tlsmatrix.clients.base import Observation, Verdict
+from tlsmatrix.reports import grid
+from tlsmatrix.results.expectations import ExpectationResult
+from tlsmatrix.results.model import RunResult
 
 # Solid fills, also checked by the screenshot test (pixels of the matrix).
 COLOURS = {

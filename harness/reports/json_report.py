@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness.results import RunResult, to_dict
+from tlsmatrix.results.model import RunResult, to_dict
 
 
 def render_json(run: RunResult) -> str:

@@ -15,10 +15,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from clients.base import Observation, Verdict
-from harness.expectations import ExpectationResult, Violation
-from harness.reports import grid
-from harness.results import RunResult
+from tlsmatrix.clients.base import Observation, Verdict
+from tlsmatrix.reports import grid
+from tlsmatrix.results.expectations import ExpectationResult, Violation
+from tlsmatrix.results.model import RunResult
 
 # XML 1.0 cannot carry most control characters, even escaped; a server's text might.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from clients.base import Observation, Verdict
-from harness.expectations import ExpectationResult
-from harness.reports import grid
-from harness.results import RunResult
+from tlsmatrix.clients.base import Observation, Verdict
+from tlsmatrix.reports import grid
+from tlsmatrix.results.expectations import ExpectationResult
+from tlsmatrix.results.model import RunResult
 
 ICONS = {
     Verdict.ACCEPT: "✅",

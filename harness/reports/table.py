@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from tabulate import tabulate
-
-from clients.base import TrustUsed
-from harness.results import RunResult, grouped
+from tlsmatrix.clients.base import TrustUsed
+from tlsmatrix.results.model import RunResult, grouped
 
 HEADERS = ("client", "verdict", "reason", "detail", "TLS", "trusted", "time")
 

@@ -1,10 +1,10 @@
 """An adapter shipped outside tlsmatrix: the real wget adapter under the name
-``wget-plugin``. A plugin needs only ``clients.base`` (the contract); this one reuses an
+``wget-plugin``. A plugin needs only ``tlsmatrix.clients.base`` (the contract); this one reuses an
 adapter too, to stay small. It is found through its entry point, never imported by name."""
 
 from __future__ import annotations
 
-from clients.wget import WgetClient
+from tlsmatrix.clients.wget import WgetClient
 
 
 class WgetPluginClient(WgetClient):

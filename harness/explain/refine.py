@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from clients.base import Observation, Reason, Verdict
-from harness.chain_analysis import (
+from tlsmatrix.chain.analysis import (
     CONTAINS_ANCHOR,
     HOSTNAME_MISMATCH,
     INCOMPLETE,
@@ -19,6 +18,7 @@ from harness.chain_analysis import (
     WEAK_SIGNATURE,
     ChainReport,
 )
+from tlsmatrix.clients.base import Observation, Reason, Verdict
 
 _REFINABLE = frozenset({Reason.INCOMPLETE_CHAIN, Reason.UNTRUSTED_ROOT, Reason.SELF_SIGNED})
 

@@ -14,8 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
-from harness.chain_analysis import (
+from tlsmatrix.chain.analysis import (
     EXPIRED_IN_CHAIN,
     HOSTNAME_MISMATCH,
     INCOMPLETE,
@@ -23,7 +22,8 @@ from harness.chain_analysis import (
     WEAK_SIGNATURE,
     ChainReport,
 )
-from harness.results import Divergence, grouped
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+from tlsmatrix.results.model import Divergence, grouped
 
 UNEXPLAINED = "unexplained"
 
@@ -52,7 +52,7 @@ class Evidence:
         if not path:
             return None
         if path not in self._bundles:
-            from harness.truststore import TrustBundle, TrustBundleError
+            from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError
 
             try:
                 self._bundles[path] = TrustBundle.load(path)

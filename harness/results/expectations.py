@@ -36,9 +36,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from clients.base import Reason, Verdict, verdict_for
-from harness.errors import UsageError
-from harness.results import RunResult, label
+from tlsmatrix.clients.base import Reason, Verdict, verdict_for
+from tlsmatrix.errors import UsageError
+from tlsmatrix.results.model import RunResult, label
 
 SectionKind = Literal["target", "scenario"]
 POLICY_KEYS = ("all_accept", "consistent")
@@ -192,7 +192,7 @@ def parse_expectations(
     except tomllib.TOMLDecodeError as exc:
         raise ExpectationError(f"{source}: {_toml_position(exc, text)}") from None
     if known_clients is None:
-        import clients
+        from tlsmatrix import clients
 
         known_clients = clients.names()
     known = tuple(known_clients)
@@ -242,7 +242,7 @@ def _parse_section(
                 f"{path}.{_quote_key(key)}", f"unknown key; allowed: {', '.join(_SECTION_KEYS)}"
             )
     if kind == "target":
-        from harness.targets import parse_target
+        from tlsmatrix.runner.targets import parse_target
 
         try:
             match = parse_target(name).name

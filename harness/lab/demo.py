@@ -8,11 +8,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from tabulate import tabulate
-
-from clients.base import Client, Observation, Verdict
-from harness.explain import short_name
-from harness.matrix import TrustPlan, run_matrix
-from harness.results import RunResult
+from tlsmatrix.clients.base import Client, Observation, Verdict
+from tlsmatrix.explain.explanations import short_name
+from tlsmatrix.results.model import RunResult
+from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 
 LAPTOP = "workstation"
 CERTIFI = "certifi-like"
@@ -28,7 +27,7 @@ class Scene:
 def run_demo(
     clients: Sequence[Client], write: Callable[[str], None], timeout: float = 10.0, jobs: int = 8
 ) -> list[Scene]:
-    from harness.lab.lab import Lab
+    from tlsmatrix.lab.lab import Lab
 
     names = [c.name for c in clients]
     scenes: list[Scene] = []
@@ -148,7 +147,7 @@ def _diagnosis(run: RunResult) -> str:
 
 
 def _grouped(results: Sequence[Observation]) -> list[tuple[list[str], str]]:
-    from harness.results import grouped
+    from tlsmatrix.results.model import grouped
 
     return grouped(results)
 

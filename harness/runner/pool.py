@@ -13,7 +13,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from clients.base import Client, ClientInfo, Observation, Reason, Target, Trust, verdict_for
+from tlsmatrix.clients.base import (
+    Client,
+    ClientInfo,
+    Observation,
+    Reason,
+    Target,
+    Trust,
+    verdict_for,
+)
 
 # How long past its timeout a probe may run before the runner gives up on it. Subprocess
 # adapters kill their process at the timeout; in-process libraries bound each socket
@@ -48,7 +56,7 @@ def load_clients(names: Sequence[str] | None) -> list[Client]:
     """Load adapters by name (all registered ones when ``names`` is empty). A name that is
     registered but fails to import becomes a BrokenClient; unknown names raise
     clients.UnknownClient (the CLI rejects them before this)."""
-    import clients
+    from tlsmatrix import clients
 
     chosen = list(names) if names else clients.names()
     loaded: list[Client] = []
@@ -227,7 +235,7 @@ def run_probes(
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM: start nothing new, kill client processes, keep what we have.
         stop.set()
-        from clients._common import kill_all_children
+        from tlsmatrix.clients._common import kill_all_children
 
         kill_all_children()
     finally:

@@ -14,7 +14,7 @@ SCHEMA_FILE = "schemas/tlsmatrix-1.json"
 
 def schema_text() -> str:
     """The schema exactly as shipped."""
-    return resources.files("harness").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+    return resources.files("tlsmatrix.results").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
 @cache

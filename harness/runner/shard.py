@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from clients.base import Target
-from harness.errors import UsageError
-from harness.results import (
+from tlsmatrix.clients.base import Target
+from tlsmatrix.errors import UsageError
+from tlsmatrix.results.model import (
     Divergence,
     RunResult,
     find_divergences,

@@ -1,7 +1,7 @@
 """Chain capture and analysis: what a server presents, and what is wrong with it.
 
-The work lives in :mod:`harness.chain_capture` (network, pyOpenSSL) and
-:mod:`harness.chain_analysis` (pure, cryptography); this module is the one place the rest
+The work lives in :mod:`tlsmatrix.chain.capture` (network, pyOpenSSL) and
+:mod:`tlsmatrix.chain.analysis` (pure, cryptography); this module is the one place the rest
 of the harness imports them from. It imports pyOpenSSL and cryptography, so command-line
 code should import it inside the commands that need it, keeping ``--help`` light.
 """
@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from clients.base import Target
-from harness.chain_analysis import (
+from tlsmatrix.chain.analysis import (
     CONTAINS_ANCHOR,
     EXPIRED_IN_CHAIN,
     EXTRA_CERTS,
@@ -31,7 +30,8 @@ from harness.chain_analysis import (
     leaf_matches_hostname,
     path_from_leaf,
 )
-from harness.chain_capture import CapturedChain, capture_chain
+from tlsmatrix.chain.capture import CapturedChain, capture_chain
+from tlsmatrix.clients.base import Target
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-
-from harness.aia_fetch import AIAFetchError, fetch_issuer
-from harness.chain_analysis import signature_verifies
-from harness.explain import short_name
-from harness.verify_store import StoreVerdict, verify_against
+from tlsmatrix.chain.aia import AIAFetchError, fetch_issuer
+from tlsmatrix.chain.analysis import signature_verifies
+from tlsmatrix.chain.verify import StoreVerdict, verify_against
+from tlsmatrix.explain.explanations import short_name
 
 MAX_DEPTH = 6
 

@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-
-from harness.chain_analysis import signature_verifies
+from tlsmatrix.chain.analysis import signature_verifies
 
 # Bounds: a trust directory is not supposed to be huge; stop reading rather than stall.
 MAX_FILES = 5000

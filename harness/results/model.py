@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
 
 SCHEMA = "tlsmatrix/1"
 _CORE_KEYS = frozenset(

@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 
-from harness.errors import UsageError
+from tlsmatrix.errors import UsageError
 
 
 def write_text(text: str, path: str | None) -> None:

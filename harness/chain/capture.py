@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from clients.base import Target
+from tlsmatrix.clients.base import Target
 
 MAX_CERTIFICATES = 256
 MAX_TOTAL_BYTES = 4 * 1024 * 1024

@@ -9,9 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clients.base import Client, Observation, Target, Trust
-from harness.results import RunResult, environment, find_divergences, now_iso
-from harness.runner import Probe, collect_infos, run_probes
+from tlsmatrix.clients.base import Client, Observation, Target, Trust
+from tlsmatrix.results.model import RunResult, environment, find_divergences, now_iso
+from tlsmatrix.runner.pool import Probe, collect_infos, run_probes
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ def run_matrix(
     inspections = captures.collect(wait=not partial) if captures else {}
     divergences = find_divergences(results)
     if inspections:
-        from harness.explain import Evidence, explain_results
-        from harness.refine import refine_reason
+        from tlsmatrix.explain.explanations import Evidence, explain_results
+        from tlsmatrix.explain.refine import refine_reason
 
         reports = {name: i.report for name, i in inspections.items()}
         results = tuple(refine_reason(o, reports.get(o.target)) for o in results)
@@ -79,7 +79,7 @@ def run_matrix(
 
 def _chain_entry(inspection: Any) -> dict[str, Any]:
     """The JSON ``chains`` entry: what was presented, its issues, and the server fix."""
-    from harness.explain import fix_advice
+    from tlsmatrix.explain.explanations import fix_advice
 
     return {**inspection.to_dict(), "fix": fix_advice(inspection.report)}
 
@@ -91,7 +91,7 @@ class ChainCaptures:
     def __init__(self, targets: Sequence[Target], timeout: float, parallel: int = 4) -> None:
         import queue
 
-        from harness.chain import inspect_chain
+        from tlsmatrix.chain.inspection import inspect_chain
 
         self._results: dict[str, Any] = {}
         todo: queue.SimpleQueue[Target] = queue.SimpleQueue()

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from clients.base import Client, ClientInfo, Observation, Reason, Target, Verdict
-from harness.lab.scenarios import ClientProps, Expectation, Scenario
-from harness.matrix import TrustPlan, run_matrix
-from harness.results import RunResult
+from tlsmatrix.clients.base import Client, ClientInfo, Observation, Reason, Target, Verdict
+from tlsmatrix.lab.scenarios import ClientProps, Expectation, Scenario
+from tlsmatrix.results.model import RunResult
+from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 
 
 @dataclass(frozen=True)

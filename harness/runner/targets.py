@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from clients.base import Target
-from harness.errors import UsageError
+from tlsmatrix.clients.base import Target
+from tlsmatrix.errors import UsageError
 
 # A DNS label as written: letters (any script, for IDN), digits, hyphen, underscore.
 _LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$", re.UNICODE)

@@ -1,0 +1,1 @@
+"""Running probes: targets x clients under hard deadlines, sharded if asked."""
