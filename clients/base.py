@@ -25,15 +25,29 @@ class Reason(enum.StrEnum):
     """Normalized reasons: the same failure has one name whatever the client said."""
 
     OK = "ok"
-    INCOMPLETE_CHAIN = "incomplete_chain"
-    UNTRUSTED_ROOT = "untrusted_root"
+    # Chain building
+    INCOMPLETE_CHAIN = "incomplete_chain"  # an intermediate is missing: not sent, not stored
+    UNTRUSTED_ROOT = "untrusted_root"  # the path ends at an anchor this client does not trust
+    UNKNOWN_ISSUER = "unknown_issuer"  # an issuer is missing; intermediate or root, unknown
     SELF_SIGNED = "self_signed"
+    # Validity
     EXPIRED = "expired"
     NOT_YET_VALID = "not_yet_valid"
-    HOSTNAME_MISMATCH = "hostname_mismatch"
     REVOKED = "revoked"
+    # Names
+    HOSTNAME_MISMATCH = "hostname_mismatch"
+    # Certificate rules
     WEAK_KEY = "weak_key"
     WEAK_SIGNATURE = "weak_signature"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_A_CA = "not_a_ca"
+    PATH_LENGTH = "path_length"
+    NAME_CONSTRAINTS = "name_constraints"
+    WRONG_USAGE = "wrong_usage"  # key usage / extended key usage
+    CRITICAL_EXTENSION = "critical_extension"  # an unhandled critical extension
+    MALFORMED_CERTIFICATE = "malformed_certificate"
+    INVALID_CERTIFICATE = "invalid_certificate"  # "invalid", and the chain shows no one cause
+    # TLS (never a certificate rule)
     HANDSHAKE_FAILURE = "handshake_failure"
     PROTOCOL_VERSION = "protocol_version"
     NOT_TLS = "not_tls"
@@ -49,6 +63,7 @@ CERTIFICATE_REASONS = frozenset(
     {
         Reason.INCOMPLETE_CHAIN,
         Reason.UNTRUSTED_ROOT,
+        Reason.UNKNOWN_ISSUER,
         Reason.SELF_SIGNED,
         Reason.EXPIRED,
         Reason.NOT_YET_VALID,
@@ -56,8 +71,24 @@ CERTIFICATE_REASONS = frozenset(
         Reason.REVOKED,
         Reason.WEAK_KEY,
         Reason.WEAK_SIGNATURE,
+        Reason.BAD_SIGNATURE,
+        Reason.NOT_A_CA,
+        Reason.PATH_LENGTH,
+        Reason.NAME_CONSTRAINTS,
+        Reason.WRONG_USAGE,
+        Reason.CRITICAL_EXTENSION,
+        Reason.MALFORMED_CERTIFICATE,
+        Reason.INVALID_CERTIFICATE,
     }
 )
+
+
+class ReasonSource(enum.StrEnum):
+    """Where a result's reason came from. JSON uses the values."""
+
+    CLIENT = "client"  # the client's own structured signal named it
+    CHAIN = "chain"  # the client said only "issuer unknown"/"invalid"; the chain decided
+    INFERRED = "inferred"  # no decisive evidence: provisional, and the explanation says so
 
 
 def verdict_for(reason: Reason) -> Verdict:
@@ -214,6 +245,13 @@ class ClientInfo:
     min_rsa_bits: int = 2048
     rejects_sha1: bool = True
     checks_revocation: bool = False
+    # Path building. ``partial_chain``: an intermediate in the trust store is an anchor
+    # (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN; off in OpenSSL's default, on in libcurl, Java,
+    # GnuTLS, Chromium). ``strict_x509``: X509_V_FLAG_X509_STRICT-like checks (Python 3.13).
+    # ``aia_user_agent``: the User-Agent its AIA fetches carry, to tie a fetch to a probe.
+    partial_chain: bool = False
+    strict_x509: bool = False
+    aia_user_agent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,6 +268,7 @@ class Observation:
     elapsed_ms: float = 0.0
     trust: TrustUsed | None = None
     explanation: str = ""
+    reason_source: ReasonSource = ReasonSource.CLIENT
     # True when the client said only "issuer unknown" (Java, GnuTLS, Chromium; OpenSSL's
     # codes 2/20/21). Whether that was a missing intermediate, an untrusted root or a
     # self-signed leaf follows from the captured chain: the harness refines ``reason``.
