@@ -34,14 +34,64 @@ def check_ca_file(path: str, option: str = "--ca-file") -> str:
     return os.path.abspath(path)
 
 
+def split_names(values: list[str]) -> list[str]:
+    """Repeated options and comma lists alike: ``-c curl,requests -c node``."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> UsageError:
+    """ "unknown client 'crul' (did you mean 'curl'?)", or the list of known names."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return UsageError(f"unknown {kind} {name!r} (did you mean {close[0]!r}?)")
+    return UsageError(f"unknown {kind} {name!r}; known: {', '.join(known)}")
+
+
 def check_clients(names: list[str]) -> list[str]:
     from tlsmatrix import clients
 
     known = clients.names()
-    for name in names:
+    chosen = split_names(names)
+    for name in chosen:
         if name not in known:
-            raise UsageError(f"unknown client {name!r}; known: {', '.join(known)}")
-    return list(dict.fromkeys(names))
+            raise unknown_name("client", name, known)
+    return list(dict.fromkeys(chosen))
+
+
+# -o's extension names the format when --format is not given.
+EXTENSION_FORMATS = {
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".xml": "junit",
+    ".csv": "csv",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
+
+
+def choose_format(fmt: str | None, output: str | None, formats: tuple[str, ...]) -> str:
+    """``--format`` if given (checked against ``formats``), else the format ``-o``'s
+    extension names, else ``table``. An extension naming a format this command cannot write
+    is an error rather than a silent text table in ``report.json``."""
+    if fmt is not None:
+        if fmt not in formats:
+            raise unknown_name("format", fmt, formats)
+        return fmt
+    if output and output != "-":
+        suffix = os.path.splitext(output)[1].lower()
+        guessed = EXTENSION_FORMATS.get(suffix)
+        if guessed is not None:
+            if guessed not in formats:
+                raise UsageError(
+                    f"-o {output}: this command cannot write {guessed}; "
+                    f"give --format ({', '.join(formats)})"
+                )
+            return guessed
+    return "table" if "table" in formats else formats[0]
 
 
 def parse_trust_options(items: list[str], chosen: list[str]) -> dict[str, str]:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from tlsmatrix.errors import UsageError
+from tlsmatrix.reports import FORMATS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,9 +25,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=command_serve)
 
     run = lab_sub.add_parser("run", help="every client on every scenario, vs. predictions")
-    run.add_argument("--client", action="append", default=[], metavar="NAME")
-    run.add_argument("--scenario", action="append", default=[], metavar="NAME")
-    run.add_argument("--server", choices=("python", "nginx"), default="python")
+    run.add_argument(
+        "-c",
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these clients (repeatable, or a comma list)",
+    )
+    run.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these scenarios (repeatable, or a comma list); default all",
+    )
+    run.add_argument(
+        "--server",
+        choices=("python", "nginx"),
+        default="python",
+        help="serve the scenarios with Python's ssl (default) or real nginx",
+    )
     run.add_argument(
         "--trust-profile",
         choices=("certifi-like", "workstation"),
@@ -40,10 +59,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CLIENT=PROFILE",
         help="give one client another trust profile (repeatable)",
     )
-    run.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
-    run.add_argument("--jobs", type=positive_int, default=8, metavar="N")
-    run.add_argument("--format", choices=("table", "json"), default="table")
-    run.add_argument("-o", "--output", metavar="FILE")
+    run.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="hard deadline per probe in seconds (default 10)",
+    )
+    run.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
+    )
+    run.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)} (default: from -o's extension, else the lab table)",
+    )
+    run.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    run.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 on disagreement, reject or error (repeatable, or a comma list)",
+    )
     run.add_argument(
         "--strict",
         action="store_true",
@@ -96,18 +134,23 @@ def _profile_options(items: list[str], chosen: list[str]) -> dict[str, str]:
 
 
 def _check_scenarios(names: list[str]) -> list[str] | None:
+    from tlsmatrix.inputs import split_names, unknown_name
     from tlsmatrix.lab.scenarios import CATALOGUE
 
     known = CATALOGUE.names()
-    for name in names:
+    chosen = split_names(names)
+    for name in chosen:
         if name not in known:
-            raise UsageError(f"unknown scenario {name!r}; known: {', '.join(known)}")
-    return list(dict.fromkeys(names)) or None
+            raise unknown_name("scenario", name, known)
+    return list(dict.fromkeys(chosen)) or None
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from tlsmatrix.inputs import check_clients
+    from tlsmatrix.inputs import check_clients, choose_format
+    from tlsmatrix.results.fail_on import parse_fail_on
 
+    fmt = choose_format(args.format, args.output, FORMATS)
+    fail_on = parse_fail_on(args.fail_on)
     chosen = check_clients(args.client)
     scenarios = _check_scenarios(args.scenario)
     profile_for = _profile_options(args.trust, chosen)
@@ -146,17 +189,18 @@ def command_run(args: argparse.Namespace) -> int:
         from tlsmatrix.results.expectations import evaluate
 
         expectations = evaluate(lab_run.run, spec, strict=True)
-    if args.format == "json":
-        text = render(lab_run.run, "json", expectations=expectations)
-    else:
+    if fmt == "table":
         text = render_lab_matrix(lab_run)
+    else:
+        text = render(lab_run.run, fmt, expectations=expectations)
     write_text(text, args.output)
-    if expectations is not None and not expectations.passed:
-        from tlsmatrix.commands.run import report_violations
+    from tlsmatrix.commands.run import report_fail_on, report_violations
 
+    failed = report_fail_on(lab_run.run, fail_on)
+    if expectations is not None and not expectations.passed:
         report_violations(expectations)
-        return 1
-    return 1 if args.strict and lab_run.mismatches() else 0
+        failed = True
+    return 1 if failed or (args.strict and lab_run.mismatches()) else 0
 
 
 def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-untyped-def]

@@ -8,27 +8,36 @@ import sys
 from typing import TYPE_CHECKING
 
 from tlsmatrix.errors import UsageError
-from tlsmatrix.inputs import check_ca_file, check_clients, parse_trust_options
+from tlsmatrix.inputs import check_ca_file, check_clients, choose_format, parse_trust_options
 from tlsmatrix.reports import FORMATS
 from tlsmatrix.runner.targets import apply_resolve, parse_resolve, parse_target, read_hosts_file
 
 if TYPE_CHECKING:
     from tlsmatrix.results.expectations import ExpectationResult
+    from tlsmatrix.results.model import RunResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from tlsmatrix.cli import positive_float, positive_int
 
-    run = sub.add_parser("run", help="probe targets with every client and compare")
+    run = sub.add_parser(
+        "run",
+        help="probe targets with every client and compare",
+        description="Probe each target with every client (or those chosen) and show who "
+        "accepts the certificate chain, who rejects it, and why.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument(
         "targets", nargs="*", metavar="TARGET", help="https://host[:port][/path] or host[:port]"
     )
     run.add_argument(
+        "-c",
         "--client",
         action="append",
         default=[],
-        metavar="NAME",
-        help="only this client (repeatable); see 'tlsmatrix clients'",
+        metavar="NAME[,NAME]",
+        help="only these clients (repeatable, or a comma list); see 'tlsmatrix clients'",
     )
     run.add_argument(
         "--ca-file",
@@ -49,7 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="HOST:PORT:ADDR",
         help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
     )
-    run.add_argument("--hosts-file", metavar="FILE", help="more targets, one per line")
+    run.add_argument(
+        "--hosts-file", metavar="FILE", help="more targets, one per line ('-' reads stdin)"
+    )
     run.add_argument(
         "--timeout",
         type=positive_float,
@@ -60,8 +71,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
     )
-    run.add_argument("--format", default="table", choices=FORMATS)
-    run.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    run.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"report format: {', '.join(FORMATS)} (default: from -o's extension, else table)",
+    )
+    run.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report here (atomically; .json .md .xml .csv .html pick the format)",
+    )
+    run.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 when clients disagree, any rejects, or any probe errs: "
+        "disagreement, reject, error (repeatable, or a comma list)",
+    )
     run.add_argument(
         "--expect",
         metavar="FILE",
@@ -75,7 +103,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.set_defaults(func=command_run)
 
 
+EXAMPLES = """examples:
+  tlsmatrix run https://shop.example.invalid/
+  tlsmatrix run new-backend.example.invalid --resolve new-backend.example.invalid:443:127.0.0.1
+  tlsmatrix run host.example.invalid -c curl,requests,node --ca-file roots.pem
+  tlsmatrix run --hosts-file fleet.txt --fail-on disagreement -o report.html
+"""
+
+
 def command_run(args: argparse.Namespace) -> int:
+    from tlsmatrix.results.fail_on import parse_fail_on
+
+    fmt = choose_format(args.format, args.output, FORMATS)
+    fail_on = parse_fail_on(args.fail_on)
     texts = list(args.targets)
     if args.hosts_file:
         texts += read_hosts_file(args.hosts_file)
@@ -107,29 +147,54 @@ def command_run(args: argparse.Namespace) -> int:
     from tlsmatrix.runner.matrix import TrustPlan, run_matrix
     from tlsmatrix.runner.pool import load_clients, terminal_progress
 
-    clients = load_clients(chosen)
-    run = run_matrix(
-        targets,
-        clients,
-        trust=TrustPlan(ca_file, per_client),
-        timeout=args.timeout,
-        jobs=args.jobs,
-        progress=terminal_progress,
-    )
+    try:
+        clients = load_clients(chosen)
+        run = run_matrix(
+            targets,
+            clients,
+            trust=TrustPlan(ca_file, per_client),
+            timeout=args.timeout,
+            jobs=args.jobs,
+            progress=terminal_progress,
+        )
+    except KeyboardInterrupt:
+        # Interrupted before the matrix could collect anything: still write the (empty,
+        # partial) report, so a CI step that expects the file finds one.
+        write_text(render(empty_partial_run(), fmt, shard=shard), args.output)
+        print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
+        return 130
     expectations = None
     if spec is not None:
         from tlsmatrix.results.expectations import evaluate
 
         # A shard holds only some targets: sections for the others are not violations.
         expectations = evaluate(run, spec, strict=shard is None)
-    write_text(render(run, args.format, expectations=expectations, shard=shard), args.output)
+    write_text(render(run, fmt, expectations=expectations, shard=shard), args.output)
     if run.partial:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130
+    failed = False
     if expectations is not None and not expectations.passed:
         report_violations(expectations)
-        return 1
-    return 0
+        failed = True
+    return 1 if report_fail_on(run, fail_on) or failed else 0
+
+
+def report_fail_on(run: RunResult, conditions: tuple[str, ...]) -> bool:
+    """Print each ``--fail-on`` condition that holds; True when any does."""
+    from tlsmatrix.results.fail_on import failures
+
+    lines = failures(run, conditions)
+    for line in lines:
+        print(f"tlsmatrix: --fail-on: {line}", file=sys.stderr)
+    return bool(lines)
+
+
+def empty_partial_run() -> RunResult:
+    """A run with no results yet, marked partial."""
+    from tlsmatrix.results.model import RunResult, environment, now_iso
+
+    return RunResult((), (), environment(), now_iso(), partial=True)
 
 
 def report_violations(expectations: ExpectationResult) -> None:

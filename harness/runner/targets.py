@@ -121,10 +121,16 @@ def apply_resolve(
 
 
 def read_hosts_file(path: str) -> list[str]:
-    """One target per line; blank lines and ``#`` comments are skipped."""
+    """One target per line; blank lines and ``#`` comments are skipped. ``-`` is stdin."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(10_000_000)
+        if path == "-":
+            import sys
+
+            data = sys.stdin.buffer.read(10_000_000)
+            path = "(stdin)"
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(10_000_000)
     except OSError as exc:
         raise UsageError(f"cannot read hosts file {path}: {exc.strerror or exc}") from None
     if b"\0" in data:
