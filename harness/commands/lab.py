@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from typing import TYPE_CHECKING
 
 from tlsmatrix.errors import UsageError
 from tlsmatrix.reports import FORMATS
+
+if TYPE_CHECKING:
+    from tlsmatrix.lab.export import ExportManifest
+    from tlsmatrix.lab.lab import Lab
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,10 +23,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     lab.set_defaults(func=lambda args: _missing_subcommand(lab))
 
     serve = lab_sub.add_parser("serve", help="serve every scenario until Ctrl-C")
-    serve.add_argument("--server", choices=("python", "nginx"), default="python")
-    serve.add_argument("--scenario", action="append", default=[], metavar="NAME")
     serve.add_argument(
-        "--dir", metavar="DIR", help="also export the certificates, keys and trust profiles here"
+        "--server",
+        choices=("python", "nginx"),
+        default="python",
+        help="serve with Python's ssl (default) or real nginx",
+    )
+    serve.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these scenarios (repeatable, or a comma list); default all",
+    )
+    serve.add_argument(
+        "--port",
+        type=positive_int,
+        metavar="BASE",
+        help="serve scenario i on BASE+i (catalogue order) instead of free ports",
+    )
+    serve.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="write the manifest (lab.json), chains, keys and trust profiles of what is "
+        "served here, for 'lab run --from-export DIR'",
+    )
+    serve.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="json prints the manifest (scenarios, URLs, trust profiles) as one document",
     )
     serve.set_defaults(func=command_serve)
 
@@ -204,7 +236,6 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-untyped-def]
-    import json
 
     from tlsmatrix.clients.base import Target
     from tlsmatrix.lab.export import load_manifest
@@ -251,36 +282,71 @@ def command_serve(args: argparse.Namespace) -> int:
     scenarios = _check_scenarios(args.scenario)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with Lab(scenarios, server=args.server) as lab:
-        print(
-            f"tlsmatrix lab: {len(lab.scenarios)} scenarios served by {args.server} "
-            f"on 127.0.0.1 (Ctrl-C to stop)"
-        )
-        width = max(len(s.name) for s in lab.scenarios)
-        for s in lab.scenarios:
-            print(f"  {s.name:<{width}}  {s.url}   {s.scenario.summary}")
-        print(f"AIA/CRL server: {lab.aia.url}")
-        for name, path in lab.trust_profiles.items():
-            print(f"trust profile {name}: {path}")
-        print(
-            "Try: tlsmatrix run "
-            + lab.scenarios[0].url
-            + " --ca-file "
-            + lab.trust_profiles["certifi-like"]
-        )
-        if args.dir:
-            from tlsmatrix.lab.export import export
+    from tlsmatrix.lab.nginx import NginxError
 
-            export(args.dir, lab.aia.url)
-            print(f"exported certificates, keys and nginx.conf to {args.dir}")
+    lab = Lab(scenarios, server=args.server, first_port=args.port)
+    try:
+        lab.start()
+    except OSError as exc:
+        raise UsageError(f"cannot serve the lab: {exc.strerror or exc}") from None
+    except NginxError as exc:
+        raise UsageError(f"cannot serve the lab: {exc}") from None
+    try:
+        manifest = None
+        if args.dir:
+            from tlsmatrix.lab.export import export_running
+
+            manifest = export_running(lab, args.dir)
+        if args.format == "json":
+            print(json.dumps(_serve_document(lab, manifest), indent=2))
+        else:
+            _print_served(lab, args.server, manifest)
         sys.stdout.flush()
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
-    print("tlsmatrix lab: stopped; keys removed")
+        print("tlsmatrix lab: stopping", file=sys.stderr, flush=True)
+    finally:
+        lab.close()
+    print("tlsmatrix lab: stopped; keys removed", file=sys.stderr)
     return 0
+
+
+def _serve_document(lab: Lab, manifest: ExportManifest | None) -> dict[str, object]:
+    return {
+        "server": lab.server_kind,
+        "aia_url": lab.aia.url,
+        "trust_profiles": lab.trust_profiles,
+        "manifest": str(manifest.directory / "lab.json") if manifest else None,
+        "scenarios": [
+            {"name": s.name, "url": s.url, "port": s.port, "summary": s.scenario.summary}
+            for s in lab.scenarios
+        ],
+    }
+
+
+def _print_served(lab: Lab, server: str, manifest: ExportManifest | None) -> None:
+    n = len(lab.scenarios)
+    print(
+        f"tlsmatrix lab: {n} scenario{'s' * (n != 1)} served by {server} on 127.0.0.1 "
+        "(Ctrl-C to stop)"
+    )
+    width = max(len(s.name) for s in lab.scenarios)
+    for s in lab.scenarios:
+        print(f"  {s.name:<{width}}  {s.url}   {s.scenario.summary}")
+    print(f"AIA/CRL server: {lab.aia.url}")
+    for name, path in lab.trust_profiles.items():
+        print(f"trust profile {name}: {path}")
+    print(
+        f"Try: tlsmatrix run {lab.scenarios[0].url} --ca-file {lab.trust_profiles['certifi-like']}"
+    )
+    if manifest is not None:
+        print(
+            f"manifest: {manifest.directory / 'lab.json'} (tlsmatrix lab run --from-export "
+            f"{manifest.directory})"
+        )
 
 
 def command_export(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@
     lab.json        the manifest: scenarios, ports, URLs, files, fingerprints
 
 :func:`load_manifest` reads ``lab.json`` back.
-``python -m harness.lab.export --dir DIR --base-url http://aia:8080/`` runs it.
+``python -m tlsmatrix.lab.export --dir DIR --base-url http://aia:8080/`` runs it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tlsmatrix.lab.scenarios import CATALOGUE, Catalogue, Scenario
+
+if TYPE_CHECKING:
+    from tlsmatrix.lab.lab import Lab
 
 MANIFEST = "lab.json"
 MANIFEST_SCHEMA = "tlsmatrix-lab-export/1"
@@ -129,6 +133,63 @@ def export(
     return load_manifest(directory, catalogue=catalogue)
 
 
+def export_running(lab: Lab, dir: str | os.PathLike[str]) -> ExportManifest:  # noqa: A002
+    """Write the manifest of a RUNNING lab into ``dir``: its real ports and URLs, copies of
+    the chains, keys and trust profiles it serves, the AIA files, and the AIA server's
+    real URL, so ``lab run --from-export DIR`` reaches exactly what is being served."""
+    import shutil
+
+    from tlsmatrix.lab.pki import _write_private
+
+    directory = Path(dir).resolve()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for sub in ("chains", "keys", "trust", "aia"):
+        (directory / sub).mkdir(mode=0o700, exist_ok=True)
+    for path, (body, _) in lab.pki.material.http_files().items():
+        _write_private(directory / "aia" / path.lstrip("/"), body)
+    records: list[dict[str, object]] = []
+    for s in lab.scenarios:
+        chain = Path("chains") / f"scenario-{s.name}.pem"
+        key = Path("keys") / f"scenario-{s.name}.key"
+        shutil.copyfile(s.chain_file, directory / chain)
+        _write_private(directory / key, Path(s.key_file).read_bytes())
+        records.append(
+            {
+                "name": s.name,
+                "port": s.port,
+                "url": s.url,
+                "host": s.host,
+                "chain": list(s.scenario.chain),
+                "chain_file": str(chain),
+                "key_file": str(key),
+                "fingerprints": list(s.fingerprints),
+                "aia": s.scenario.aia,
+            }
+        )
+    profiles = {}
+    for name, path in lab.trust_profiles.items():
+        shutil.copyfile(path, directory / "trust" / f"{name}.pem")
+        profiles[name] = f"trust/{name}.pem"
+    from tlsmatrix.lab.nginx import NginxSite, render_conf
+
+    sites = [NginxSite(str(r["name"]), int(r["port"]), str(r["chain_file"]), str(r["key_file"]))
+             for r in records]  # fmt: skip
+    conf = render_conf(
+        sites, listen_host="127.0.0.1", pid_file="nginx.pid", error_log="stderr", temp_dir="."
+    )
+    _write_private(directory / NGINX_CONF, conf.encode())
+    manifest = {
+        "schema": MANIFEST_SCHEMA,
+        "base_url": lab.aia.url,
+        "nginx_conf": NGINX_CONF,
+        "aia_dir": "aia",
+        "trust_profiles": profiles,
+        "scenarios": records,
+    }
+    _write_private(directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    return load_manifest(directory)
+
+
 def load_manifest(
     dir: str | os.PathLike[str],  # noqa: A002
     *,
@@ -167,7 +228,7 @@ def load_manifest(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.lab.export")
+    parser = argparse.ArgumentParser(prog="python -m tlsmatrix.lab.export")
     parser.add_argument("--dir", required=True, help="directory to write (created if missing)")
     parser.add_argument("--base-url", required=True, help="AIA/CRL base URL, e.g. http://aia:8080/")
     parser.add_argument("--first-port", type=int, default=FIRST_PORT)

@@ -53,7 +53,8 @@ class RunningScenario:
 class Lab:
     """The broken-chain lab. ``scenarios`` selects scenario ids (all when None); ``server``
     is "python" or "nginx"; ``aia_log_file`` also writes the AIA log as JSON lines;
-    ``max_hang`` bounds how long the hung AIA path holds a connection.
+    ``max_hang`` bounds how long the hung AIA path holds a connection; ``first_port``
+    serves scenario i (catalogue order) on ``first_port + i`` instead of free ports.
 
     Raises KeyError for an unknown scenario, ValueError for an unknown server kind and
     :class:`tlsmatrix.lab.nginx.NginxError` when nginx cannot run."""
@@ -66,6 +67,7 @@ class Lab:
         aia_log_file: str | Path | None = None,
         max_hang: float = 60.0,
         catalogue: Catalogue = CATALOGUE,
+        first_port: int | None = None,
     ) -> None:
         if server not in SERVER_KINDS:
             raise ValueError(f"unknown server kind {server!r}; one of {SERVER_KINDS}")
@@ -73,6 +75,7 @@ class Lab:
         self._selected: list[Scenario] = catalogue.select(scenarios)
         self._aia_log_file = aia_log_file
         self._max_hang = max_hang
+        self._first_port = first_port
         self._stack = contextlib.ExitStack()
         self._running: list[RunningScenario] = []
         # Set by start(); a Lab is used inside ``with`` only.
@@ -151,9 +154,10 @@ class Lab:
     def _start_python(self) -> None:
         from tlsmatrix.lab.tlsserver import TLSServer
 
-        for sc in self._selected:
+        for i, sc in enumerate(self._selected):
             chain, key = self._files(sc)
-            server = TLSServer(chain, key, host="127.0.0.1")
+            port = 0 if self._first_port is None else self._first_port + i
+            server = TLSServer(chain, key, host="127.0.0.1", port=port)
             self._stack.callback(_stop_tls_server, server)
             server.start()
             self._running.append(self._record(sc, server.port, chain, key))
@@ -164,7 +168,8 @@ class Lab:
         files = {sc.name: self._files(sc) for sc in self._selected}
         work = self.pki.directory / "nginx"
         work.mkdir(mode=0o700)
-        nginx = NginxServer([(n, c, k) for n, (c, k) in files.items()], work)
+        sites = [(n, c, k) for n, (c, k) in files.items()]
+        nginx = NginxServer(sites, work, first_port=self._first_port)
         self._stack.callback(nginx.stop)
         nginx.start()
         self.nginx = nginx

@@ -125,8 +125,10 @@ class NginxServer:
         host: str = "127.0.0.1",
         startup_timeout: float = 10.0,
         attempts: int = 3,
+        first_port: int | None = None,
     ) -> None:
         self.sites = list(sites)
+        self.first_port = first_port  # sites on first_port, first_port + 1, ...; else free ports
         self.directory = Path(directory)
         self.host = host
         self.startup_timeout = startup_timeout
@@ -146,8 +148,13 @@ class NginxServer:
             raise NginxError("nginx is not installed (Debian: apt-get install nginx-light)")
         (self.directory / "tmp").mkdir(mode=0o700, exist_ok=True)
         last = ""
-        for _ in range(self.attempts):
-            ports = free_ports(len(self.sites), self.host)
+        fixed = self.first_port is not None
+        for _ in range(1 if fixed else self.attempts):
+            ports = (
+                [self.first_port + i for i in range(len(self.sites))]  # type: ignore[operator]
+                if fixed
+                else free_ports(len(self.sites), self.host)
+            )
             self.ports = {name: port for (name, _, _), port in zip(self.sites, ports, strict=True)}
             self._write_conf()
             ok, output = check_conf(self.conf_path, self.directory)
