@@ -237,3 +237,31 @@ def test_run_help_has_examples_and_every_option_is_explained():
 
 def test_split_names():
     assert split_names(["a,b", " c ", "a,,"]) == ["a", "b", "c", "a"]
+
+
+def test_clients_table_is_narrow_and_shows_policy():
+    from tlsmatrix import clients
+
+    result = tlsmatrix("clients")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["client", "version", "TLS", "library", "policy"]
+    listed = [line.split()[0] for line in lines[2:] if line.strip() and not line.startswith("(")]
+    assert listed == clients.names()
+    # Every available client's row states its measured policy.
+    assert "RSA>=" in result.stdout and ("no SHA-1" in result.stdout or "SHA-1 ok" in result.stdout)
+    assert max(len(line) for line in lines) <= 120
+    wide = tlsmatrix("clients", "--wide").stdout
+    assert "native trust" in wide.splitlines()[0] and "env vars" in wide.splitlines()[0]
+
+
+def test_policy_label_reads_properties_not_names():
+    from tlsmatrix.clients.base import ClientInfo
+    from tlsmatrix.commands.clients import policy_label
+
+    info = ClientInfo("anything", True, fetches_aia=True, min_rsa_bits=1024, rejects_sha1=False,
+                      partial_chain=True, strict_x509=True, checks_revocation=True)  # fmt: skip
+    assert policy_label(info) == (
+        "AIA, RSA>=1024, SHA-1 ok, partial chain, strict X.509, revocation"
+    )
+    assert policy_label(ClientInfo("x", True)) == "no AIA, RSA>=2048, no SHA-1"

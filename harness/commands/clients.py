@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tlsmatrix.clients.base import ClientInfo
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("clients", help="list the clients and how each behaves")
-    parser.add_argument("--format", default="table", choices=("table", "json"))
+    parser = sub.add_parser(
+        "clients",
+        help="list the clients and how each behaves",
+        description="Every client tlsmatrix can drive: whether it is installed here, its "
+        "version and TLS library, and the measured policy that makes verdicts differ.",
+    )
+    parser.add_argument(
+        "--format",
+        default="table",
+        choices=("table", "json"),
+        help="json holds every field, policy and notes included",
+    )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="also show the native trust store, the environment variables and notes",
+    )
     parser.set_defaults(func=command_clients)
 
 
@@ -22,21 +41,49 @@ def command_clients(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([client_info_to_dict(i) for i in infos], indent=2))
         return 0
-    rows = [
-        (
-            i.name,
-            "yes" if i.available else f"no: {i.unavailable_reason}",
-            i.version or "-",
-            " ".join(filter(None, [i.tls_library, _short_lib(i.tls_library_version)])) or "-",
-            trust_label(i.native_trust) if i.available else "-",
-            ", ".join(i.env_vars) or "-",
-            "yes" if i.fetches_aia else "no",
-        )
-        for i in infos
-    ]
-    headers = ("client", "available", "version", "TLS library", "native trust", "env vars", "AIA")
+    headers = ["client", "version", "TLS library", "policy"]
+    rows = []
+    for i in infos:
+        if not i.available:
+            rows.append([i.name, f"unavailable: {i.unavailable_reason}", "-", "-"])
+            continue
+        library = " ".join(filter(None, [i.tls_library, _short_lib(i.tls_library_version)]))
+        rows.append([i.name, _short_version(i), library or "-", policy_label(i)])
+    if args.wide:
+        headers += ["native trust", "env vars", "notes"]
+        for row, i in zip(rows, infos, strict=True):
+            row += [
+                trust_label(i.native_trust) if i.available else "-",
+                ", ".join(i.env_vars) or "-",
+                "; ".join(i.notes) or "-",
+            ]
     print(tabulate(rows, headers=headers, tablefmt="simple"))
+    if not args.wide:
+        print("\n(--wide adds native trust, environment variables and notes)")
     return 0
+
+
+def policy_label(info: ClientInfo) -> str:
+    """The measured properties that decide verdicts, in a few words."""
+    parts = [
+        "AIA" if info.fetches_aia else "no AIA",
+        f"RSA>={info.min_rsa_bits}",
+        "no SHA-1" if info.rejects_sha1 else "SHA-1 ok",
+    ]
+    if info.partial_chain:
+        parts.append("partial chain")
+    if info.strict_x509:
+        parts.append("strict X.509")
+    if info.checks_revocation:
+        parts.append("revocation")
+    return ", ".join(parts)
+
+
+def _short_version(info: ClientInfo) -> str:
+    """The version without the client's own name repeated in front of it."""
+    version = info.version or "-"
+    first, _, rest = version.partition(" ")
+    return rest if rest and first.lower() == info.name.split("-")[0].lower() else version
 
 
 def _short_lib(version: str | None) -> str:
