@@ -123,9 +123,7 @@ def parse_key(data: bytes, where: str, password: bytes | None) -> Any:
         raise UsageError(f"{where} holds a private key that cannot be read") from None
 
 
-def read_fields(
-    cert: str, chain: str | None, key: str | None, password: bytes | None
-) -> Material:
+def read_fields(cert: str, chain: str | None, key: str | None, password: bytes | None) -> Material:
     """The three fields of a cloud import: body, chain (optional), private key."""
     if key is None:
         raise UsageError("--cert needs --key: the private key the certificate was issued for")
@@ -236,7 +234,7 @@ def _yaml_sections(text: str) -> dict[str, dict[str, str]]:
             continue
         if section is None or not sep:
             continue
-        if not value[:1] in ("|", ">"):
+        if value[:1] not in ("|", ">"):
             sections[section][key] = value.strip("'\"")
             continue
         block: list[str] = []
