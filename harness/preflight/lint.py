@@ -247,7 +247,7 @@ def _missing(
         return [
             LintIssue(
                 "unknown_issuer",
-                _chain_label(material),
+                _origin(material, top),
                 f"the chain ends at '{name_of(top)}', whose issuer '{issuer}' is not in {store}",
                 f"if '{issuer}' is an intermediate, add it to the chain; if it is a root, "
                 "clients without it will reject",
