@@ -305,3 +305,17 @@ def test_unreadable_and_empty_files_are_bad_input(files: Files) -> None:
 
 def test_default_names_come_from_the_leaf(files: Files) -> None:
     assert leaf_names(files.leaf_cert) == [NAME]
+
+
+def test_chain_ending_at_a_ca_outside_the_store_is_a_warning_on_its_file(files: Files) -> None:
+    stranger_key = ec.generate_private_key(ec.SECP256R1())
+    stranger = _cert("Stranger Root", stranger_key, "Stranger Root", stranger_key, ca=True)
+    roots = TrustBundle.load(files.write("stranger.pem", _pem(stranger)))
+    material = inputs.read_fields(files.leaf, files.intermediate, files.key, None)
+    [issue] = lint(material, [NAME], roots)
+    assert (issue.code, issue.severity, issue.file) == (
+        "unknown_issuer",
+        WARNING,
+        f"--chain {files.intermediate}",
+    )
+    assert "'Preflight Root CA' is not in" in issue.problem
