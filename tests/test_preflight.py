@@ -69,7 +69,12 @@ def test_leaf_alone_is_caught_before_deployment(
     missing = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(missing) == 1
     assert f"'{INTERMEDIATE}'" in missing[0] and AIA_URL in missing[0]
-    assert "preflight failed: 1 lint error; --fail-on reject: requests (incomplete_chain)" in err
+    assert "tlsmatrix: preflight: 1 lint error in the files" in err
+    [rejected] = [line for line in err.splitlines() if line.startswith("tlsmatrix: --fail-on: ")]
+    assert rejected.startswith(f"tlsmatrix: --fail-on: rejected on https://{NAME}:")
+    assert rejected.endswith(
+        ": requests (incomplete_chain), openssl (incomplete_chain), node (incomplete_chain)"
+    )
     assert preflight_dirs(private_tmp) == []
 
     code, out, err = preflight(capsys, *args, "-c", "requests")
@@ -148,10 +153,19 @@ def test_disagreement_policy(files: Files, capsys: pytest.CaptureFixture[str]) -
     )
     code, _, err = preflight(capsys, *args, "--fail-on", "disagreement")
     assert code == 1
-    assert "tlsmatrix: preflight failed: disagreement:" in err
-    code, _, err = preflight(capsys, *args, "--fail-on", "reject")
+    assert err.startswith("tlsmatrix: --fail-on: disagreement on https://")
+    code, _, err = preflight(capsys, *args)  # reject is the default
     assert code == 1
-    assert "--fail-on reject: requests (untrusted_root)" in err
+    assert err.endswith(": requests (untrusted_root)\n")
+    # The conditions are those of run: a rejection is not an error.
+    code, _, err = preflight(capsys, *args, "--fail-on", "error")
+    assert (code, err) == (0, "")
+    code, _, err = preflight(capsys, *args, "--fail-on", "error,rejected")
+    assert code == 2
+    assert err == (
+        "tlsmatrix: error: unknown --fail-on condition 'rejected'; "
+        "known: disagreement, reject, error\n"
+    )
 
 
 def test_key_that_does_not_match_is_one_line_exit_2(

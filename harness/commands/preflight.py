@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from tlsmatrix.results.model import RunResult
     from tlsmatrix.trust.bundle import TrustBundle
 
-FAIL_ON = ("reject", "error", "disagreement")
+FAIL_ON = ("disagreement", "reject", "error")  # the conditions of run --fail-on
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,9 +70,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--fail-on",
-        default="reject",
-        choices=FAIL_ON,
-        help="exit 1 when a client rejects (default), also on errors, or on disagreement",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 when any client rejects (default: reject), any probe errs (error), or "
+        "clients disagree (disagreement); repeatable, or a comma list",
     )
     parser.add_argument(
         "--lint-only", action="store_true", help="only lint the files; start no server"
@@ -126,6 +128,7 @@ def command_preflight(args: argparse.Namespace) -> int:
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
     per_client = parse_trust_options(args.trust, chosen)
     _check_output(args.output)
+    fail_on = parse_fail_on(args.fail_on)
 
     roots = _lint_store(ca_file)
     issues = lint(material, names, roots)
@@ -133,7 +136,7 @@ def command_preflight(args: argparse.Namespace) -> int:
         print(issue.line(), file=sys.stderr)
     errors = sum(issue.severity == "error" for issue in issues)
     if args.lint_only:
-        return _finish(errors, None, args.fail_on)
+        return _finish(errors, None, fail_on)
     if material.key_cert != 0:
         print(
             f"tlsmatrix: not served: a server refuses these files as given ({material.key_file} "
@@ -166,31 +169,51 @@ def command_preflight(args: argparse.Namespace) -> int:
     if run.partial:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130
-    return _finish(errors, run, args.fail_on)
+    return _finish(errors, run, fail_on)
 
 
-def failing_rows(run: RunResult, fail_on: str) -> list[str]:
-    """'client (reason) at target' for each row the ``--fail-on`` policy fails on."""
+def parse_fail_on(values: list[str]) -> tuple[str, ...]:
+    """``--fail-on`` values (repeated, or comma lists), checked; ``reject`` when none."""
+    chosen = [v.strip() for item in values for v in item.split(",") if v.strip()]
+    for value in chosen:
+        if value not in FAIL_ON:
+            raise UsageError(f"unknown --fail-on condition {value!r}; known: {', '.join(FAIL_ON)}")
+    return tuple(dict.fromkeys(chosen)) or ("reject",)
+
+
+def failures(run: RunResult, conditions: tuple[str, ...]) -> list[str]:
+    """One line per condition that holds, naming where; the conditions of ``run
+    --fail-on``: ``disagreement`` (clients reached different verdicts or reasons),
+    ``reject`` (a client rejected), ``error`` (a probe ended without a TLS verdict).
+    Skipped clients, held back AIA fetchers included, count for none."""
     from tlsmatrix.clients.base import Verdict
 
-    if fail_on == "disagreement":
-        return [d.summary() for d in run.divergences]
-    bad = {Verdict.REJECT} | ({Verdict.ERROR, Verdict.TIMEOUT} if fail_on == "error" else set())
-    return [f"{o.client} ({o.reason.value})" for o in run.results if o.verdict in bad]
+    lines = []
+    if "disagreement" in conditions:
+        lines += [f"disagreement on {d.target}: {d.summary()}" for d in run.divergences]
+    for condition, verdicts, what in (
+        ("reject", (Verdict.REJECT,), "rejected"),
+        ("error", (Verdict.ERROR, Verdict.TIMEOUT), "no verdict"),
+    ):
+        if condition not in conditions:
+            continue
+        by_target: dict[str, list[str]] = {}
+        for obs in run.results:
+            if obs.verdict in verdicts:
+                by_target.setdefault(obs.target, []).append(f"{obs.client} ({obs.reason.value})")
+        lines += [f"{what} on {target}: {', '.join(names)}" for target, names in by_target.items()]
+    return lines
 
 
-def _finish(errors: int, run: RunResult | None, fail_on: str) -> int:
-    failed = failing_rows(run, fail_on) if run is not None else []
-    problems = []
+def _finish(errors: int, run: RunResult | None, fail_on: tuple[str, ...]) -> int:
+    """Exit 1 when a lint error or a --fail-on condition holds, each said on stderr."""
+    lines = failures(run, fail_on) if run is not None else []
+    for line in lines:
+        print(f"tlsmatrix: --fail-on: {line}", file=sys.stderr)
     if errors:
-        problems.append(f"{errors} lint error{'s' * (errors != 1)}")
-    if failed:
-        what = "disagreement" if fail_on == "disagreement" else f"--fail-on {fail_on}"
-        problems.append(f"{what}: {', '.join(failed)}")
-    if problems:
-        print(f"tlsmatrix: preflight failed: {'; '.join(problems)}", file=sys.stderr)
-        return 1
-    return 0
+        s = "s" * (errors != 1)
+        print(f"tlsmatrix: preflight: {errors} lint error{s} in the files", file=sys.stderr)
+    return 1 if errors or lines else 0
 
 
 def _lint_store(ca_file: str | None) -> TrustBundle:
