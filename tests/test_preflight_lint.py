@@ -319,3 +319,19 @@ def test_chain_ending_at_a_ca_outside_the_store_is_a_warning_on_its_file(files: 
         f"--chain {files.intermediate}",
     )
     assert "'Preflight Root CA' is not in" in issue.problem
+
+
+def test_encrypted_key_and_der_certificate(files: Files) -> None:
+    encrypted = files.leaf_key.private_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"k3y"),
+    )
+    key = files.write("enc.key", encrypted)
+    der = files.write("leaf.der", files.leaf_cert.public_bytes(serialization.Encoding.DER))
+    material = inputs.read_fields(der, files.intermediate, key, b"k3y")
+    assert material.body == (files.leaf_cert,)
+    with pytest.raises(UsageError, match="is encrypted: give its password with --password-file"):
+        inputs.read_fields(der, files.intermediate, key, None)
+    with pytest.raises(UsageError, match="wrong password"):
+        inputs.read_fields(der, files.intermediate, key, b"nope")

@@ -20,6 +20,7 @@ from tlsmatrix.chain.analysis import (
     WEAK_SIGNATURE,
     analyse_chain,
     leaf_matches_hostname,
+    signature_verifies,
 )
 from tlsmatrix.explain.explanations import short_name
 from tlsmatrix.preflight.inputs import FIELDS, Material
@@ -63,11 +64,8 @@ def _der(cert: x509.Certificate) -> bytes:
 
 
 def _self_signed(cert: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(cert)
-    except Exception:  # noqa: BLE001 - not self-issued, or not checkable: not a root here
-        return False
-    return True
+    """Issued by itself (the signature checked, SHA-1 roots included)."""
+    return cert.issuer == cert.subject and signature_verifies(cert, cert) is not False
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
