@@ -97,6 +97,45 @@ def test_aia_fetching_clients_are_held_back_offline(
     assert code == 1  # the lint error still fails the check
 
 
+def test_aia_fetch_that_stays_on_this_machine_is_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An AIA URL on 127.0.0.1 needs no network: java-aia runs, fetches and accepts."""
+    import http.server
+    import threading
+
+    der: list[bytes] = []
+
+    class Issuer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pkix-cert")
+            self.send_header("Content-Length", str(len(der[0])))
+            self.end_headers()
+            self.wfile.write(der[0])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Issuer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/intermediate.crt"
+        files = make_files(str(tmp_path), aia=url)
+        der.append(files.intermediate_cert.public_bytes(serialization.Encoding.DER))
+        code, out, err = preflight(
+            capsys,
+            *("--cert", files.leaf, "--key", files.key, "--ca-file", files.root),
+            *("-c", "java-aia,openssl", "--format", "json"),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    rows = {r["client"]: (r["verdict"], r["reason"]) for r in json.loads(out)["results"]}
+    assert rows == {"java-aia": ("accept", "ok"), "openssl": ("reject", "incomplete_chain")}
+    assert code == 1  # the lint error and openssl's rejection stand
+
+
 def test_offline_aia_note_only_for_remote_urls() -> None:
     assert offline_aia_note([]) is None
     assert offline_aia_note(["http://127.0.0.1:8080/i.crt"]) is None

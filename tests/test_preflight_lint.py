@@ -118,14 +118,14 @@ class Files:
             return handle.read()
 
 
-def make_files(directory: str, *, leaf_days: int = 90) -> Files:
+def make_files(directory: str, *, leaf_days: int = 90, aia: str = AIA_URL) -> Files:
     root_key = ec.generate_private_key(ec.SECP256R1())
     int_key = ec.generate_private_key(ec.SECP256R1())
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     root = _cert("Preflight Root CA", root_key, "Preflight Root CA", root_key, ca=True, days=3650)
     intermediate = _cert(INTERMEDIATE, int_key, "Preflight Root CA", root_key, ca=True, days=1825)
     leaf = _cert(
-        NAME, leaf_key, INTERMEDIATE, int_key, ca=False, sans=(NAME,), aia=AIA_URL, days=leaf_days
+        NAME, leaf_key, INTERMEDIATE, int_key, ca=False, sans=(NAME,), aia=aia, days=leaf_days
     )
     files = Files(directory, "", "", "", "", leaf, intermediate, leaf_key)
     return Files(
