@@ -335,3 +335,9 @@ def test_encrypted_key_and_der_certificate(files: Files) -> None:
         inputs.read_fields(der, files.intermediate, key, None)
     with pytest.raises(UsageError, match="wrong password"):
         inputs.read_fields(der, files.intermediate, key, b"nope")
+
+
+def test_default_name_for_a_wildcard_is_one_name_under_it(files: Files) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _cert("w", key, "w", key, ca=False, sans=("*.shop.invalid", "shop.invalid"))
+    assert leaf_names(leaf) == ["preflight.shop.invalid", "shop.invalid"]
