@@ -202,8 +202,7 @@ def test_disagreement_policy(files: Files, capsys: pytest.CaptureFixture[str]) -
     code, _, err = preflight(capsys, *args, "--fail-on", "error,rejected")
     assert code == 2
     assert err == (
-        "tlsmatrix: error: unknown --fail-on condition 'rejected'; "
-        "known: disagreement, reject, error\n"
+        "tlsmatrix: error: unknown --fail-on condition 'rejected' (did you mean 'reject'?)\n"
     )
 
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from tlsmatrix.results.model import RunResult
     from tlsmatrix.trust.bundle import TrustBundle
 
-FAIL_ON = ("disagreement", "reject", "error")  # the conditions of run --fail-on
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -81,7 +80,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
     parser.add_argument("--jobs", type=positive_int, default=8, metavar="N")
-    parser.add_argument("--format", default="table", choices=FORMATS)
+    parser.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)} (default: from -o's extension, else table)",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report here")
     parser.set_defaults(func=command_preflight)
 
@@ -112,9 +115,11 @@ def read_material(args: argparse.Namespace) -> Material:
 
 def command_preflight(args: argparse.Namespace) -> int:
     from tlsmatrix.commands.run import _check_output
-    from tlsmatrix.inputs import check_ca_file, check_clients, parse_trust_options
+    from tlsmatrix.inputs import check_ca_file, check_clients, choose_format, parse_trust_options
+    from tlsmatrix.results.fail_on import parse_fail_on
     from tlsmatrix.runner.targets import parse_target
 
+    fmt = choose_format(args.format, args.output, FORMATS)
     material = read_material(args)
     from tlsmatrix.preflight.lint import leaf_names, lint, name_of
 
@@ -124,11 +129,11 @@ def command_preflight(args: argparse.Namespace) -> int:
         raise UsageError("the leaf names no DNS name or IP address: give --name HOST")
     for name in names:
         parse_target(f"[{name}]" if ":" in name else name)  # one line if it is not a host
-    chosen = check_clients([n for item in args.client for n in item.split(",") if n])
+    chosen = check_clients(args.client)
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
     per_client = parse_trust_options(args.trust, chosen)
     _check_output(args.output)
-    fail_on = parse_fail_on(args.fail_on)
+    fail_on = parse_fail_on(args.fail_on) or ("reject",)
 
     roots = _lint_store(ca_file)
     issues = lint(material, names, roots)
@@ -165,51 +170,18 @@ def command_preflight(args: argparse.Namespace) -> int:
         allow_network=args.allow_network,
         progress=terminal_progress,
     )
-    write_text(render(run, args.format), args.output)
+    write_text(render(run, fmt), args.output)
     if run.partial:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130
     return _finish(errors, run, fail_on)
 
 
-def parse_fail_on(values: list[str]) -> tuple[str, ...]:
-    """``--fail-on`` values (repeated, or comma lists), checked; ``reject`` when none."""
-    chosen = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    for value in chosen:
-        if value not in FAIL_ON:
-            raise UsageError(f"unknown --fail-on condition {value!r}; known: {', '.join(FAIL_ON)}")
-    return tuple(dict.fromkeys(chosen)) or ("reject",)
-
-
-def failures(run: RunResult, conditions: tuple[str, ...]) -> list[str]:
-    """One line per condition that holds, naming where; the conditions of ``run
-    --fail-on``: ``disagreement`` (clients reached different verdicts or reasons),
-    ``reject`` (a client rejected), ``error`` (a probe ended without a TLS verdict).
-    Skipped clients, held back AIA fetchers included, count for none."""
-    from tlsmatrix.clients.base import Verdict
-
-    lines = []
-    if "disagreement" in conditions:
-        lines += [f"disagreement on {d.target}: {d.summary()}" for d in run.divergences]
-    for condition, verdicts, what in (
-        ("reject", (Verdict.REJECT,), "rejected"),
-        ("error", (Verdict.ERROR, Verdict.TIMEOUT), "no verdict"),
-    ):
-        if condition not in conditions:
-            continue
-        by_target: dict[str, list[str]] = {}
-        for obs in run.results:
-            if obs.verdict in verdicts:
-                by_target.setdefault(obs.target, []).append(f"{obs.client} ({obs.reason.value})")
-        lines += [f"{what} on {target}: {', '.join(names)}" for target, names in by_target.items()]
-    return lines
-
-
 def _finish(errors: int, run: RunResult | None, fail_on: tuple[str, ...]) -> int:
     """Exit 1 when a lint error or a --fail-on condition holds, each said on stderr."""
-    lines = failures(run, fail_on) if run is not None else []
-    for line in lines:
-        print(f"tlsmatrix: --fail-on: {line}", file=sys.stderr)
+    from tlsmatrix.commands.run import report_fail_on
+
+    lines = report_fail_on(run, fail_on) if run is not None else False
     if errors:
         s = "s" * (errors != 1)
         print(f"tlsmatrix: preflight: {errors} lint error{s} in the files", file=sys.stderr)
