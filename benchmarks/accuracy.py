@@ -7,17 +7,36 @@ by default; unavailable clients are shown as such) and prints, per client, the r
 accuracy (rejecting cells whose reason is the constructed cause / all rejecting cells),
 the same counting documented alternatives, and the verdict agreement; then every
 mismatch. The full result (scores, mismatches, every cell) goes to ``--json`` (default
-``accuracy.json`` in the current directory). Contacts nothing but 127.0.0.1.
+``accuracy.json`` in the current directory). Contacts nothing but 127.0.0.1: proxy and
+trust variables are cleared first (every client gets each case's bundle explicitly).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+# Variables that would send a client through a proxy or change its trust.
+CLEARED_ENV = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "JAVA_TOOL_OPTIONS",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args(argv)
+    for name in CLEARED_ENV:
+        os.environ.pop(name, None)
 
     from tlsmatrix import clients as registry
     from tlsmatrix.lab.corpus import build_corpus, run_corpus, serve_corpus
