@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tlsmatrix import clients as registry
     from tlsmatrix.lab.corpus import build_corpus, run_corpus, serve_corpus
-    from tlsmatrix.lab.corpus.score import markdown_table
+    from tlsmatrix.lab.corpus.score import family_table, markdown_table
     from tlsmatrix.runner.pool import load_clients
 
     names = [n.strip() for n in args.clients.split(",") if n.strip()] if args.clients else None
@@ -92,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Corpus: {len(corpus.cases)} cases, reference {corpus.reference.date()}, {elapsed:.0f} s\n"
     )
     print(table)
+    by_family = family_table(run)
+    print("Correct / rejecting cells by family:\n")
+    print(by_family)
     for case, why in run.unservable:
         print(f"unservable here: {case}: {why}")
     mismatches = run.mismatches()
@@ -104,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "elapsed_s": round(elapsed, 1),
         **run.to_dict(),
         "markdown": table,
+        "markdown_by_family": by_family,
     }
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
     if args.markdown:

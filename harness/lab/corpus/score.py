@@ -228,3 +228,24 @@ def markdown_table(run: CorpusRun) -> str:
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def family_table(run: CorpusRun) -> str:
+    """Families down, clients across: "correct/rejecting" per cell (reason accuracy by
+    family), "-" where a client rejected nothing in that family."""
+    clients = [name for name, s in run.scores.items() if s.cells]
+    families = list(dict.fromkeys(c.family for c in run.cells))
+    lines = [
+        "| family | " + " | ".join(clients) + " |",
+        "|---|" + "---:|" * len(clients),
+    ]
+    for family in families:
+        row = [family]
+        for client in clients:
+            rejecting = [
+                c for c in run.cells if c.family == family and c.client == client and c.rejecting
+            ]
+            correct = sum(c.grade == "correct" for c in rejecting)
+            row.append(f"{correct}/{len(rejecting)}" if rejecting else "-")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
