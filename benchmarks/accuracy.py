@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     by_family = family_table(run)
     print("Correct / rejecting cells by family:\n")
     print(by_family)
+    for case in run.raw_served:
+        print(f"served by RawTLSServer (TLS 1.2, bytes as built; Python ssl refuses it): {case}")
     for case, why in run.unservable:
         print(f"unservable here: {case}: {why}")
     mismatches = run.mismatches()

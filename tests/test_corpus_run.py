@@ -40,14 +40,16 @@ def test_every_case_and_client_has_a_cell(corpus_run):
     cells = {(c.case, c.client) for c in run.cells}
     assert cells == {(case, client) for case in servable for client in FAST_CLIENTS}
     assert len(run.cells) == len(servable) * len(FAST_CLIENTS)
-    # Python's ssl refuses to load only a leaf whose extensions do not decode; any other
-    # case must be served, and a refused one is reported, never dropped.
-    for case_id, why in run.unservable:
-        case = corpus.get(case_id)
-        assert "leaf" in case.malformed, (case_id, why)
-        assert "TLSServer" in why
-    assert len(servable) + len(run.unservable) == len(corpus.cases)
-    assert len(servable) >= 60
+    # Every case is served; only a leaf whose extensions do not decode (which Python's ssl
+    # refuses to load) needs the raw TLS 1.2 server.
+    assert run.unservable == ()
+    assert len(servable) == len(corpus.cases) >= 60
+    raw = {s.case.id for s in served if s.server == "raw-tls12"}
+    assert raw == set(run.raw_served)
+    assert raw == {c.id for c in corpus.cases if "leaf" in c.malformed} - {
+        s.case.id for s in served if s.server == "python-ssl"
+    }
+    assert raw, "the corpus has a leaf only the raw server can send"
 
 
 def test_every_client_ran(corpus_run):

@@ -28,7 +28,9 @@ __all__ = ["CorpusCell", "CorpusRun", "Mismatch", "ServedCase", "run_corpus", "s
 @dataclass(frozen=True)
 class ServedCase:
     """A case on loopback: ``target`` is where clients go (None with ``unservable`` set
-    when the server could not load the case's certificate or key, and why)."""
+    when no server could send the case's certificates, and why). ``server`` says which
+    served it: "python-ssl" (TLSServer) or "raw-tls12" (RawTLSServer, for a leaf that
+    OpenSSL refuses to load)."""
 
     case: Case
     target: Target | None
@@ -36,6 +38,7 @@ class ServedCase:
     key_file: str
     trust_file: str
     unservable: str | None = None
+    server: str = "python-ssl"
 
 
 def _slug(case_id: str) -> str:
@@ -66,27 +69,37 @@ def write_case(case: Case, directory: Path) -> tuple[str, str, str]:
 @contextlib.contextmanager
 def serve_corpus(corpus: Corpus, directory: str | os.PathLike[str]) -> Iterator[list[ServedCase]]:
     """Serve every case of ``corpus`` on 127.0.0.1 (files under ``directory``, which the
-    caller owns); stops every server on exit. A case whose chain or key the server
-    refuses is yielded with ``unservable`` set, never dropped."""
+    caller owns); stops every server on exit. A case whose leaf Python's ssl refuses to
+    load is served by RawTLSServer (TLS 1.2, bytes as they are); one that neither can
+    serve is yielded with ``unservable`` set, never dropped."""
     import ssl
 
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+    from tlsmatrix.lab.corpus.rawserver import RawTLSServer
     from tlsmatrix.lab.tlsserver import TLSServer
 
     root = Path(directory)
     served: list[ServedCase] = []
-    servers: list[TLSServer] = []
+    servers: list[TLSServer | RawTLSServer] = []
     try:
         for case in corpus.cases:
             chain, key, trust = write_case(case, root)
+            kind = "python-ssl"
             try:
-                server = TLSServer(chain, key, host="127.0.0.1")
+                server: TLSServer | RawTLSServer = TLSServer(chain, key, host="127.0.0.1")
             except (ssl.SSLError, OSError, ValueError) as exc:
-                why = f"TLSServer (Python ssl) refused the chain or key: {exc}"
-                served.append(ServedCase(case, None, chain, key, trust, unservable=why))
-                continue
+                refused = f"TLSServer (Python ssl) refused the chain or key: {exc}"
+                try:
+                    private = load_pem_private_key(case.key_pem, None)
+                    server = RawTLSServer(case.chain_der, private)  # type: ignore[arg-type]
+                except (ValueError, OSError) as raw_exc:
+                    why = f"{refused}; RawTLSServer: {raw_exc}"
+                    served.append(ServedCase(case, None, chain, key, trust, unservable=why))
+                    continue
+                kind = "raw-tls12"
             servers.append(server.start())
             target = Target(host=case.hostname, port=server.port, connect_to=case.connect_to)
-            served.append(ServedCase(case, target, chain, key, trust))
+            served.append(ServedCase(case, target, chain, key, trust, server=kind))
         yield served
     finally:
         for server in servers:
@@ -153,4 +166,5 @@ def run_corpus(
         unservable=unservable,  # type: ignore[arg-type]
         clients=tuple(infos[c.name] for c in clients if c.name in infos),
         runs=tuple(runs),
+        raw_served=tuple(s.case.id for s in served if s.server == "raw-tls12"),
     )

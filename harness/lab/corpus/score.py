@@ -171,6 +171,7 @@ class CorpusRun:
     unservable: tuple[tuple[str, str], ...]
     clients: tuple[ClientInfo, ...]
     runs: tuple[RunResult, ...] = ()
+    raw_served: tuple[str, ...] = ()  # cases only RawTLSServer could send (TLS 1.2)
 
     def mismatches(self) -> list[Mismatch]:
         return [m for s in self.scores.values() for m in s.mismatches]
@@ -179,6 +180,7 @@ class CorpusRun:
         return {
             "cases": len({c.case for c in self.cells}) + len(self.unservable),
             "unservable": [{"case": c, "why": why} for c, why in self.unservable],
+            "served_by_raw_tls12": list(self.raw_served),
             "clients": {
                 i.name: {
                     "available": i.available,
