@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)  # measure this working tree, whatever is installed
+    sys.path.insert(0, ROOT)  # the benchmarks package itself (tlsmatrix comes from .venv)
 
 from benchmarks._bare import BARE, bare_command  # noqa: E402
 
