@@ -230,7 +230,12 @@ CODES: tuple[VerifyCode, ...] = (
 
 BY_CODE: dict[int, VerifyCode] = {c.code: c for c in CODES}
 BY_NAME: dict[str, VerifyCode] = {c.name: c for c in CODES}
-BY_TEXT: dict[str, VerifyCode] = {c.text: c for c in CODES}
+# Texts a later release reworded (OpenSSL 3.6), so both spellings are constants we know.
+_LATER_TEXTS = {"certificate is not yet valid or the system clock is incorrect": 9}
+BY_TEXT: dict[str, VerifyCode] = {
+    **{c.text: c for c in CODES},
+    **{text: BY_CODE[code] for text, code in _LATER_TEXTS.items()},
+}
 ISSUER_UNKNOWN_CODES = frozenset(c.code for c in CODES if c.issuer_unknown)
 
 # OpenSSL 1.1.1 numbered "invalid CA certificate" 24 (3.0 moved it to 79).

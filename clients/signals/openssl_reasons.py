@@ -51,7 +51,11 @@ _CERTIFICATE = {
     "EE_KEY_TOO_SMALL": R.WEAK_KEY,
     "NO_VALID_SCTS": R.INVALID_CERTIFICATE,
     "SCT_VERIFICATION_FAILED": R.INVALID_CERTIFICATE,
+    # Common reasons (err.h, not SSL_R_*): OpenSSL 3 fails the handshake with ERR_R_ASN1_LIB
+    # when the server's certificate does not decode.
+    "ASN1_LIB": R.MALFORMED_CERTIFICATE,
 }
+COMMON_REASONS = frozenset({"ASN1_LIB"})
 # The client's own setup, not the server.
 _CLIENT_ERROR = (
     "BAD_SSL_FILETYPE",
