@@ -122,9 +122,20 @@ def _by_class_name(exc: BaseException) -> Signal | None:
     return None
 
 
+def _ssl_rank(exc: ssl.SSLError) -> int:
+    # aiohttp's ClientConnectorCertificateError is itself an ssl.CertificateError (so an
+    # SSLCertVerificationError) without verify_code: the one it wraps has the code.
+    if isinstance(getattr(exc, "verify_code", None), int) and exc.verify_code:
+        return 0
+    if getattr(exc, "reason", None) or getattr(exc, "library", None):
+        return 1
+    return 2
+
+
 def _layers(errors: list[BaseException]) -> Iterator[Signal | None]:
     # Most telling first: a TLS error, then a socket-level fact, then a wrapper's class.
-    yield from (signal_for_ssl_error(e) for e in errors if isinstance(e, ssl.SSLError))
+    tls = sorted((e for e in errors if isinstance(e, ssl.SSLError)), key=_ssl_rank)
+    yield from (signal_for_ssl_error(e) for e in tls)
     yield from (_by_type(e) for e in errors)
     yield from (_by_class_name(e) for e in errors)
 
@@ -138,15 +149,19 @@ def signal_for_exception(exc: BaseException) -> Signal:
     return Signal(R.CLIENT_ERROR, type(exc).__name__)
 
 
-def signal_for_pyopenssl_error(errors: list[tuple[str, str, str]]) -> Signal:
+def signal_for_pyopenssl_error(
+    errors: list[tuple[str, str, str]], verify_code: int | None = None
+) -> Signal:
     """pyOpenSSL's ``OpenSSL.SSL.Error.args[0]``: (library, function, reason) tuples in
     OpenSSL's queue order (innermost first), each reason one of OpenSSL's constant strings.
     A decoding library anywhere means the certificate did not decode; otherwise the last
-    SSL-library entry (the outermost) names the failure."""
+    SSL-library entry (the outermost) names the failure. ``verify_code``: the first failing
+    code the adapter's verify callback saw (pyOpenSSL reports "certificate verify failed"
+    only), or None."""
     if any(lib.lower().startswith(("asn1", "pem")) for lib, _f, _r in errors):
         lib, _f, reason = next(e for e in errors if e[0].lower().startswith(("asn1", "pem")))
         return Signal(R.MALFORMED_CERTIFICATE, f"{lib}:{reason}")
     for library, _function, reason in reversed(errors):
         if library.lower().startswith("ssl"):
-            return openssl_reasons.signal_for_reason(reason)
+            return openssl_reasons.signal_for_reason(reason, verify_code)
     return Signal(R.HANDSHAKE_FAILURE, "pyOpenSSL error")
