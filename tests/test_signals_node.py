@@ -157,3 +157,22 @@ def test_node_refused_and_not_tls() -> None:
         out.get("code"), out.get("message"), reason=out.get("reason"), library=out.get("library")
     )
     assert signal.reason is Reason.NOT_TLS, out
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_node_against_a_tls_1_1_server_is_a_protocol_version(served) -> None:
+    import ssl
+
+    from tlsmatrix.lab.tlsserver import ServerOptions
+
+    root, _servers = served
+    old = ServerOptions(min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
+    directory = os.path.dirname(root)
+    chain_file = os.path.join(directory, "ok.chain.pem")
+    key_file = os.path.join(directory, "ok.key.pem")
+    with TLSServer(chain_file, key_file, options=old) as server:
+        out = _probe(server.port, root)
+    signal = node.signal_for_node_error(
+        out.get("code"), out.get("message"), reason=out.get("reason"), library=out.get("library")
+    )
+    assert signal.reason is Reason.PROTOCOL_VERSION, out

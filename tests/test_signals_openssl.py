@@ -272,3 +272,18 @@ def test_python_plain_tcp_refused_and_not_tls(tmp_path) -> None:
         assert python_ssl.signal_for_exception(exc).reason is Reason.NOT_TLS
     finally:
         listener.close()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_python_against_a_tls_1_1_server_is_a_protocol_version(served) -> None:
+    from tlsmatrix.lab.tlsserver import ServerOptions
+
+    root, _servers = served
+    old = ServerOptions(min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
+    directory = os.path.dirname(root)
+    chain_file = os.path.join(directory, "ok.chain.pem")
+    key_file = os.path.join(directory, "ok.key.pem")
+    with TLSServer(chain_file, key_file, options=old) as server:
+        exc = _python_handshake(root, server.port)
+    assert exc is not None
+    assert python_ssl.signal_for_exception(exc).reason is Reason.PROTOCOL_VERSION, repr(exc)
