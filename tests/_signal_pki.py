@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from tlsmatrix.lab.pki import _sign_sha1_intermediate
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -156,6 +157,19 @@ def scenarios(directory: str) -> tuple[str, dict[str, tuple[str, str]]]:
     # RSA-1024 leaf: under OpenSSL's security level 2.
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     served["weak_key"] = [issue("localhost", inter, key=weak), inter]
+    # An intermediate signed with SHA-1: refused at OpenSSL's security level 2 and by GnuTLS.
+    # (cryptography refuses SHA-1, so the lab's openssl-based signer makes it.)
     os.makedirs(directory, exist_ok=True)
+    sha1_key = ec.generate_private_key(ec.SECP256R1())
+    sha1_cert = _sign_sha1_intermediate(
+        directory,
+        cn="Signals SHA-1 Intermediate",
+        key=sha1_key,
+        issuer_cert=root.cert,
+        issuer_key=root.key,
+        aia="http://aia.invalid/unused.der",
+    )
+    sha1 = Issued(sha1_cert, sha1_key)
+    served["weak_signature"] = [issue("localhost", sha1), sha1]
     paths = {label: write_served(directory, label, chain) for label, chain in served.items()}
     return write_pem(directory, "root", root), paths

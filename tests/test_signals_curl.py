@@ -103,6 +103,7 @@ CAUSES = {
     "path_length": Reason.PATH_LENGTH,
     "name_constraints": Reason.NAME_CONSTRAINTS,
     "critical_extension": Reason.CRITICAL_EXTENSION,
+    "weak_signature": Reason.WEAK_SIGNATURE,
 }
 
 

@@ -112,6 +112,7 @@ GNUTLS_CAUSES = {
     # Both set only SIGNER_CONSTRAINTS_FAILURE: vague, the chain decides.
     "path_length": Reason.INVALID_CERTIFICATE,
     "name_constraints": Reason.INVALID_CERTIFICATE,
+    "weak_signature": Reason.WEAK_SIGNATURE,
 }
 
 

@@ -102,6 +102,8 @@ CAUSES = {
     # INVALID_PURPOSE (26) for a non-CA issuer, where Python's ssl says INVALID_CA (79).
     "not_a_ca": Reason.WRONG_USAGE,
     "name_constraints": Reason.NAME_CONSTRAINTS,
+    # Code UNSPECIFIED; the message is the library constant for 68 (CA_MD_TOO_WEAK).
+    "weak_signature": Reason.WEAK_SIGNATURE,
 }
 
 

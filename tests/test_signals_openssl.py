@@ -204,6 +204,7 @@ CAUSES = {
     "not_a_ca": (Reason.NOT_A_CA, 79),
     "name_constraints": (Reason.NAME_CONSTRAINTS, 47),
     "weak_key": (Reason.WEAK_KEY, 66),
+    "weak_signature": (Reason.WEAK_SIGNATURE, 68),
 }
 
 
