@@ -165,9 +165,11 @@ def signal_for_java(
         if name in BASIC_REASONS:
             return Signal(BASIC_REASONS[name], name, certificate_invalid=name in _VAGUE_REASONS)
         if name in PKIX_REASONS:
-            return Signal(PKIX_REASONS[name], name)
+            reason = PKIX_REASONS[name]
+            return Signal(reason, name, issuer_unknown=reason is R.UNKNOWN_ISSUER)
     if validator_error in VALIDATOR_ERRORS:
-        return Signal(VALIDATOR_ERRORS[validator_error], validator_error)
+        reason = VALIDATOR_ERRORS[validator_error]
+        return Signal(reason, validator_error, issuer_unknown=reason is R.UNKNOWN_ISSUER)
     for klass, message in reversed(chain):  # innermost first
         for owner, prefix, reason in MESSAGE_PREFIXES:
             if klass == owner and (message or "").startswith(prefix):

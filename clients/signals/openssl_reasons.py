@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from tlsmatrix.clients.base import Reason
+from tlsmatrix.clients.signals import openssl
 from tlsmatrix.clients.signals._signal import Signal
 
 R = Reason
@@ -173,8 +174,6 @@ def signal_for_reason(reason: str, verify_code: int | None = None) -> Signal:
     code when the client gives one; without it the client said only "verify failed"."""
     name = normalize(reason)
     if name == "CERTIFICATE_VERIFY_FAILED":
-        from tlsmatrix.clients.signals import openssl
-
         if verify_code is not None:
             return openssl.signal_for_code(verify_code)
         return Signal(R.INVALID_CERTIFICATE, name, certificate_invalid=True)

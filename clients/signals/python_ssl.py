@@ -97,8 +97,8 @@ def signal_for_ssl_error(exc: ssl.SSLError, *, openssl_major: int | None = None)
         return Signal(R.MALFORMED_CERTIFICATE, f"{library}:{reason}")
     if isinstance(reason, str) and reason:
         return openssl_reasons.signal_for_reason(reason)
-    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError | ssl.SSLSyscallError):
-        return Signal(R.HANDSHAKE_FAILURE, type(exc).__name__)
+    # No reason: SSLEOFError ("EOF occurred in violation of protocol"), SSLZeroReturnError,
+    # SSLSyscallError: the server dropped the handshake.
     return Signal(R.HANDSHAKE_FAILURE, type(exc).__name__)
 
 
