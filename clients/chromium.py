@@ -25,7 +25,8 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from tlsmatrix.clients._common import child_env, first_line, observe, run_command, tls_version_name
+from tlsmatrix.clients._common import observe, tls_version_name
+from tlsmatrix.clients.process import child_env, first_line, run_command
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.chromium_cdp import (
     JSON,
