@@ -26,7 +26,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from tlsmatrix.clients._common import observe, tls_version_name
-from tlsmatrix.clients.process import child_env, first_line, run_command
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.chromium_cdp import (
     JSON,
@@ -36,6 +35,7 @@ from tlsmatrix.clients.chromium_cdp import (
     CDPError,
     CDPTimeout,
 )
+from tlsmatrix.clients.process import child_env, first_line, run_command
 
 DEFAULT_BINARY = "/usr/lib/chromium/chromium"
 
