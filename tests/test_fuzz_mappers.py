@@ -12,7 +12,6 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tlsmatrix.clients import (
-    chromium,
     curl,
     gnutls,
     java,
@@ -31,6 +30,7 @@ from tlsmatrix.clients._common import (
     reason_for_text,
 )
 from tlsmatrix.clients.base import Observation, Reason, Verdict, verdict_for
+from tlsmatrix.clients.chromium import mapping as chromium
 from tlsmatrix.clients.process import CommandResult, last_json_line
 from tlsmatrix.runner.targets import parse_target
 
