@@ -8,6 +8,7 @@ the ClientInfo, the trust actually used, the fetch and its Outcome, the Observat
 
 from __future__ import annotations
 
+import os
 import ssl
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from tlsmatrix.clients._common import (
     observe_outcome,
     tls_version_name,
 )
-from tlsmatrix.clients._trust import explicit_trust
+from tlsmatrix.clients._trust import OPENSSL_ENV_VARS, explicit_trust, openssl_default_trust
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 
@@ -29,8 +30,9 @@ class InProcessAdapter:
     """A TLS client that is a Python library, probed in this process."""
 
     name: ClassVar[str]
-    # Variables that change its trust, in precedence order (ClientInfo.env_vars).
-    env_vars: ClassVar[tuple[str, ...]] = ()
+    # Variables that change its trust, in precedence order (ClientInfo.env_vars): by
+    # default those of OpenSSL's default verify paths, which Python's ssl loads.
+    env_vars: ClassVar[tuple[str, ...]] = OPENSSL_ENV_VARS
     notes: ClassVar[tuple[str, ...]] = ()
 
     # --- what a subclass says ---------------------------------------------------------
@@ -41,8 +43,9 @@ class InProcessAdapter:
         raise NotImplementedError
 
     def native_trust(self) -> TrustUsed:
-        """What the library trusts by default, given this process's environment."""
-        raise NotImplementedError
+        """What the library trusts by default, given this process's environment: by
+        default OpenSSL's default verify paths (``ssl.create_default_context()``)."""
+        return openssl_default_trust(os.environ)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

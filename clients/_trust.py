@@ -13,6 +13,9 @@ from tlsmatrix.clients.base import Trust, TrustUsed
 
 T = TypeVar("T")
 
+# The variables OpenSSL's default verify paths honour, in precedence order.
+OPENSSL_ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
+
 _CONTEXTS = threading.local()
 
 
@@ -72,12 +75,21 @@ def openssl_default_trust(env: Mapping[str, str]) -> TrustUsed:
     return TrustUsed("native", "OpenSSL default paths", path)
 
 
+def certifi_trust(env: Mapping[str, str], variables: Sequence[str]) -> TrustUsed:
+    """certifi's bundle, unless one of ``variables`` redirects it (requests, httpx)."""
+    import certifi
+
+    return trust_from_env(env, variables, TrustUsed("native", "certifi", certifi.where()))
+
+
 def first_existing(paths: Sequence[str]) -> str | None:
     """The first of ``paths`` that exists (a client's list of well-known CA files)."""
     return next((p for p in paths if os.path.exists(p)), None)
 
 
 __all__ = [
+    "OPENSSL_ENV_VARS",
+    "certifi_trust",
     "explicit_trust",
     "first_existing",
     "openssl_default_trust",

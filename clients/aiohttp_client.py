@@ -4,18 +4,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
 from typing import Any
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import openssl_default_trust, shared_context
-from tlsmatrix.clients.base import Target, Trust, TrustUsed
+from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients.base import Target, Trust
 
 
 class AiohttpClient(InProcessAdapter):
     name = "aiohttp"
-    env_vars = ("SSL_CERT_FILE", "SSL_CERT_DIR")
     notes = (
         "aiohttp builds its default context once, at import: SSL_CERT_FILE / "
         "SSL_CERT_DIR changed later do not reach a program's default sessions",
@@ -25,9 +23,6 @@ class AiohttpClient(InProcessAdapter):
         import aiohttp
 
         return f"aiohttp {aiohttp.__version__}"
-
-    def native_trust(self) -> TrustUsed:
-        return openssl_default_trust(os.environ)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

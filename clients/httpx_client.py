@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import shared_context, trust_from_env
+from tlsmatrix.clients._trust import certifi_trust, shared_context
 from tlsmatrix.clients.base import Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -22,9 +22,7 @@ class HttpxClient(InProcessAdapter):
         return f"httpx {httpx.__version__} (httpcore {httpcore.__version__})"
 
     def native_trust(self) -> TrustUsed:
-        import certifi
-
-        return trust_from_env(os.environ, ENV_VARS, TrustUsed("native", "certifi", certifi.where()))
+        return certifi_trust(os.environ, ENV_VARS)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import trust_from_env
+from tlsmatrix.clients._trust import certifi_trust
 from tlsmatrix.clients.base import Target, Trust, TrustUsed
 
 ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
@@ -24,9 +24,7 @@ class RequestsClient(InProcessAdapter):
         return f"requests {requests.__version__} (urllib3 {urllib3.__version__})"
 
     def native_trust(self) -> TrustUsed:
-        import certifi
-
-        return trust_from_env(os.environ, ENV_VARS, TrustUsed("native", "certifi", certifi.where()))
+        return certifi_trust(os.environ, ENV_VARS)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import http.client
-import os
 import platform
 import socket
 import ssl
 import time
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import openssl_default_trust, shared_context
-from tlsmatrix.clients.base import Target, Trust, TrustUsed
+from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients.base import Target, Trust
 
 
 class StdlibClient(InProcessAdapter):
     name = "stdlib"
-    env_vars = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
     def version(self) -> str:
         return f"Python {platform.python_version()}"
-
-    def native_trust(self) -> TrustUsed:
-        return openssl_default_trust(os.environ)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

@@ -25,7 +25,6 @@ _FALLBACK_CANDIDATES = (
 
 class TruststoreClient(InProcessAdapter):
     name = "truststore"
-    env_vars = ("SSL_CERT_FILE", "SSL_CERT_DIR")
     notes = (
         "Linux: truststore verifies with OpenSSL against the system CA store it "
         "finds (OpenSSL default paths, else the first of its known CA files)",

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import openssl_default_trust, shared_context
-from tlsmatrix.clients.base import Target, Trust, TrustUsed
+from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients.base import Target, Trust
 
 
 class Urllib3Client(InProcessAdapter):
     name = "urllib3"
-    env_vars = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
     def version(self) -> str:
         import urllib3
 
         return f"urllib3 {urllib3.__version__}"
-
-    def native_trust(self) -> TrustUsed:
-        return openssl_default_trust(os.environ)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
