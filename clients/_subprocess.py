@@ -124,8 +124,7 @@ class SubprocessAdapter:
     def version_failed(self, info: ClientInfo, result: CommandResult) -> ClientInfo:
         """``info``, unavailable: the version run said nothing we could read."""
         said = first_line(result.stderr) or first_line(result.stdout) or f"exit {result.returncode}"
-        shown = " ".join([self.binary, *self.version_args])
-        return replace(info, unavailable_reason=f"{shown} failed: {said}")
+        return replace(info, unavailable_reason=f"{self.binary} did not report its version: {said}")
 
     @staticmethod
     def execute(argv: Sequence[str], timeout: float, trust: Trust) -> CommandResult:
