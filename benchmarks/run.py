@@ -182,8 +182,8 @@ def bench_in_process(
 def bench_subprocess(
     name: str, port: int, bundle: str, settings: Settings
 ) -> tuple[Paired, dict[str, Any]]:
-    from tlsmatrix.clients._common import child_env
     from tlsmatrix.clients.base import Target, Trust
+    from tlsmatrix.clients.process import child_env
     from tlsmatrix.runner.pool import load_clients
 
     [client] = load_clients([name])

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from tlsmatrix.clients.base import (
     CERTIFICATE_REASONS,
+    TRUST_ENV_VARS,
     Client,
     ClientInfo,
     Observation,
@@ -93,6 +94,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "Observation",
     "Reason",
+    "TRUST_ENV_VARS",
     "Target",
     "Trust",
     "TrustUsed",

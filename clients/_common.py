@@ -1,32 +1,15 @@
-"""Helpers every adapter shares: OpenSSL code mapping, exception classification,
-trust resolution from the environment, and a subprocess runner with a hard deadline."""
+"""What every adapter shares to say what happened: the Outcome of a probe and the
+Observation made from it, and the shared signal mappers (OpenSSL verify codes, Python
+exceptions and OpenSSL error texts). Each adapter's own mapper lives in its module."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 import ssl
-import subprocess
-import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TypeVar
+from dataclasses import dataclass
 
-from tlsmatrix.clients.base import (
-    ClientInfo,
-    Observation,
-    Reason,
-    Target,
-    Trust,
-    TrustUsed,
-    Verdict,
-    verdict_for,
-)
-
-T = TypeVar("T")
+from tlsmatrix.clients.base import Observation, Reason, Target, TrustUsed, verdict_for
 
 # OpenSSL X509_V_ERR_* codes -> our reasons. Codes not listed are certificate problems we
 # have no finer name for; they still reject, as handshake failures with the code kept.
@@ -228,27 +211,6 @@ def is_alert_text(text: str) -> bool:
     return "alert" in text.lower()
 
 
-def fetch_outcome(
-    fetch: Callable[[], int],
-    versions: list[str | None],
-    after_connect: Callable[[Exception], bool] | None = None,
-) -> Outcome:
-    """Run an in-process client's request (``fetch`` returns the HTTP status; each
-    completed handshake appends its TLS version to ``versions``) and map what happened.
-    A failure once a handshake completed is read with after_handshake(); a library that
-    cannot report handshakes says so through ``after_connect(exc)``."""
-    try:
-        status = fetch()
-    except Exception as exc:  # every failure becomes an outcome
-        outcome = classify_exception(exc)
-        if versions or (after_connect is not None and after_connect(exc)):
-            outcome = after_handshake(outcome)
-    else:
-        outcome = Outcome(Reason.OK, f"HTTP {status}")
-    version = tls_version_name(versions[-1]) if versions else None
-    return replace(outcome, tls_version=version)
-
-
 def after_handshake(classified: Outcome) -> Outcome:
     """Re-read a failure that happened after the client completed the handshake, i.e.
     after it had verified and accepted the certificate.
@@ -269,89 +231,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def python_ssl_info(
-    name: str,
-    version: str,
-    native_trust: TrustUsed,
-    env_vars: tuple[str, ...],
-    notes: tuple[str, ...] = (),
-) -> ClientInfo:
-    """The ClientInfo of an available in-process client built on Python's ssl module."""
-    return ClientInfo(
-        name=name,
-        available=True,
-        version=version,
-        tls_library="OpenSSL",
-        tls_library_version=ssl.OPENSSL_VERSION,
-        native_trust=native_trust,
-        env_vars=env_vars,
-        fetches_aia=False,
-        notes=notes,
-    )
-
-
-# --- trust ----------------------------------------------------------------------------
-
-
-_CONTEXTS = threading.local()
-
-
-def shared_context(kind: str, cafile: str | None, build: Callable[[], T]) -> T:
-    """A TLS context built once per thread for (kind, trust file, trust environment) and
-    reused, so a run parses each trust bundle once per worker rather than per probe.
-
-    Per thread, because urllib3 and httpcore set ALPN on the context for each connection.
-    It only carries trust and settings: no session is resumed, every probe verifies in
-    full. A bundle file that changes (mtime, size) gets a new context."""
-    env_file, env_dir = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
-    key = (kind, cafile, _stamp(cafile), env_file, _stamp(env_file), env_dir)
-    cache: dict[tuple[object, ...], object] | None = getattr(_CONTEXTS, "cache", None)
-    if cache is None:
-        cache = _CONTEXTS.cache = {}
-    if key not in cache:
-        if len(cache) > 32:  # many bundles in one run: keep the cache small
-            cache.clear()
-        cache[key] = build()
-    return cache[key]  # type: ignore[return-value]
-
-
-def _stamp(path: str | None) -> tuple[int, int] | None:
-    if not path:
-        return None
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size)
-
-
-def explicit_trust(trust: Trust) -> TrustUsed:
-    assert trust.path is not None
-    return TrustUsed("bundle", "explicit bundle", trust.path)
-
-
-def trust_from_env(
-    env: Mapping[str, str], variables: Sequence[str], default: TrustUsed
-) -> TrustUsed:
-    """The first of ``variables`` that is set (and non-empty) wins over ``default``."""
-    for var in variables:
-        value = env.get(var)
-        if value:
-            return TrustUsed("native", var, value)
-    return default
-
-
-def openssl_default_trust(env: Mapping[str, str]) -> TrustUsed:
-    """OpenSSL's default verify paths as this process's OpenSSL sees them."""
-    paths = ssl.get_default_verify_paths()
-    if env.get(paths.openssl_cafile_env):
-        return TrustUsed("native", paths.openssl_cafile_env, env[paths.openssl_cafile_env])
-    if env.get(paths.openssl_capath_env):
-        return TrustUsed("native", paths.openssl_capath_env, env[paths.openssl_capath_env])
-    path = paths.cafile or paths.capath or paths.openssl_cafile
-    return TrustUsed("native", "OpenSSL default paths", path)
-
-
 def tls_version_name(version: str | None) -> str | None:
     """'TLSv1.3' -> 'TLS 1.3' so every client's version reads the same."""
     if not version:
@@ -360,184 +239,17 @@ def tls_version_name(version: str | None) -> str | None:
     return v
 
 
-# --- subprocesses ---------------------------------------------------------------------
-
-# Variables that redirect a TLS client's trust. Cleared for explicit-bundle probes so that
-# "trust this file" means exactly that file.
-TRUST_ENV_VARS = (
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "CURL_CA_BUNDLE",
-    "REQUESTS_CA_BUNDLE",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_OPTIONS",
-    "GIT_SSL_CAINFO",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
-
-
-def child_env(trust: Trust, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a client subprocess: unchanged for native trust (that is what
-    the user's machine does), without trust and proxy redirections for an explicit bundle."""
-    env = dict(os.environ if base is None else base)
-    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        env.pop(var, None)  # probes talk to the target itself, never through a proxy
-    if not trust.is_native:
-        for var in TRUST_ENV_VARS:
-            env.pop(var, None)
-    return env
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    returncode: int | None  # None when killed at the deadline
-    stdout: str
-    stderr: str
-    timed_out: bool
-
-
-# Client processes running right now, so an interrupted run can stop every one of them.
-_LIVE: set[subprocess.Popen[bytes]] = set()
-_LIVE_LOCK = threading.Lock()
-_STOPPING = threading.Event()  # set once the process is shutting down after an interrupt
-
-
-def kill_all_children() -> None:
-    """Kill the process group of every client process still running, and any started
-    from now on (a probe may be spawning one at this very moment). Used on Ctrl-C/SIGTERM,
-    after which the process only writes its partial results and exits."""
-    with _LIVE_LOCK:
-        _STOPPING.set()
-        live = list(_LIVE)
-    for proc in live:
-        _kill_group(proc)
-
-
-def run_command(
-    argv: Sequence[str], timeout: float, env: Mapping[str, str] | None = None
-) -> CommandResult:
-    """Run argv (never a shell) with stdin closed; kill its whole process group at the
-    deadline, since openssl, gnutls-cli and friends have no handshake timeout of their own."""
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=dict(env) if env is not None else None,
-        start_new_session=True,
-    )
-    with _LIVE_LOCK:
-        _LIVE.add(proc)
-        if _STOPPING.is_set():
-            _kill_group(proc)
-    try:
-        out, err = proc.communicate(timeout=max(timeout, 0.01))
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        out, err = proc.communicate()
-        timed_out = True
-    finally:
-        _kill_group(proc)  # grandchildren left behind by a finished parent
-        with _LIVE_LOCK:
-            _LIVE.discard(proc)
-    return CommandResult(
-        None if timed_out else proc.returncode,
-        out.decode("utf-8", "replace"),
-        err.decode("utf-8", "replace"),
-        timed_out,
-    )
-
-
-def run_json_program(
-    argv: Sequence[str],
-    timeout: float,
-    env: Mapping[str, str] | None,
-    interpret: Callable[[Mapping[str, object]], Outcome],
-) -> Outcome:
-    """Run a probe program that prints its result as one JSON object (our node script,
-    our Java program) and map it with ``interpret``; a program that cannot start, is
-    killed at the deadline or prints no result gets an Outcome saying so."""
-    program = os.path.basename(argv[0])
-    try:
-        res = run_command(argv, timeout, env=env)
-    except OSError as exc:
-        return Outcome(Reason.CLIENT_ERROR, f"cannot run {argv[0]}: {exc}")
-    if res.timed_out:
-        return Outcome(Reason.TIMEOUT, f"{program} killed at the deadline")
-    payload = last_json_line(res.stdout)
-    if payload is None:
-        detail = first_line(res.stderr) or f"{program} exited {res.returncode} without a result"
-        return Outcome(Reason.CLIENT_ERROR, detail)
-    return interpret(payload)
-
-
-def last_json_line(text: str) -> dict[str, object] | None:
-    """The last line of ``text`` that is a JSON object."""
-    import json
-
-    for line in reversed(text.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                return value
-    return None
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def run_version(binary: str, args: Sequence[str], package: str) -> CommandResult | str:
-    """Find ``binary`` on PATH and run it with ``args`` (e.g. --version) under a short
-    deadline: its output, or the one-line reason the client is unavailable."""
-    import shutil
-
-    path = shutil.which(binary)
-    if path is None:
-        return f"{binary} not found on PATH (Debian package {package})"
-    try:
-        result = run_command([path, *args], timeout=10)
-    except OSError as exc:
-        return f"{path} {' '.join(args)} failed: {exc}"
-    if result.timed_out:
-        return f"{path} {' '.join(args)} did not answer within 10 s"
-    return result
-
-
-def first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
 __all__ = [
-    "CommandResult",
-    "Outcome",
+    "ISSUER_UNKNOWN_CODES",
     "OPENSSL_CODES",
+    "Outcome",
     "after_handshake",
-    "is_alert_text",
-    "Verdict",
-    "child_env",
     "classify_exception",
-    "explicit_trust",
-    "first_line",
+    "exception_chain",
+    "is_alert_text",
     "observe",
-    "openssl_default_trust",
+    "observe_outcome",
     "reason_for_openssl_code",
     "reason_for_text",
-    "run_command",
     "tls_version_name",
-    "trust_from_env",
 ]

@@ -4,52 +4,38 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import ssl
-import time
 from typing import Any
 
-from tlsmatrix.clients._common import (
-    explicit_trust,
-    fetch_outcome,
-    observe_outcome,
-    openssl_default_trust,
-    python_ssl_info,
-    shared_context,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients.base import Target, Trust
 
 
-class AiohttpClient:
+class AiohttpClient(InProcessAdapter):
     name = "aiohttp"
+    notes = (
+        "aiohttp builds its default context once, at import: SSL_CERT_FILE / "
+        "SSL_CERT_DIR changed later do not reach a program's default sessions",
+    )
 
-    def info(self) -> ClientInfo:
-        try:
-            import aiohttp
-        except ImportError as exc:
-            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
-        return python_ssl_info(
-            self.name,
-            f"aiohttp {aiohttp.__version__}",
-            self.native_trust(),
-            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
-            notes=(
-                "aiohttp builds its default context once, at import: SSL_CERT_FILE / "
-                "SSL_CERT_DIR changed later do not reach a program's default sessions",
-            ),
-        )
+    def version(self) -> str:
+        import aiohttp
 
-    def native_trust(self) -> TrustUsed:
-        return openssl_default_trust(os.environ)
+        return f"aiohttp {aiohttp.__version__}"
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        versions: list[str | None] = []  # one per completed handshake
-        outcome = fetch_outcome(
-            lambda: asyncio.run(_get(target, trust, timeout, versions)), versions, _after_connect
-        )
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+    def fetch(
+        self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
+    ) -> int:
+        return asyncio.run(_get(target, trust, timeout, versions))
+
+    def connected(self, exc: Exception) -> bool:
+        """True for a failure after aiohttp had connected (its TLS handshake included):
+        aiohttp raises ClientConnectorError (or a connect timeout) for anything before."""
+        import aiohttp
+
+        before = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
+        return isinstance(exc, aiohttp.ClientError) and not isinstance(exc, before)
 
 
 def _context(cafile: str | None) -> ssl.SSLContext:
@@ -103,12 +89,3 @@ def _recording_connector(versions: list[str | None]) -> Any:
             return conn
 
     return RecordingConnector()
-
-
-def _after_connect(exc: Exception) -> bool:
-    """True for a failure after aiohttp had connected (its TLS handshake included):
-    aiohttp raises ClientConnectorError (or a connect timeout) for anything before."""
-    import aiohttp
-
-    before = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError, aiohttp.InvalidURL)
-    return isinstance(exc, aiohttp.ClientError) and not isinstance(exc, before)

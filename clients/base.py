@@ -107,6 +107,36 @@ def verdict_for(reason: Reason) -> Verdict:
     return Verdict.ERROR
 
 
+# Proxy variables: probes talk to the target itself, so every client runs without them.
+PROXY_ENV_VARS: tuple[str, ...] = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+)
+
+# THE list of environment variables that change some client's trust or route: every
+# built-in adapter's ClientInfo.env_vars is in it (a test checks), reports show the ones
+# set, tests start without any of them, and an explicit-bundle probe runs without them.
+TRUST_ENV_VARS: tuple[str, ...] = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_OPTIONS",
+    "JAVA_TOOL_OPTIONS",
+    "JDK_JAVA_OPTIONS",
+    "WGETRC",
+    "GIT_SSL_CAINFO",
+    *PROXY_ENV_VARS,
+)
+
+
 @dataclass(frozen=True)
 class Target:
     """One endpoint: where to connect and which name to expect.

@@ -7,25 +7,20 @@ import os
 import re
 import shutil
 import tempfile
-import time
+from dataclasses import replace
 from functools import cached_property
 
 from tlsmatrix.clients._common import (
-    CommandResult,
     Outcome,
     after_handshake,
-    child_env,
-    explicit_trust,
-    first_line,
-    observe,
-    observe_outcome,
     reason_for_openssl_code,
     reason_for_text,
-    run_command,
     tls_version_name,
-    trust_from_env,
 )
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._subprocess import SubprocessAdapter
+from tlsmatrix.clients._trust import first_existing, trust_from_env
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.process import CommandResult, first_line
 
 # curl's tool reads these, in this order, when no --cacert is given.
 ENV_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_DIR", "SSL_CERT_FILE")
@@ -43,22 +38,11 @@ _MARK = "TLSMATRIX:"
 _VERIFIED = "SSL certificate verify ok."
 
 
-class CurlClient:
+class CurlClient(SubprocessAdapter):
     name = "curl"
-
-    def __init__(self, binary: str = "curl") -> None:
-        self.binary = binary
-
-    @cached_property
-    def _path(self) -> str | None:
-        return shutil.which(self.binary)
-
-    @cached_property
-    def _version_line(self) -> str:
-        if not self._path:
-            return ""
-        result = run_command([self._path, "--version"], timeout=5)
-        return first_line(result.stdout)
+    default_binary = "curl"
+    package = "curl"
+    env_vars = ENV_VARS
 
     @cached_property
     def _empty_capath(self) -> str:
@@ -68,38 +52,28 @@ class CurlClient:
         atexit.register(shutil.rmtree, path, True)
         return path
 
-    def info(self) -> ClientInfo:
-        if not self._path:
-            return ClientInfo(
-                self.name, False, f"{self.binary} not found on PATH", kind="subprocess"
-            )
-        line = self._version_line
+    def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
+        line = first_line(result.stdout)
         match = re.search(
             r"curl (\S+).*?\b(OpenSSL|GnuTLS|wolfSSL|BoringSSL|LibreSSL|mbedTLS|"
             r"NSS|rustls|Schannel|SecureTransport)/(\S+)",
             line,
         )
-        return ClientInfo(
-            name=self.name,
+        return replace(
+            info,
             available=True,
             version=f"curl {match.group(1)}" if match else line,
             tls_library=match.group(2) if match else None,
             tls_library_version=match.group(3) if match else None,
-            native_trust=self.native_trust(),
-            env_vars=ENV_VARS,
-            fetches_aia=False,
-            kind="subprocess",
         )
 
     def native_trust(self) -> TrustUsed:
-        bundle = next((p for p in _DEFAULT_BUNDLES if os.path.exists(p)), None)
-        return trust_from_env(
-            os.environ, ENV_VARS, TrustUsed("native", "built-in CA bundle", bundle)
-        )
+        default = TrustUsed("native", "built-in CA bundle", first_existing(_DEFAULT_BUNDLES))
+        return trust_from_env(os.environ, ENV_VARS, default)
 
     def argv(self, target: Target, trust: Trust, timeout: float) -> list[str]:
         argv = [
-            self._path or self.binary,
+            self.path() or self.binary,
             "--silent",
             "--show-error",
             "--verbose",
@@ -126,21 +100,8 @@ class CurlClient:
             argv += ["--cacert", trust.path, "--capath", self._empty_capath]
         return [*argv, "--", target.url]
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        if not self._path:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_UNAVAILABLE,
-                detail=f"{self.binary} not found",
-                started=started,
-                trust=used,
-            )
-        result = run_command(self.argv(target, trust, timeout), timeout, child_env(trust))
-        outcome = interpret(result)
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+    def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
+        return interpret(self.execute(self.argv(target, trust, timeout), timeout, trust))
 
 
 def interpret(result: CommandResult) -> Outcome:

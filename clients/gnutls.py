@@ -13,24 +13,12 @@ mapping lives here as :func:`reason_for_gnutls_text`.
 from __future__ import annotations
 
 import re
-import shutil
-import time
 from dataclasses import replace
 
-from tlsmatrix.clients._common import (
-    CommandResult,
-    Outcome,
-    after_handshake,
-    child_env,
-    explicit_trust,
-    first_line,
-    observe,
-    observe_outcome,
-    run_command,
-    run_version,
-    tls_version_name,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._common import Outcome, after_handshake, tls_version_name
+from tlsmatrix.clients._subprocess import SubprocessAdapter
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.process import CommandResult, first_line
 
 # Where Debian's GnuTLS finds its system trust (configure --with-default-trust-store-file).
 GNUTLS_SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"
@@ -120,41 +108,26 @@ def ca_certificates_loaded(output: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-class GnuTLSClient:
+class GnuTLSClient(SubprocessAdapter):
     """gnutls-cli as a subprocess. ``binary`` overrides the name looked up on PATH."""
 
     name = "gnutls"
+    default_binary = "gnutls-cli"
+    package = "gnutls-bin"
 
-    def __init__(self, binary: str = "gnutls-cli") -> None:
-        self.binary = binary
-        self._info: ClientInfo | None = None
-
-    def _path(self) -> str | None:
-        return shutil.which(self.binary)
-
-    def info(self) -> ClientInfo:
-        if self._info is None:
-            self._info = self._build_info()
-        return self._info
-
-    def _build_info(self) -> ClientInfo:
-        native = TrustUsed("native", "GnuTLS system trust", GNUTLS_SYSTEM_TRUST)
-        common = {
-            "name": self.name,
-            "native_trust": native,
-            "env_vars": (),
-            "fetches_aia": False,
+    def describe(self) -> ClientInfo:
+        return replace(
+            super().describe(),
+            tls_library="GnuTLS",
             # GnuTLS's default verification profile accepts RSA-1024; SHA-1 is insecure.
-            "min_rsa_bits": 1024,
-            "kind": "subprocess",
-            "tls_library": "GnuTLS",
-        }
-        res = run_version(self.binary, ["--version"], package="gnutls-bin")
-        if isinstance(res, str):
-            return ClientInfo(available=False, unavailable_reason=res, **common)  # type: ignore[arg-type]
-        m = re.search(r"gnutls-cli\s+(\S+)", res.stdout)
-        version = m.group(1) if m else first_line(res.stdout) or None
-        return ClientInfo(
+            min_rsa_bits=1024,
+        )
+
+    def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
+        m = re.search(r"gnutls-cli\s+(\S+)", result.stdout)
+        version = m.group(1) if m else first_line(result.stdout) or None
+        return replace(
+            info,
             available=True,
             version=version,
             tls_library_version=version,  # gnutls-cli ships with, and reports, its GnuTLS
@@ -162,8 +135,10 @@ class GnuTLSClient:
                 "verifies the handshake only: no HTTP request is sent, so the path is unused",
                 "--x509cafile replaces the system trust (only that file is loaded)",
             ),
-            **common,  # type: ignore[arg-type]
         )
+
+    def native_trust(self) -> TrustUsed:
+        return TrustUsed("native", "GnuTLS system trust", GNUTLS_SYSTEM_TRUST)
 
     def argv(self, path: str, target: Target, trust: Trust) -> list[str]:
         """The gnutls-cli command line for one probe (public so tests can read it)."""
@@ -178,32 +153,9 @@ class GnuTLSClient:
         argv.append(target.address)
         return argv
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        trust_used = explicit_trust(trust) if not trust.is_native else self.info().native_trust
-        path = self._path()
-        if path is None:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_UNAVAILABLE,
-                detail=f"{self.binary} not found on PATH",
-                started=started,
-                trust=trust_used,
-            )
-        try:
-            res = run_command(self.argv(path, target, trust), timeout, env=child_env(trust))
-        except OSError as exc:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_ERROR,
-                detail=f"cannot run {path}: {exc}",
-                started=started,
-                trust=trust_used,
-            )
-        outcome = replace(interpret(res), tls_version=tls_version_from_description(res.stdout))
-        return observe_outcome(target, self.name, outcome, started=started, trust=trust_used)
+    def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
+        res = self.execute(self.argv(path, target, trust), timeout, trust)
+        return replace(interpret(res), tls_version=tls_version_from_description(res.stdout))
 
 
 def _completed(text: str) -> bool:

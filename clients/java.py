@@ -22,22 +22,14 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from tlsmatrix.clients._common import (
-    Outcome,
-    child_env,
-    explicit_trust,
-    first_line,
-    observe,
-    observe_outcome,
-    run_command,
-    run_json_program,
-    tls_version_name,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._common import Outcome, tls_version_name
+from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_command
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -165,76 +157,52 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
 _compile_lock = threading.Lock()
 
 
-class JavaClient:
+class JavaClient(SubprocessAdapter):
     """JSSE through TlsProbe. ``binary``/``javac`` override the names looked up on PATH;
     ``cache_dir`` overrides where the compiled class is kept."""
 
     name = "java"
+    default_binary = "java"
+    package = "openjdk-17-jre-headless"
+    version_args = ("-XshowSettings:properties", "-version")
+    version_timeout = 20.0
+    env_vars = JAVA_OPTION_VARS
     aia = False
 
     def __init__(
-        self, binary: str = "java", javac: str = "javac", cache_dir: str | None = None
+        self, binary: str | None = None, javac: str = "javac", cache_dir: str | None = None
     ) -> None:
-        self.binary = binary
+        super().__init__(binary)
         self.javac = javac
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._info: ClientInfo | None = None
         self._classpath: str | None = None
         self._compile_error: str | None = None
 
-    def _path(self) -> str | None:
-        return shutil.which(self.binary)
-
     # --- info ---------------------------------------------------------------------------
 
-    def info(self) -> ClientInfo:
-        if self._info is None:
-            self._info = self._build_info()
-        return self._info
+    def native_trust(self) -> TrustUsed:
+        return native_trust(self.path(), os.environ)
 
-    def _build_info(self) -> ClientInfo:
-        java = self._path()
-        common = {
-            "name": self.name,
-            "native_trust": native_trust(java, os.environ),
-            "env_vars": JAVA_OPTION_VARS,
-            "fetches_aia": self.aia,
+    def describe(self) -> ClientInfo:
+        return replace(
+            super().describe(),
+            fetches_aia=self.aia,
             # jdk.certpath.disabledAlgorithms: "RSA keySize < 1024" and "SHA1 jdkCA": SHA-1
             # is refused only on chains to the JDK's own cacerts roots.
-            "min_rsa_bits": 1024,
-            "rejects_sha1": False,
-            "kind": "subprocess",
-            "tls_library": "JSSE (SunJSSE)",
-        }
-        if java is None:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{self.binary} not found on PATH "
-                "(Debian package openjdk-17-jre-headless)",
-                **common,  # type: ignore[arg-type]
-            )
-        if not SOURCE.is_file():
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"probe source missing: {SOURCE}",
-                **common,  # type: ignore[arg-type]
-            )
-        try:
-            res = run_command([java, "-XshowSettings:properties", "-version"], timeout=20)
-        except OSError as exc:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{java} does not run: {exc}",
-                **common,  # type: ignore[arg-type]
-            )
-        props = _properties(res.stderr)
+            min_rsa_bits=1024,
+            rejects_sha1=False,
+            tls_library="JSSE (SunJSSE)",
+        )
+
+    def missing(self) -> str | None:
+        return None if SOURCE.is_file() else f"probe source missing: {SOURCE}"
+
+    def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
+        props = _properties(result.stderr)
         version = props.get("java.runtime.version") or props.get("java.version")
-        if version is None:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{java} -version said: {first_line(res.stderr)}",
-                **common,  # type: ignore[arg-type]
-            )
+        java = self.path()
+        if version is None or java is None:
+            return self.version_failed(info, result)
         self._launch_target(java)  # compile now (once per machine), not in a probe
         notes = [f"vendor: {props.get('java.vendor', '?')}"]
         if self.aia:
@@ -243,12 +211,12 @@ class JavaClient:
             notes.append("javac not found: single-file source launch (slower start-up)")
         elif self._compile_error:
             notes.append(f"{self._compile_error}: single-file source launch (slower start-up)")
-        return ClientInfo(
+        return replace(
+            info,
             available=True,
             version=version,
             tls_library_version=props.get("java.version", version),
             notes=tuple(notes),
-            **common,  # type: ignore[arg-type]
         )
 
     # --- compilation --------------------------------------------------------------------
@@ -309,34 +277,9 @@ class JavaClient:
             bundle,
         ]
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        java = self._path()
-        trust_used = native_trust(java, os.environ) if trust.is_native else explicit_trust(trust)
-        if java is None:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_UNAVAILABLE,
-                detail=f"{self.binary} not found on PATH",
-                started=started,
-                trust=trust_used,
-            )
-        try:
-            # The one-time compilation is not part of any probe's time or deadline.
-            argv = self.argv(java, target, trust, timeout)
-        except OSError as exc:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_ERROR,
-                detail=f"cannot prepare {java}: {exc}",
-                started=started,
-                trust=trust_used,
-            )
-        started = time.monotonic()
-        outcome = run_json_program(argv, timeout, child_env(trust), interpret)
-        return observe_outcome(target, self.name, outcome, started=started, trust=trust_used)
+    def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
+        argv = self.argv(path, target, trust, timeout)
+        return run_json_program(argv, timeout, child_env(trust), interpret)
 
 
 class JavaAIAClient(JavaClient):

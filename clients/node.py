@@ -11,23 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
-from tlsmatrix.clients._common import (
-    Outcome,
-    child_env,
-    explicit_trust,
-    observe,
-    observe_outcome,
-    reason_for_text,
-    run_command,
-    run_json_program,
-    tls_version_name,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._common import Outcome, reason_for_text, tls_version_name
+from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.process import CommandResult, child_env
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 
@@ -113,66 +104,53 @@ def native_trust(env: Mapping[str, str], openssl_ca_by_default: bool = False) ->
     return TrustUsed("native", "bundled Mozilla store", None)
 
 
-class NodeClient:
+class NodeClient(SubprocessAdapter):
     """Node's tls module as a subprocess. ``binary`` overrides the name looked up on PATH."""
 
     name = "node"
+    default_binary = "node"
+    package = "nodejs"
+    version_args = ("-p", VERSION_SCRIPT)
+    env_vars = ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS")
 
-    def __init__(self, binary: str = "node") -> None:
-        self.binary = binary
-        self._info: ClientInfo | None = None
-        self._openssl_ca = False  # built to use OpenSSL's store instead of the bundled one
-
-    def _path(self) -> str | None:
-        return shutil.which(self.binary)
-
-    def info(self) -> ClientInfo:
-        if self._info is None:
-            self._info = self._build_info()
-        return self._info
-
-    def _build_info(self) -> ClientInfo:
-        common = {
-            "name": self.name,
-            "native_trust": native_trust(os.environ, self._openssl_ca),
-            "env_vars": ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"),
-            "fetches_aia": False,
-            # Node runs OpenSSL at security level 1: RSA-1024 passes, SHA-1 does not.
-            "min_rsa_bits": 1024,
-            "kind": "subprocess",
-            "tls_library": "OpenSSL",
-        }
-        path = self._path()
-        if path is None:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{self.binary} not found on PATH (Debian package nodejs)",
-                **common,  # type: ignore[arg-type]
-            )
-        if not SCRIPT.is_file():
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"probe script missing: {SCRIPT}",
-                **common,  # type: ignore[arg-type]
-            )
+    def _versions(self) -> dict[str, object] | None:
+        """What ``node -p VERSION_SCRIPT`` printed, or None."""
+        result = self.version_output()
+        if isinstance(result, str):
+            return None
         try:
-            res = run_command([path, "-p", VERSION_SCRIPT], timeout=10, env=child_env(Trust()))
-            versions = json.loads(res.stdout)
-        except (OSError, ValueError) as exc:
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{path} does not run: {exc}",
-                **common,  # type: ignore[arg-type]
-            )
-        if versions.get("openssl_use_def_ca_store"):
-            self._openssl_ca = True
-            common["native_trust"] = native_trust(os.environ, True)
-        return ClientInfo(
+            versions = json.loads(result.stdout)
+        except ValueError:
+            return None
+        return versions if isinstance(versions, dict) else None
+
+    def native_trust(self) -> TrustUsed:
+        # some distributions build node to use OpenSSL's store instead of the bundled one
+        openssl_ca = bool((self._versions() or {}).get("openssl_use_def_ca_store"))
+        return native_trust(os.environ, openssl_ca)
+
+    def describe(self) -> ClientInfo:
+        return replace(
+            super().describe(),
+            # Node runs OpenSSL at security level 1: RSA-1024 passes, SHA-1 does not.
+            min_rsa_bits=1024,
+            tls_library="OpenSSL",
+        )
+
+    def missing(self) -> str | None:
+        return None if SCRIPT.is_file() else f"probe script missing: {SCRIPT}"
+
+    def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
+        versions = self._versions()
+        if versions is None:
+            return self.version_failed(info, result)
+        node, openssl = versions.get("node"), versions.get("openssl")
+        return replace(
+            info,
             available=True,
-            version=versions.get("node"),
-            tls_library_version=versions.get("openssl"),
+            version=node if isinstance(node, str) else None,
+            tls_library_version=openssl if isinstance(openssl, str) else None,
             notes=("the ca option (explicit bundle) replaces the bundled store",),
-            **common,  # type: ignore[arg-type]
         )
 
     def arguments(self, target: Target, trust: Trust, timeout: float) -> dict[str, object]:
@@ -188,27 +166,9 @@ class NodeClient:
             "timeout_ms": max(100, int(timeout * 1000 * 0.9) - 100),
         }
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        env = child_env(trust)
-        if trust.is_native:
-            self.info()  # learns how this node was built
-        trust_used = (
-            native_trust(env, self._openssl_ca) if trust.is_native else explicit_trust(trust)
-        )
-        path = self._path()
-        if path is None:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_UNAVAILABLE,
-                detail=f"{self.binary} not found on PATH",
-                started=started,
-                trust=trust_used,
-            )
+    def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
         argv = [path, str(SCRIPT), json.dumps(self.arguments(target, trust, timeout))]
-        outcome = run_json_program(argv, timeout, env, interpret)
-        return observe_outcome(target, self.name, outcome, started=started, trust=trust_used)
+        return run_json_program(argv, timeout, child_env(trust), interpret)
 
 
 __all__ = ["NODE_CERT_CODES", "NODE_OTHER_CODES", "NodeClient", "interpret", "native_trust"]

@@ -5,77 +5,46 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import time
-from functools import cached_property
+from dataclasses import replace
 
 from tlsmatrix.clients._common import (
-    CommandResult,
     Outcome,
-    child_env,
-    explicit_trust,
-    first_line,
-    observe,
-    observe_outcome,
     reason_for_openssl_code,
     reason_for_text,
-    run_command,
     tls_version_name,
-    trust_from_env,
 )
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._subprocess import SubprocessAdapter
+from tlsmatrix.clients._trust import trust_from_env
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.process import CommandResult, first_line
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _VERIFY = re.compile(r"Verify return code: (\d+) \(([^)]*)\)")
 _NO_PEER_CERT = "no peer certificate available"
 
 
-class OpenSSLClient:
+class OpenSSLClient(SubprocessAdapter):
     name = "openssl"
+    default_binary = "openssl"
+    package = "openssl"
+    version_args = ("version", "-v", "-d")
+    env_vars = ENV_VARS
 
-    def __init__(self, binary: str = "openssl") -> None:
-        self.binary = binary
-
-    @cached_property
-    def _path(self) -> str | None:
-        return shutil.which(self.binary)
-
-    @cached_property
-    def _version(self) -> tuple[str, str]:
-        """(version line, OPENSSLDIR)."""
-        if not self._path:
-            return "", ""
-        result = run_command([self._path, "version", "-v", "-d"], timeout=5)
-        lines = result.stdout.splitlines()
-        version = lines[0].strip() if lines else ""
-        directory = ""
-        if len(lines) > 1:
-            match = re.search(r'OPENSSLDIR: "([^"]*)"', lines[1])
-            directory = match.group(1) if match else ""
-        return version, directory
-
-    def info(self) -> ClientInfo:
-        if not self._path:
-            return ClientInfo(
-                self.name, False, f"{self.binary} not found on PATH", kind="subprocess"
-            )
-        version, _ = self._version
+    def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
+        version, _ = _version_and_dir(result.stdout)
         parts = version.split()
-        return ClientInfo(
-            name=self.name,
+        return replace(
+            info,
             available=True,
             version=f"openssl {parts[1]}" if len(parts) > 1 else version,
             tls_library=parts[0] if parts else "OpenSSL",
             tls_library_version=version,
-            native_trust=self.native_trust(),
-            env_vars=ENV_VARS,
-            fetches_aia=False,
-            kind="subprocess",
             notes=("s_client -verify_hostname; verdict from 'Verify return code:'",),
         )
 
     def native_trust(self) -> TrustUsed:
-        _, directory = self._version
+        result = self.version_output()
+        directory = "" if isinstance(result, str) else _version_and_dir(result.stdout)[1]
         default_file = os.path.join(directory, "cert.pem") if directory else None
         default = TrustUsed("native", "OpenSSL default paths", default_file)
         return trust_from_env(os.environ, ENV_VARS, default)
@@ -83,7 +52,7 @@ class OpenSSLClient:
     def argv(self, target: Target, trust: Trust) -> list[str]:
         address = target.address
         connect = f"[{address}]:{target.port}" if ":" in address else f"{address}:{target.port}"
-        argv = [self._path or self.binary, "s_client", "-connect", connect]
+        argv = [self.path() or self.binary, "s_client", "-connect", connect]
         if target.is_ip:
             argv += ["-verify_ip", target.ascii_host]
         else:
@@ -92,22 +61,20 @@ class OpenSSLClient:
             argv += ["-CAfile", trust.path, "-no-CApath", "-no-CAstore"]
         return argv
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        if not self._path:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_UNAVAILABLE,
-                detail=f"{self.binary} not found",
-                started=started,
-                trust=used,
-            )
+    def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
         # stdin is closed, so s_client ends right after the handshake.
-        result = run_command(self.argv(target, trust), timeout, child_env(trust))
-        outcome = interpret(result)
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+        return interpret(self.execute(self.argv(target, trust), timeout, trust))
+
+
+def _version_and_dir(stdout: str) -> tuple[str, str]:
+    """(version line, OPENSSLDIR) from ``openssl version -v -d``."""
+    lines = stdout.splitlines()
+    version = lines[0].strip() if lines else ""
+    directory = ""
+    if len(lines) > 1:
+        match = re.search(r'OPENSSLDIR: "([^"]*)"', lines[1])
+        directory = match.group(1) if match else ""
+    return version, directory
 
 
 def interpret(result: CommandResult) -> Outcome:

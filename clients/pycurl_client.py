@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from typing import Any
 
 from tlsmatrix.clients._common import (
     Outcome,
-    explicit_trust,
-    observe_outcome,
     reason_for_openssl_code,
     reason_for_text,
     tls_version_name,
 )
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 
 # libcurl error numbers (CURLE_*) we name; anything else keeps its text.
 _CURLE_REASONS: dict[int, Reason] = {
@@ -42,18 +40,21 @@ _WHEEL_CA_FILES = (
 )
 
 
-class PycurlClient:
+class PycurlClient(InProcessAdapter):
     name = "pycurl"
+    env_vars = ()
 
-    def info(self) -> ClientInfo:
-        try:
-            import pycurl
-        except ImportError as exc:
-            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
-        vi = pycurl.version_info()
-        ssl_backend = str(vi[5] or "")  # e.g. "OpenSSL/3.6.5"
+    def version(self) -> str:
+        import pycurl
+
+        libcurl = pycurl.version_info()[1]
+        return f"pycurl {pycurl.version.split()[0].partition('/')[2]} (libcurl {libcurl})"
+
+    def describe(self) -> ClientInfo:
+        import pycurl
+
+        ssl_backend = str(pycurl.version_info()[5] or "")  # e.g. "OpenSSL/3.6.5"
         lib, _, lib_version = ssl_backend.partition("/")
-        native = self.native_trust()
         notes = (
             pycurl.version,
             "the wheel's pycurl sets CAINFO to the first existing of "
@@ -63,11 +64,11 @@ class PycurlClient:
         return ClientInfo(
             name=self.name,
             available=True,
-            version=f"pycurl {pycurl.version.split()[0].partition('/')[2]} (libcurl {vi[1]})",
+            version=self.version(),
             tls_library=lib or None,
             tls_library_version=lib_version or None,
-            native_trust=native,
-            env_vars=(),
+            native_trust=self.native_trust(),
+            env_vars=self.env_vars,
             fetches_aia=False,
             notes=notes,
         )
@@ -78,14 +79,11 @@ class PycurlClient:
                 return TrustUsed("native", "pycurl: first system CA file found", path)
         return TrustUsed("native", "pycurl: no system CA file found", None)
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
+    def outcome(self, target: Target, trust: Trust, timeout: float) -> Outcome:
         try:
-            outcome = _perform(target, trust, timeout)
+            return _perform(target, trust, timeout)
         except Exception as exc:  # an adapter bug or a missing module: never raise
-            outcome = Outcome(Reason.CLIENT_ERROR, f"{type(exc).__name__}: {exc}")
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+            return Outcome(Reason.CLIENT_ERROR, f"{type(exc).__name__}: {exc}")
 
 
 def _perform(target: Target, trust: Trust, timeout: float) -> Outcome:

@@ -13,15 +13,13 @@ from tlsmatrix.clients._common import (
     Outcome,
     after_handshake,
     classify_exception,
-    explicit_trust,
-    observe,
     reason_for_openssl_code,
     reason_for_text,
-    shared_context,
     tls_version_name,
-    trust_from_env,
 )
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients._trust import first_existing, shared_context, trust_from_env
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 # Where pyOpenSSL looks when the wheel's own OpenSSL directory has no certificates.
@@ -32,41 +30,43 @@ _FALLBACK_FILES = (
 )
 
 
-class PyOpenSSLClient:
+class PyOpenSSLClient(InProcessAdapter):
     name = "pyopenssl"
+    env_vars = ENV_VARS
+    notes = ("no host name check of its own: tlsmatrix checks it with service-identity",)
 
-    def info(self) -> ClientInfo:
-        try:
-            import OpenSSL
-            from OpenSSL import SSL
-        except ImportError as exc:
-            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+    def version(self) -> str:
         import cryptography
+        import OpenSSL
+
+        return f"pyOpenSSL {OpenSSL.__version__} (cryptography {cryptography.__version__})"
+
+    def describe(self) -> ClientInfo:
+        from OpenSSL import SSL
 
         library = SSL.SSLeay_version(SSL.SSLEAY_VERSION).decode()
         return ClientInfo(
             name=self.name,
             available=True,
-            version=f"pyOpenSSL {OpenSSL.__version__} (cryptography {cryptography.__version__})",
+            version=self.version(),
             tls_library=library.split()[0],
             tls_library_version=library,
             native_trust=self.native_trust(),
-            env_vars=ENV_VARS,
+            env_vars=self.env_vars,
             fetches_aia=False,
-            notes=("no host name check of its own: tlsmatrix checks it with service-identity",),
+            notes=self.notes,
         )
 
     def native_trust(self) -> TrustUsed:
-        fallback = next((p for p in _FALLBACK_FILES if os.path.exists(p)), None)
         default = TrustUsed(
-            "native", "set_default_verify_paths (system CA file fallback)", fallback
+            "native",
+            "set_default_verify_paths (system CA file fallback)",
+            first_existing(_FALLBACK_FILES),
         )
         return trust_from_env(os.environ, ENV_VARS, default)
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        deadline = started + timeout
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
+    def outcome(self, target: Target, trust: Trust, timeout: float) -> Outcome:
+        deadline = time.monotonic() + timeout
         errors: list[tuple[int, int]] = []  # (OpenSSL code, depth), in the order found
         accepted: list[str | None] = []  # the TLS version, once the certificate passed
         try:
@@ -100,78 +100,42 @@ class PyOpenSSLClient:
                 sock.close()
         except Exception as exc:
             if accepted:
-                return self._late_failure(target, exc, accepted[0], started, used)
-            return self._failure(target, exc, errors, started, used)
+                return late_failure(exc, accepted[0])
+            return failure(exc, errors)
         status = head.split(b" ", 2)[1].decode(errors="replace") if head.count(b" ") >= 1 else "?"
-        return observe(
-            target,
-            self.name,
-            Reason.OK,
-            detail=f"HTTP {status}",
-            tls_version=tls_version_name(version),
-            started=started,
-            trust=used,
-        )
+        return Outcome(Reason.OK, f"HTTP {status}", tls_version=tls_version_name(version))
 
-    def _late_failure(
-        self, target: Target, exc: Exception, version: str | None, started: float, used: TrustUsed
-    ) -> Observation:
-        """A failure after the handshake and the name check passed (see after_handshake)."""
-        c = classify_exception(exc)
-        if isinstance(exc, _Deadline):
-            c = Outcome(Reason.TIMEOUT, str(exc))
-        elif c.reason is Reason.CLIENT_ERROR:  # pyOpenSSL's Error carries only a list
-            c = Outcome(Reason.CLIENT_ERROR, _openssl_error_text(exc) or c.detail)
-        c = after_handshake(c)
-        return observe(
-            target,
-            self.name,
-            c.reason,
-            detail=c.detail,
-            tls_version=tls_version_name(version),
-            started=started,
-            trust=used,
-        )
 
-    def _failure(
-        self,
-        target: Target,
-        exc: Exception,
-        errors: list[tuple[int, int]],
-        started: float,
-        used: TrustUsed,
-    ) -> Observation:
-        if isinstance(exc, _NameMismatch):
-            return observe(
-                target,
-                self.name,
-                Reason.HOSTNAME_MISMATCH,
-                detail=str(exc),
-                verify_code=62,
-                started=started,
-                trust=used,
-            )
-        if errors:
-            code, depth = errors[0]
-            text = _verify_message(code)
-            return observe(
-                target,
-                self.name,
-                reason_for_openssl_code(code),
-                detail=f"{text} (depth {depth})",
-                verify_code=code,
-                started=started,
-                trust=used,
-            )
-        if isinstance(exc, _Deadline):
-            return observe(
-                target, self.name, Reason.TIMEOUT, detail=str(exc), started=started, trust=used
-            )
-        c = classify_exception(exc)
-        reason = c.reason
-        if reason is Reason.CLIENT_ERROR:
-            reason = reason_for_text(c.detail) or _openssl_error_reason(exc) or reason
-        return observe(target, self.name, reason, detail=c.detail, started=started, trust=used)
+# --- the signal mapper: what went wrong, from the verify callback's codes and the error
+
+
+def late_failure(exc: Exception, version: str | None) -> Outcome:
+    """A failure after the handshake and the name check passed (see after_handshake)."""
+    c = classify_exception(exc)
+    if isinstance(exc, _Deadline):
+        c = Outcome(Reason.TIMEOUT, str(exc))
+    elif c.reason is Reason.CLIENT_ERROR:  # pyOpenSSL's Error carries only a list
+        c = Outcome(Reason.CLIENT_ERROR, _openssl_error_text(exc) or c.detail)
+    c = after_handshake(c)
+    return Outcome(c.reason, c.detail, tls_version=tls_version_name(version))
+
+
+def failure(exc: Exception, errors: list[tuple[int, int]]) -> Outcome:
+    """A failure before the certificate was accepted: the first verify error the callback
+    saw wins, then a name mismatch, the deadline, and the exception itself."""
+    if isinstance(exc, _NameMismatch):
+        return Outcome(Reason.HOSTNAME_MISMATCH, str(exc), 62)
+    if errors:
+        code, depth = errors[0]
+        text = _verify_message(code)
+        return Outcome(reason_for_openssl_code(code), f"{text} (depth {depth})", code)
+    if isinstance(exc, _Deadline):
+        return Outcome(Reason.TIMEOUT, str(exc))
+    c = classify_exception(exc)
+    reason = c.reason
+    if reason is Reason.CLIENT_ERROR:
+        reason = reason_for_text(c.detail) or _openssl_error_reason(exc) or reason
+    return Outcome(reason, c.detail)
 
 
 def _context(cafile: str | None) -> object:

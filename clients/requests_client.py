@@ -3,67 +3,46 @@
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
-from tlsmatrix.clients._common import (
-    explicit_trust,
-    fetch_outcome,
-    observe_outcome,
-    python_ssl_info,
-    trust_from_env,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients._trust import certifi_trust
+from tlsmatrix.clients.base import Target, Trust, TrustUsed
 
 ENV_VARS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 NO_PROXY = {"http": None, "https": None, "all": None}
 
 
-class RequestsClient:
+class RequestsClient(InProcessAdapter):
     name = "requests"
+    env_vars = ENV_VARS
 
-    def info(self) -> ClientInfo:
-        try:
-            import requests
-            import urllib3
-        except ImportError as exc:
-            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+    def version(self) -> str:
+        import requests
+        import urllib3
 
-        return python_ssl_info(
-            self.name,
-            f"requests {requests.__version__} (urllib3 {urllib3.__version__})",
-            self.native_trust(),
-            ENV_VARS,
-        )
+        return f"requests {requests.__version__} (urllib3 {urllib3.__version__})"
 
     def native_trust(self) -> TrustUsed:
-        import certifi
+        return certifi_trust(os.environ, ENV_VARS)
 
-        return trust_from_env(os.environ, ENV_VARS, TrustUsed("native", "certifi", certifi.where()))
+    def fetch(
+        self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
+    ) -> int:
+        import requests
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        versions: list[str | None] = []  # one per completed handshake
-        outcome = fetch_outcome(lambda: _get(target, trust, timeout, versions), versions)
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
-
-
-def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
-    import requests
-
-    with requests.Session() as session:
-        session.mount("https://", _adapter_for(target, versions))
-        response = session.get(
-            target.connect_url,
-            headers={"Host": target.host_header},
-            # True lets requests pick its CA bundle as it really does (env, certifi)
-            verify=trust.path if trust.path else True,
-            timeout=(timeout, timeout),
-            allow_redirects=False,
-            proxies=dict(NO_PROXY),
-        )
-        return response.status_code
+        with requests.Session() as session:
+            session.mount("https://", _adapter_for(target, versions))
+            response = session.get(
+                target.connect_url,
+                headers={"Host": target.host_header},
+                # True lets requests pick its CA bundle as it really does (env, certifi)
+                verify=trust.path if trust.path else True,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+                proxies=dict(NO_PROXY),
+            )
+            return response.status_code
 
 
 def _adapter_for(target: Target, versions: list[str | None]) -> Any:

@@ -3,46 +3,26 @@
 from __future__ import annotations
 
 import http.client
-import os
 import platform
 import socket
 import ssl
 import time
 
-from tlsmatrix.clients._common import (
-    explicit_trust,
-    fetch_outcome,
-    observe_outcome,
-    openssl_default_trust,
-    python_ssl_info,
-    shared_context,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients.base import Target, Trust
 
 
-class StdlibClient:
+class StdlibClient(InProcessAdapter):
     name = "stdlib"
 
-    def info(self) -> ClientInfo:
-        return python_ssl_info(
-            self.name,
-            f"Python {platform.python_version()}",
-            self.native_trust(),
-            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
-        )
+    def version(self) -> str:
+        return f"Python {platform.python_version()}"
 
-    def native_trust(self) -> TrustUsed:
-        return openssl_default_trust(os.environ)
-
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        versions: list[str | None] = []  # one per completed handshake
-        outcome = fetch_outcome(
-            lambda: fetch_over_ssl(default_context(trust.path), target, timeout, versions),
-            versions,
-        )
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+    def fetch(
+        self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
+    ) -> int:
+        return fetch_over_ssl(default_context(trust.path), target, timeout, versions)
 
 
 def default_context(cafile: str | None) -> ssl.SSLContext:

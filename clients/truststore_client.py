@@ -6,18 +6,12 @@ from __future__ import annotations
 
 import os
 import ssl
-import time
 from collections.abc import Mapping
 from typing import Any
 
-from tlsmatrix.clients._common import (
-    fetch_outcome,
-    observe_outcome,
-    openssl_default_trust,
-    python_ssl_info,
-    shared_context,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients._trust import openssl_default_trust, shared_context
+from tlsmatrix.clients.base import Target, Trust, TrustUsed
 
 # truststore's own fallback list (truststore/_openssl.py), used when its import fails.
 _FALLBACK_CANDIDATES = (
@@ -29,37 +23,34 @@ _FALLBACK_CANDIDATES = (
 )
 
 
-class TruststoreClient:
+class TruststoreClient(InProcessAdapter):
     name = "truststore"
+    notes = (
+        "Linux: truststore verifies with OpenSSL against the system CA store it "
+        "finds (OpenSSL default paths, else the first of its known CA files)",
+        "an explicit bundle is added to the system store, not used instead of it: "
+        "truststore reloads the system store before every handshake",
+    )
 
-    def info(self) -> ClientInfo:
-        try:
-            import truststore
-            import urllib3
-        except ImportError as exc:
-            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
-        return python_ssl_info(
-            self.name,
-            f"truststore {truststore.__version__} (urllib3 {urllib3.__version__})",
-            self.native_trust(),
-            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
-            notes=(
-                "Linux: truststore verifies with OpenSSL against the system CA store it "
-                "finds (OpenSSL default paths, else the first of its known CA files)",
-                "an explicit bundle is added to the system store, not used instead of it: "
-                "truststore reloads the system store before every handshake",
-            ),
-        )
+    def version(self) -> str:
+        import truststore
+        import urllib3
+
+        return f"truststore {truststore.__version__} (urllib3 {urllib3.__version__})"
 
     def native_trust(self) -> TrustUsed:
         return system_store(os.environ)
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else bundle_trust(trust, os.environ)
-        versions: list[str | None] = []  # one per completed handshake
-        outcome = fetch_outcome(lambda: _get(target, trust, timeout, versions), versions)
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
+    def trust_used(self, trust: Trust) -> TrustUsed:
+        return self.native_trust() if trust.is_native else bundle_trust(trust, os.environ)
+
+    def fetch(
+        self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
+    ) -> int:
+        from tlsmatrix.clients._urllib3 import get_status
+
+        context = shared_context("truststore", trust.path, lambda: _context(trust.path))
+        return get_status(target, context, timeout, versions)
 
 
 def system_store(env: Mapping[str, str]) -> TrustUsed:
@@ -101,10 +92,3 @@ def _context(cafile: str | None) -> Any:
     if cafile:
         ctx.load_verify_locations(cafile=cafile)
     return ctx
-
-
-def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
-    from tlsmatrix.clients._urllib3 import get_status
-
-    context = shared_context("truststore", trust.path, lambda: _context(trust.path))
-    return get_status(target, context, timeout, versions)

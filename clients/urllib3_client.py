@@ -2,53 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import time
 from typing import Any
 
-from tlsmatrix.clients._common import (
-    explicit_trust,
-    fetch_outcome,
-    observe_outcome,
-    openssl_default_trust,
-    python_ssl_info,
-    shared_context,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Target, Trust, TrustUsed
+from tlsmatrix.clients._inprocess import InProcessAdapter
+from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients.base import Target, Trust
 
 
-class Urllib3Client:
+class Urllib3Client(InProcessAdapter):
     name = "urllib3"
 
-    def info(self) -> ClientInfo:
-        try:
-            import urllib3
-        except ImportError as exc:
-            return ClientInfo(self.name, False, unavailable_reason=f"cannot import: {exc}")
+    def version(self) -> str:
+        import urllib3
 
-        return python_ssl_info(
-            self.name,
-            f"urllib3 {urllib3.__version__}",
-            self.native_trust(),
-            ("SSL_CERT_FILE", "SSL_CERT_DIR"),
-        )
+        return f"urllib3 {urllib3.__version__}"
 
-    def native_trust(self) -> TrustUsed:
-        return openssl_default_trust(os.environ)
+    def fetch(
+        self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
+    ) -> int:
+        from tlsmatrix.clients._urllib3 import get_status
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        used = self.native_trust() if trust.is_native else explicit_trust(trust)
-        versions: list[str | None] = []  # one per completed handshake
-        outcome = fetch_outcome(lambda: _get(target, trust, timeout, versions), versions)
-        return observe_outcome(target, self.name, outcome, started=started, trust=used)
-
-
-def _get(target: Target, trust: Trust, timeout: float, versions: list[str | None]) -> int:
-    from tlsmatrix.clients._urllib3 import get_status
-
-    context = shared_context("urllib3", trust.path, lambda: _context(trust.path))
-    return get_status(target, context, timeout, versions)
+        context = shared_context("urllib3", trust.path, lambda: _context(trust.path))
+        return get_status(target, context, timeout, versions)
 
 
 def _context(cafile: str | None) -> Any:

@@ -26,22 +26,14 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from tlsmatrix.clients._common import (
-    CommandResult,
-    Outcome,
-    after_handshake,
-    child_env,
-    explicit_trust,
-    first_line,
-    observe,
-    observe_outcome,
-    run_command,
-    run_version,
-)
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients._common import Outcome, after_handshake
+from tlsmatrix.clients._subprocess import SubprocessAdapter
+from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.gnutls import GNUTLS_SYSTEM_TRUST, reason_for_gnutls_text
+from tlsmatrix.clients.process import CommandResult
 
 # wget's exit statuses (man wget, "EXIT STATUS").
 EXIT_OK = 0
@@ -78,65 +70,45 @@ def configured_ca_certificate(env: dict[str, str] | os._Environ[str]) -> tuple[s
     return found
 
 
-class WgetClient:
+class WgetClient(SubprocessAdapter):
     """wget as a subprocess. ``binary`` overrides the name looked up on PATH."""
 
     name = "wget"
+    default_binary = "wget"
+    package = "wget"
+    env_vars = ("WGETRC",)
 
-    def __init__(self, binary: str = "wget") -> None:
-        self.binary = binary
-        self._info: ClientInfo | None = None
+    def __init__(self, binary: str | None = None) -> None:
+        super().__init__(binary)
         self._empty_dir: str | None = None
         self._lock = threading.Lock()
 
-    def _path(self) -> str | None:
-        return shutil.which(self.binary)
-
-    def _native_trust(self) -> TrustUsed:
+    def native_trust(self) -> TrustUsed:
         configured = configured_ca_certificate(os.environ)
         if configured:
             cafile, rc = configured
             return TrustUsed("native", f"GnuTLS system trust + ca_certificate from {rc}", cafile)
         return TrustUsed("native", "GnuTLS system trust", GNUTLS_SYSTEM_TRUST)
 
-    def info(self) -> ClientInfo:
-        if self._info is None:
-            self._info = self._build_info()
-        return self._info
+    def describe(self) -> ClientInfo:
+        # wget uses GnuTLS's default verification profile: RSA-1024 passes.
+        return replace(super().describe(), min_rsa_bits=1024)
 
-    def _build_info(self) -> ClientInfo:
-        common = {
-            "name": self.name,
-            "native_trust": self._native_trust(),
-            "env_vars": ("WGETRC",),
-            "fetches_aia": False,
-            # wget uses GnuTLS's default verification profile: RSA-1024 passes.
-            "min_rsa_bits": 1024,
-            "kind": "subprocess",
-        }
-        res = run_version(self.binary, ["--version"], package="wget")
-        if isinstance(res, str):
-            return ClientInfo(available=False, unavailable_reason=res, **common)  # type: ignore[arg-type]
-        m = re.search(r"GNU Wget\s+(\S+)", res.stdout)
+    def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
+        m = re.search(r"GNU Wget\s+(\S+)", result.stdout)
         if m is None:  # e.g. WGETRC names a missing file: wget refuses to start at all
-            said = first_line(res.stderr) or first_line(res.stdout) or f"exit {res.returncode}"
-            return ClientInfo(
-                available=False,
-                unavailable_reason=f"{self.binary} --version failed: {said}",
-                **common,  # type: ignore[arg-type]
-            )
-        version = m.group(1)
-        library, library_version = _tls_library(res.stdout)
+            return self.version_failed(info, result)
+        library, library_version = _tls_library(result.stdout)
         notes = ["ignores SSL_CERT_FILE/SSL_CERT_DIR; --resolve is done with a local CONNECT proxy"]
         if library != "GnuTLS":
             notes.append("this wget is not built with GnuTLS: messages are mapped as OpenSSL's")
-        return ClientInfo(
+        return replace(
+            info,
             available=True,
-            version=version,
+            version=m.group(1),
             tls_library=library,
             tls_library_version=library_version,
             notes=tuple(notes),
-            **common,  # type: ignore[arg-type]
         )
 
     def _empty_ca_dir(self) -> str:
@@ -175,40 +147,17 @@ class WgetClient:
         argv.append(target.url)
         return argv
 
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        started = time.monotonic()
-        trust_used = explicit_trust(trust) if not trust.is_native else self._native_trust()
-        path = self._path()
-        if path is None:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_UNAVAILABLE,
-                detail=f"{self.binary} not found on PATH",
-                started=started,
-                trust=trust_used,
-            )
-        env = child_env(trust)
+    def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
+        # The environment has no NO_PROXY (child_env): with --resolve the name must go
+        # through our proxy.
         resolve = target.connect_to is not None and target.connect_to != target.ascii_host
-        try:
-            with contextlib.ExitStack() as stack:
-                proxy = None
-                if resolve:
-                    assert target.connect_to is not None
-                    proxy = stack.enter_context(_connect_proxy(target.connect_to, timeout))
-                    for var in ("no_proxy", "NO_PROXY"):
-                        env.pop(var, None)  # the name must go through the proxy
-                res = run_command(self.argv(path, target, trust, timeout, proxy), timeout, env=env)
-        except OSError as exc:
-            return observe(
-                target,
-                self.name,
-                Reason.CLIENT_ERROR,
-                detail=f"cannot run {path}: {exc}",
-                started=started,
-                trust=trust_used,
-            )
-        return observe_outcome(target, self.name, interpret(res), started=started, trust=trust_used)
+        with contextlib.ExitStack() as stack:
+            proxy = None
+            if resolve:
+                assert target.connect_to is not None
+                proxy = stack.enter_context(_connect_proxy(target.connect_to, timeout))
+            res = self.execute(self.argv(path, target, trust, timeout, proxy), timeout, trust)
+        return interpret(res)
 
 
 def _tls_library(version_text: str) -> tuple[str | None, str | None]:

@@ -6,28 +6,15 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from tlsmatrix.clients.base import TRUST_ENV_VARS
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests.pki import CorePKI, make_pki
 
-# Variables that redirect some client's trust or route. This machine sets several of them;
-# every test starts without them and sets what it means to test.
-CLEARED_ENV = (
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_OPTIONS",
-    "GIT_SSL_CAINFO",
-    "JAVA_TOOL_OPTIONS",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-)
+# Variables that redirect some client's trust or route (the one list, in clients.base).
+# This machine sets several of them; every test starts without them and sets what it
+# means to test.
+CLEARED_ENV = TRUST_ENV_VARS
 
 
 @pytest.fixture(autouse=True)

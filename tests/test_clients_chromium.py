@@ -21,12 +21,9 @@ from pathlib import Path
 
 import pytest
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
-from tlsmatrix.clients.chromium import (
-    BLOCKED_HOSTS,
-    ChromiumClient,
-    reason_for_net_error,
-    resolver_rules,
-)
+from tlsmatrix.clients.chromium import ChromiumClient
+from tlsmatrix.clients.chromium.browser import BLOCKED_HOSTS, resolver_rules
+from tlsmatrix.clients.chromium.mapping import reason_for_net_error
 from tlsmatrix.lab.tlsserver import TLSServer
 
 pytestmark = pytest.mark.skipif(

@@ -117,7 +117,7 @@ def test_connection_refused_not_tls_and_timeout(make: type) -> None:
 @needs_gnutls
 def test_gnutls_cafile_replaces_system_trust(lab: Lab) -> None:
     """With --x509cafile gnutls-cli loads only that file, not the ~140 system roots."""
-    from tlsmatrix.clients._common import child_env, run_command
+    from tlsmatrix.clients.process import child_env, run_command
 
     client = GnuTLSClient()
     path = shutil.which("gnutls-cli")

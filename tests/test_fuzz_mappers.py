@@ -11,19 +11,27 @@ import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tlsmatrix.clients import chromium, curl, gnutls, java, node, openssl_cli, wget
+from tlsmatrix.clients import (
+    curl,
+    gnutls,
+    java,
+    node,
+    openssl_cli,
+    pyopenssl_client,
+    wget,
+)
 from tlsmatrix.clients._common import (
-    CommandResult,
     Outcome,
     after_handshake,
     classify_exception,
-    last_json_line,
     observe,
+    observe_outcome,
     reason_for_openssl_code,
     reason_for_text,
 )
 from tlsmatrix.clients.base import Observation, Reason, Verdict, verdict_for
-from tlsmatrix.clients.pyopenssl_client import PyOpenSSLClient
+from tlsmatrix.clients.chromium import mapping as chromium
+from tlsmatrix.clients.process import CommandResult, last_json_line
 from tlsmatrix.runner.targets import parse_target
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -286,10 +294,21 @@ def test_exception_cycles_terminate():
     st.one_of(st.none(), st.text(max_size=10)),
 )
 def test_pyopenssl_failures(exc, errors, version):
-    client = PyOpenSSLClient()
-    obs = client._failure(TARGET, exc, errors, time.monotonic(), None)
+    obs = observe_outcome(
+        TARGET,
+        "pyopenssl",
+        pyopenssl_client.failure(exc, errors),
+        started=time.monotonic(),
+        trust=None,
+    )
     assert_observation(obs)
-    late = client._late_failure(TARGET, exc, version, time.monotonic(), None)
+    late = observe_outcome(
+        TARGET,
+        "pyopenssl",
+        pyopenssl_client.late_failure(exc, version),
+        started=time.monotonic(),
+        trust=None,
+    )
     assert_observation(late)
 
 

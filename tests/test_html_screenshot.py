@@ -7,8 +7,8 @@ import os
 import shutil
 
 import pytest
-from tlsmatrix.clients._common import run_command
 from tlsmatrix.clients.base import Verdict
+from tlsmatrix.clients.process import run_command
 from tlsmatrix.reports import render
 from tlsmatrix.reports.html import COLOURS
 

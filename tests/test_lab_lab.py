@@ -16,8 +16,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
-from tlsmatrix.clients._common import classify_exception, run_command
+from tlsmatrix.clients._common import classify_exception
 from tlsmatrix.clients.base import Reason, Verdict
+from tlsmatrix.clients.process import run_command
 from tlsmatrix.lab.lab import Lab
 from tlsmatrix.lab.nginx import nginx_binary
 from tlsmatrix.lab.scenarios import CATALOGUE, ClientProps

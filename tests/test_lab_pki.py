@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
-from tlsmatrix.clients._common import run_command
+from tlsmatrix.clients.process import run_command
 from tlsmatrix.lab.pki import PKI, generate, normalize_base_url
 
 BASE = "http://127.0.0.1:8999/"

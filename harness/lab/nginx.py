@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlsmatrix.clients._common import run_command
+from tlsmatrix.clients.process import run_command
 
 
 class NginxError(RuntimeError):

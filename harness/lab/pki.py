@@ -471,7 +471,7 @@ def _sign_sha1_intermediate(
 ) -> x509.Certificate:
     """An intermediate signed with SHA-1. cryptography (>= 45) refuses SHA-1 signatures,
     so the ``openssl x509 -req -sha1`` command signs a CSR made here."""
-    from tlsmatrix.clients._common import run_command
+    from tlsmatrix.clients.process import run_command
 
     work = Path(tempfile.mkdtemp(prefix="sha1-", dir=workdir))
     try:

@@ -11,7 +11,14 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+from tlsmatrix.clients.base import (
+    TRUST_ENV_VARS,
+    ClientInfo,
+    Observation,
+    Reason,
+    TrustUsed,
+    Verdict,
+)
 
 SCHEMA = "tlsmatrix/1"
 _CORE_KEYS = frozenset(
@@ -26,20 +33,6 @@ _CORE_KEYS = frozenset(
         "divergences",
     }
 )
-
-# Environment variables that change some client's trust or route; reported with the run.
-TRUST_ENV = (
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_OPTIONS",
-    "JAVA_TOOL_OPTIONS",
-    "HTTPS_PROXY",
-    "https_proxy",
-)
-
 
 @dataclass(frozen=True)
 class Divergence:
@@ -79,7 +72,8 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": platform.python_version(),
         "openssl": ssl.OPENSSL_VERSION,
-        "env": {name: os.environ[name] for name in TRUST_ENV if os.environ.get(name)},
+        # the variables that change some client's trust or route (clients.base)
+        "env": {name: os.environ[name] for name in TRUST_ENV_VARS if os.environ.get(name)},
     }
 
 

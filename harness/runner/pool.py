@@ -235,7 +235,7 @@ def run_probes(
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM: start nothing new, kill client processes, keep what we have.
         stop.set()
-        from tlsmatrix.clients._common import kill_all_children
+        from tlsmatrix.clients.process import kill_all_children
 
         kill_all_children()
     finally:
