@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from tlsmatrix.reports import output
 from tlsmatrix.errors import UsageError
+from tlsmatrix.reports import output
 
 
 def test_the_target_holds_the_old_report_until_the_new_one_is_complete(tmp_path, monkeypatch):

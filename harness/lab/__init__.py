@@ -1,22 +1,45 @@
 """The broken-chain lab: a generated PKI, one scenario per way a chain goes wrong, served on
 loopback by Python or nginx, with an AIA/CRL server that logs who fetched what.
 
-Importing this package imports no cryptography (the PKI is generated when a lab starts).
+Importing this package imports nothing else: each name below loads its module on first use,
+and no cryptography is imported until a lab starts (the PKI is generated then).
 """
 
 from __future__ import annotations
 
-from tlsmatrix.lab.aia import AIARequest, AIAServer
-from tlsmatrix.lab.export import ExportedScenario, ExportManifest, export, load_manifest
-from tlsmatrix.lab.lab import Lab, RunningScenario
-from tlsmatrix.lab.scenarios import (
-    CATALOGUE,
-    Catalogue,
-    ClientProps,
-    Expectation,
-    Scenario,
-    all_scenarios,
-)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from tlsmatrix.lab import export
+    from tlsmatrix.lab.aia import AIARequest, AIAServer
+    from tlsmatrix.lab.export import ExportedScenario, ExportManifest, load_manifest
+    from tlsmatrix.lab.lab import Lab, RunningScenario
+    from tlsmatrix.lab.scenarios import (
+        CATALOGUE,
+        Catalogue,
+        ClientProps,
+        Expectation,
+        Scenario,
+        all_scenarios,
+    )
+
+# Public name -> its module ("" for a sub-module of that name), imported on first use: the
+# pytest plugin imports this package in every pytest session, so it must cost (almost) nothing.
+_LAZY = {
+    "AIARequest": "aia",
+    "AIAServer": "aia",
+    "CATALOGUE": "scenarios",
+    "Catalogue": "scenarios",
+    "ClientProps": "scenarios",
+    "ExportManifest": "export",
+    "ExportedScenario": "export",
+    "Expectation": "scenarios",
+    "Lab": "lab",
+    "RunningScenario": "lab",
+    "Scenario": "scenarios",
+    "all_scenarios": "scenarios",
+    "export": "",  # the module (its export() writes a lab for docker compose)
+    "load_manifest": "export",
+}
 
 __all__ = [
     "AIARequest",
@@ -34,3 +57,20 @@ __all__ = [
     "export",
     "load_manifest",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tlsmatrix.lab' has no attribute {name!r}")
+    import importlib
+
+    if not module:
+        return importlib.import_module(f"tlsmatrix.lab.{name}")
+    value = getattr(importlib.import_module(f"tlsmatrix.lab.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

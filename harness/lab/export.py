@@ -11,7 +11,7 @@
     lab.json        the manifest: scenarios, ports, URLs, files, fingerprints
 
 :func:`load_manifest` reads ``lab.json`` back.
-``python -m harness.lab.export --dir DIR --base-url http://aia:8080/`` runs it.
+``python -m tlsmatrix.lab.export --dir DIR --base-url http://aia:8080/`` runs it.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def load_manifest(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.lab.export")
+    parser = argparse.ArgumentParser(prog="python -m tlsmatrix.lab.export")
     parser.add_argument("--dir", required=True, help="directory to write (created if missing)")
     parser.add_argument("--base-url", required=True, help="AIA/CRL base URL, e.g. http://aia:8080/")
     parser.add_argument("--first-port", type=int, default=FIRST_PORT)

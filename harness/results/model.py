@@ -71,6 +71,12 @@ class RunResult:
     def client_names(self) -> list[str]:
         return list(dict.fromkeys(o.client for o in self.results))
 
+    def to_json(self) -> str:
+        """The JSON document ``tlsmatrix run --format json`` writes for this run."""
+        from tlsmatrix.reports.json_report import render_json
+
+        return render_json(self)
+
 
 def environment() -> dict[str, Any]:
     """The facts about this machine that change verdicts."""
