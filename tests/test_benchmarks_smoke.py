@@ -10,9 +10,8 @@ import math
 import subprocess
 import sys
 
+from tests._cli import ROOT
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
 
 KEYS = (
     "startup_ratio",

@@ -9,25 +9,8 @@ import time
 
 import pytest
 
+from tests._cli import ROOT, rows, tlsmatrix
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
-
-
-def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env=env or clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
-
-
-def rows(stdout: str) -> dict[str, dict]:
-    return {r["client"]: r for r in json.loads(stdout)["results"]}
 
 
 def test_the_incident(servers, pki):

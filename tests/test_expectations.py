@@ -17,7 +17,7 @@ from tlsmatrix.results.expectations import (
 from tlsmatrix.results.model import RunResult, find_divergences
 from tlsmatrix.results.schema import validate
 
-from tests.test_cli import tlsmatrix
+from tests._cli import tlsmatrix
 
 KNOWN = ("curl", "stdlib", "requests", "openssl")
 

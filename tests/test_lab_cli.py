@@ -10,21 +10,8 @@ import subprocess
 import sys
 import time
 
+from tests._cli import ROOT, tlsmatrix
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
-
-
-def tlsmatrix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
 
 
 def test_lab_serve_prints_urls_and_trust_and_cleans_up():

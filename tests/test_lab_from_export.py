@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 import pytest
@@ -16,9 +15,8 @@ from tlsmatrix.lab.aia import AIAServer
 from tlsmatrix.lab.export import export
 from tlsmatrix.lab.nginx import nginx_binary
 
-from tests.conftest import clean_environ
+from tests._cli import tlsmatrix
 
-ROOT = __file__.rsplit("/tests/", 1)[0]
 SCENARIOS = ["good", "leaf_only", "expired_leaf"]
 
 
@@ -67,12 +65,9 @@ def test_lab_run_from_an_export_served_by_nginx(tmp_path):
                     break
                 except OSError:
                     time.sleep(0.1)
-            result = subprocess.run(
-                [sys.executable, "-m", "tlsmatrix", "lab", "run", "--from-export", str(lab_dir),
-                 "--aia-log", str(log), "--client", "curl", "--client", "stdlib",
-                 "--format", "json", "--strict"],
-                capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
-                env=clean_environ(PYTHONPATH=ROOT), cwd=ROOT,
+            result = tlsmatrix(
+                "lab", "run", "--from-export", str(lab_dir), "--aia-log", str(log),
+                "--client", "curl", "--client", "stdlib", "--format", "json", "--strict",
             )
         finally:
             os.killpg(nginx.pid, signal.SIGKILL)

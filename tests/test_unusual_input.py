@@ -21,8 +21,8 @@ from tlsmatrix.clients.base import Observation, Reason, Target, Trust, Verdict
 from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.targets import parse_target
 
+from tests._cli import ROOT, tlsmatrix
 from tests.conftest import clean_environ
-from tests.test_cli import ROOT, tlsmatrix
 
 ALL = list(clients.BUILTIN)
 TIMEOUT = 8.0

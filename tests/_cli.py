@@ -1,0 +1,35 @@
+"""The one way tests run the command line: ``python -m tlsmatrix ...`` in a subprocess, as a
+user would, with the trust/proxy variables cleared and this checkout on PYTHONPATH."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import clean_environ
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def tlsmatrix(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tlsmatrix ARGS`` from the repository root; stdin closed, output
+    captured as text. ``env`` replaces the cleaned environment when given."""
+    return subprocess.run(
+        [sys.executable, "-m", "tlsmatrix", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=env or clean_environ(PYTHONPATH=ROOT),
+        cwd=ROOT,
+    )
+
+
+def rows(stdout: str) -> dict[str, dict[str, Any]]:
+    """The ``results`` of a JSON report, keyed by client name (one target)."""
+    return {r["client"]: r for r in json.loads(stdout)["results"]}
