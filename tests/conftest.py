@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,49 @@ CLEARED_ENV = (
     "ALL_PROXY",
     "all_proxy",
 )
+
+
+def in_ci() -> bool:
+    """True under CI (``CI=true``), where every client-specific test must run."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(reason: str) -> None:
+    """Something a client-specific test needs is not here: skip locally, FAIL under CI, so a
+    CI image without the client cannot pass by skipping."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: client-specific tests may not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name`` on PATH; when it is absent the test skips (fails under CI)."""
+    path = shutil.which(name)
+    if path is None:
+        missing(f"{name} is not installed")
+    return path  # type: ignore[return-value]
+
+
+def needs(available: bool, reason: str) -> pytest.MarkDecorator:
+    """A mark (for ``pytestmark`` or a decorator): without ``available`` the test skips
+    with ``reason`` locally and fails under CI (checked at setup, see the hook below)."""
+    return pytest.mark.tlsmatrix_needs(available=available, reason=reason)
+
+
+def needs_binary(name: str) -> pytest.MarkDecorator:
+    return needs(shutil.which(name) is not None, f"{name} is not installed")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "tlsmatrix_needs(available, reason): skip locally / fail under CI"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("tlsmatrix_needs"):
+        if not mark.kwargs["available"]:
+            missing(mark.kwargs["reason"])
 
 
 @pytest.fixture(autouse=True)

@@ -29,9 +29,9 @@ from tlsmatrix.clients.chromium import (
 )
 from tlsmatrix.lab.tlsserver import TLSServer
 
-pytestmark = pytest.mark.skipif(
-    not ChromiumClient().info().available, reason="chromium or certutil not installed"
-)
+from tests.conftest import needs
+
+pytestmark = needs(ChromiumClient().info().available, "chromium or certutil not installed")
 
 NOW = dt.datetime.now(dt.UTC)
 

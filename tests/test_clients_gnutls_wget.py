@@ -18,9 +18,10 @@ from tests._pki_moreclients import (
     plain_http_server,
     silent_server,
 )
+from tests.conftest import needs_binary
 
-needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-cli") is None, reason="gnutls-bin missing")
-needs_wget = pytest.mark.skipif(shutil.which("wget") is None, reason="wget missing")
+needs_gnutls = needs_binary("gnutls-cli")
+needs_wget = needs_binary("wget")
 
 CLIENTS = [
     pytest.param(GnuTLSClient, id="gnutls", marks=needs_gnutls),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -19,8 +18,9 @@ from tests._pki_moreclients import (
     plain_http_server,
     silent_server,
 )
+from tests.conftest import needs_binary, require_binary
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java not installed")
+pytestmark = needs_binary("java")
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,7 @@ def test_info_reports_jvm_and_cacerts(java: JavaClient) -> None:
 
 
 def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
-    if shutil.which("javac") is None:
-        pytest.skip("javac not installed")
+    require_binary("javac")
     client = JavaClient(cache_dir=str(tmp_path))
     client.info()
     classes = list(tmp_path.glob("*/TlsProbe.class"))

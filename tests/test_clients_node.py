@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -10,8 +9,9 @@ from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.node import NodeClient, interpret, native_trust
 
 from tests._pki_moreclients import Lab, closed_port, plain_http_server, silent_server
+from tests.conftest import needs_binary
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+pytestmark = needs_binary("node")
 
 TRUST_VARS = ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "SSL_CERT_FILE", "SSL_CERT_DIR")
 

@@ -10,12 +10,12 @@ import socket
 import subprocess
 import time
 
-import pytest
 from tlsmatrix.lab.aia import AIAServer
 from tlsmatrix.lab.export import export
 from tlsmatrix.lab.nginx import nginx_binary
 
 from tests._cli import tlsmatrix
+from tests.conftest import needs
 
 SCENARIOS = ["good", "leaf_only", "expired_leaf"]
 
@@ -42,7 +42,7 @@ def consecutive_free_ports(n: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
-@pytest.mark.skipif(nginx_binary() is None and not os.environ.get("CI"), reason="no nginx")
+@needs(nginx_binary() is not None, "nginx is not installed")
 def test_lab_run_from_an_export_served_by_nginx(tmp_path):
     lab_dir = tmp_path / "lab"
     log = tmp_path / "aia.jsonl"

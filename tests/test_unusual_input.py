@@ -22,7 +22,7 @@ from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.targets import parse_target
 
 from tests._cli import ROOT, tlsmatrix
-from tests.conftest import clean_environ
+from tests.conftest import clean_environ, missing
 
 ALL = list(clients.BUILTIN)
 TIMEOUT = 8.0
@@ -158,7 +158,7 @@ def test_unusual_target(cases, adapters, observed, case, client):
     if case not in cases:
         pytest.skip("this machine has no IPv6 loopback")
     if client not in adapters:
-        pytest.skip(f"{client} is not available here")
+        missing(f"{client} is not available here")
     spec = cases[case]
     obs = observed[(case, client)]
     assert obs.target == spec.target.name  # shown as written, e.g. https://bücher.invalid:N
