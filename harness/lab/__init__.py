@@ -1,6 +1,17 @@
 """The broken-chain lab: a generated PKI, one scenario per way a chain goes wrong, served on
 loopback by Python or nginx, with an AIA/CRL server that logs who fetched what.
 
+Public names:
+
+- :class:`Lab` serves the scenarios (``with Lab() as lab: lab.scenario("leaf_only").url``);
+  :class:`RunningScenario` is one of them, running.
+- :data:`CATALOGUE` (a :class:`Catalogue`) and :func:`all_scenarios` hold every
+  :class:`Scenario`, with the :class:`Expectation` it predicts from a client's measured
+  :class:`ClientProps`.
+- :class:`AIAServer` serves the AIA/CRL files and logs each :class:`AIARequest`.
+- :mod:`export` writes a lab to a directory for docker compose; :func:`load_manifest`
+  reads its :class:`ExportManifest` back (one :class:`ExportedScenario` per scenario).
+
 Importing this package imports nothing else: each name below loads its module on first use,
 and no cryptography is imported until a lab starts (the PKI is generated then).
 """
@@ -47,9 +58,9 @@ __all__ = [
     "CATALOGUE",
     "Catalogue",
     "ClientProps",
+    "Expectation",
     "ExportManifest",
     "ExportedScenario",
-    "Expectation",
     "Lab",
     "RunningScenario",
     "Scenario",
