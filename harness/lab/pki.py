@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import ipaddress
 import os
 import shutil
 import stat
@@ -49,13 +48,37 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from tlsmatrix.lab.certbuilder import (
+    LAB_HOSTNAME,
+    LOOPBACK_NAMES,
+    PrivateKey,
+    build,
+    build_crl,
+    ec_key,
+    key_pem,
+    rsa_key,
+    write_private,
+)
+from tlsmatrix.lab.certbuilder import (
+    name as subject_name,
+)
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+__all__ = [
+    "AIA_PATHS",
+    "CONTENT_TYPES",
+    "CRL_PATHS",
+    "HANG_PREFIX",
+    "LAB_HOSTNAME",
+    "MISSING_PREFIX",
+    "PKI",
+    "TRUST_PROFILES",
+    "WRONG_HOSTNAME",
+    "Material",
+    "generate",
+    "normalize_base_url",
+]
 
-LAB_HOSTNAME = "localhost"
 WRONG_HOSTNAME = "wrong.host.example"  # never looked up: only written into a SAN
 
 TRUST_PROFILES: Mapping[str, tuple[str, ...]] = {
@@ -106,11 +129,7 @@ class Material:
         return self.certs[name].public_bytes(serialization.Encoding.DER)
 
     def key_pem(self, name: str) -> bytes:
-        return self.keys[name].private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return key_pem(self.keys[name])
 
     def chain_pem(self, names: Sequence[str]) -> bytes:
         """The PEM certificates ``names`` in that order (what a server sends)."""
@@ -164,8 +183,8 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     day = dt.timedelta(days=1)
     certs: dict[str, x509.Certificate] = {}
-    keys: dict[str, PrivateKey] = {name: _ec_key() for name in _EC_KEY_NAMES}
-    keys["leaf_weak_key"] = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    keys: dict[str, PrivateKey] = {n: ec_key() for n in _EC_KEY_NAMES}
+    keys["leaf_weak_key"] = rsa_key(1024)
     # The cross-signed root certifies the Lab Root's own key.
     keys["root_cross_signed"] = keys["root"]
 
@@ -180,8 +199,8 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
         crl: str | None = None,
     ) -> None:
         pathlen = None if issuer is None or name == "root_cross_signed" else 0
-        certs[name] = _build(
-            subject=_name(cn),
+        certs[name] = build(
+            subject=subject_name(cn),
             key=keys[name],
             issuer_cert=certs[issuer] if issuer else None,
             issuer_key=keys[issuer] if issuer else keys[name],
@@ -254,8 +273,8 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
         not_after: dt.datetime = now + 90 * day,
         dns: str = LAB_HOSTNAME,
     ) -> None:
-        certs[name] = _build(
-            subject=_name(dns),
+        certs[name] = build(
+            subject=subject_name(dns),
             key=keys[name],
             issuer_cert=certs[issuer] if issuer != name else None,
             issuer_key=keys[issuer],
@@ -264,7 +283,7 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
             ca=False,
             aia=base_url + aia if aia else None,
             crl=base_url + "intermediate.crl" if issuer == "intermediate" else None,
-            dns=dns,
+            sans=LOOPBACK_NAMES if dns == LAB_HOSTNAME else (dns,),
         )
 
     leaf("leaf", "intermediate")
@@ -282,10 +301,10 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
     leaf("leaf_other", "other_intermediate", aia="other_intermediate.der")
 
     crls = {
-        "intermediate": _crl(
+        "intermediate": build_crl(
             certs["intermediate"], keys["intermediate"], [certs["leaf_revoked"]], now
         ),
-        "root": _crl(certs["root"], keys["root"], [], now),
+        "root": build_crl(certs["root"], keys["root"], [], now),
     }
     return Material(base_url=base_url, certs=certs, keys=keys, crls=crls)
 
@@ -313,153 +332,6 @@ _EC_KEY_NAMES = (
 )
 
 
-def _ec_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def _build(
-    *,
-    subject: x509.Name,
-    key: PrivateKey,
-    issuer_cert: x509.Certificate | None,
-    issuer_key: PrivateKey,
-    not_before: dt.datetime,
-    not_after: dt.datetime,
-    ca: bool,
-    pathlen: int | None = None,
-    aia: str | None = None,
-    crl: str | None = None,
-    dns: str | None = None,
-) -> x509.Certificate:
-    """One certificate; self-signed when ``issuer_cert`` is None."""
-    public = key.public_key()
-    issuer_name = issuer_cert.subject if issuer_cert is not None else subject
-    issuer_public = issuer_cert.public_key() if issuer_cert is not None else public
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=pathlen), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-    )
-    if issuer_cert is not None or ca:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),  # type: ignore[arg-type]
-            critical=False,
-        )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    elif issuer_cert is not None:
-        # No KeyUsage on the self-signed leaf: with one lacking keyCertSign, OpenSSL would
-        # not see it as self-signed and would report "issuer unknown" instead of code 18.
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=isinstance(key, rsa.RSAPrivateKey),
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    if not ca:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        names: list[x509.GeneralName] = [x509.DNSName(dns or LAB_HOSTNAME)]
-        if dns in (None, LAB_HOSTNAME):
-            names += [
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                x509.IPAddress(ipaddress.ip_address("::1")),
-            ]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    if aia:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia),
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    if crl:
-        builder = builder.add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(crl)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _crl(
-    issuer: x509.Certificate,
-    key: PrivateKey,
-    revoked: Sequence[x509.Certificate],
-    now: dt.datetime,
-) -> x509.CertificateRevocationList:
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.subject)
-        .last_update(now - dt.timedelta(hours=1))
-        .next_update(now + dt.timedelta(days=7))
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-    )
-    for cert in revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(cert.serial_number)
-            .revocation_date(now - dt.timedelta(hours=1))
-            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
-            .build()
-        )
-    return builder.sign(key, hashes.SHA256())
-
-
 def _sign_sha1_intermediate(
     workdir: str | os.PathLike[str],
     *,
@@ -477,12 +349,12 @@ def _sign_sha1_intermediate(
     try:
         csr = (
             x509.CertificateSigningRequestBuilder()
-            .subject_name(_name(cn))
+            .subject_name(subject_name(cn))
             .sign(key, hashes.SHA256())
         )
-        _write_private(work / "csr.pem", csr.public_bytes(serialization.Encoding.PEM))
-        _write_private(work / "ca.pem", issuer_cert.public_bytes(serialization.Encoding.PEM))
-        _write_private(
+        write_private(work / "csr.pem", csr.public_bytes(serialization.Encoding.PEM))
+        write_private(work / "ca.pem", issuer_cert.public_bytes(serialization.Encoding.PEM))
+        write_private(
             work / "ca.key",
             issuer_key.private_bytes(
                 serialization.Encoding.PEM,
@@ -490,7 +362,7 @@ def _sign_sha1_intermediate(
                 serialization.NoEncryption(),
             ),
         )
-        _write_private(
+        write_private(
             work / "ext.cnf",
             (
                 "[v3]\n"
@@ -515,14 +387,6 @@ def _sign_sha1_intermediate(
 
 
 # --- files ----------------------------------------------------------------------------
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, 0o600)  # O_CREAT's mode is masked by the umask, and ignored if it existed
 
 
 class PKI:
@@ -558,13 +422,13 @@ class PKI:
             (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
         m = self.material
         for name in m.certs:
-            _write_private(self.cert_path(name), m.pem(name))
+            write_private(self.cert_path(name), m.pem(name))
         for name in m.keys:
-            _write_private(self.key_path(name), m.key_pem(name))
+            write_private(self.key_path(name), m.key_pem(name))
         for profile in TRUST_PROFILES:
-            _write_private(self.trust_profiles[profile], m.trust_profile_pem(profile))
+            write_private(self.trust_profiles[profile], m.trust_profile_pem(profile))
         for ca, crl in m.crls.items():
-            _write_private(
+            write_private(
                 self.directory / "crl" / f"{ca}.crl", crl.public_bytes(serialization.Encoding.PEM)
             )
 
@@ -581,7 +445,7 @@ class PKI:
     def chain_path(self, names: Sequence[str], label: str | None = None) -> Path:
         """Write the PEM chain ``names`` (in that order) and return its path."""
         path = self.directory / "chains" / f"{label or '+'.join(names)}.pem"
-        _write_private(path, self.material.chain_pem(names))
+        write_private(path, self.material.chain_pem(names))
         return path
 
     @property
