@@ -1,9 +1,7 @@
-"""A small PKI for the node/java/gnutls/wget adapter tests, built with cryptography.
-
-trustme cannot put an AIA caIssuers URL in a leaf nor make a self-signed leaf, so these
-tests build their certificates directly: ECDSA P-256 keys (fast to generate), a root, an
-intermediate and leaves for ``localhost`` and ``127.0.0.1``. Everything is written to a
-directory as PEM so real clients (subprocesses) can read it.
+"""A small PKI for the node/java/gnutls/wget adapter tests, made with the lab's certificate
+builder (:mod:`tlsmatrix.lab.certbuilder`): ECDSA P-256 keys, a root, an intermediate and
+leaves for ``localhost`` and ``127.0.0.1``, some with an AIA caIssuers URL. Everything is
+written to a directory as PEM so real clients (subprocesses) can read it.
 """
 
 from __future__ import annotations
@@ -11,88 +9,20 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.server
-import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from tlsmatrix.lab.certbuilder import DAY, Issued, issue_ca, issue_leaf
 
 NOW = dt.datetime.now(dt.UTC)
-DAY = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Issued:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
+ORGANIZATION = "tlsmatrix tests"
 
 
 def make_ca(cn: str, parent: Issued | None = None) -> Issued:
     """A CA certificate: self-signed root when ``parent`` is None, else an intermediate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    issuer_name = parent.cert.subject if parent else _name(cn)
-    signing_key = parent.key if parent else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - DAY)
-        .not_valid_after(NOW + 3650 * DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-    )
-    if parent:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), False
-        )
-    return Issued(builder.sign(signing_key, hashes.SHA256()), key)
+    return issue_ca(cn, parent, organization=ORGANIZATION)
 
 
 def make_leaf(
@@ -104,43 +34,14 @@ def make_leaf(
     aia_url: str | None = None,
 ) -> Issued:
     """A server certificate for ``names`` signed by ``issuer`` (self-signed when None)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for n in names:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(n)))
-        except ValueError:
-            sans.append(x509.DNSName(n))
-    subject = _name(names[0])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or NOW - DAY)
-        .not_valid_after(not_after or NOW + 90 * DAY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), False)
+    return issue_leaf(
+        issuer,
+        names,
+        organization=ORGANIZATION,
+        not_before=not_before,
+        not_after=not_after,
+        aia=aia_url,
     )
-    if issuer:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), False
-        )
-    if aia_url:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia_url),
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    return Issued(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
 
 
 class PKI:

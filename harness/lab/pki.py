@@ -71,10 +71,10 @@ __all__ = [
     "HANG_PREFIX",
     "LAB_HOSTNAME",
     "MISSING_PREFIX",
+    "Material",
     "PKI",
     "TRUST_PROFILES",
     "WRONG_HOSTNAME",
-    "Material",
     "generate",
     "normalize_base_url",
 ]
