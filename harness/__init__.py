@@ -26,6 +26,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from tlsmatrix._lazy import lazy_names as _lazy_names
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing at start-up
 if TYPE_CHECKING:
     from tlsmatrix import lab
@@ -76,18 +78,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tlsmatrix' has no attribute {name!r}")
-    import importlib
-
-    if not module:
-        return importlib.import_module(f"tlsmatrix.{name}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())

@@ -1,5 +1,5 @@
-"""The one way tests run the command line: ``python -m tlsmatrix ...`` in a subprocess, as a
-user would, with the trust/proxy variables cleared and this checkout on PYTHONPATH."""
+"""The one way tests run Python and the command line (``python -m tlsmatrix ...``) in a
+subprocess, as a user would: trust/proxy variables cleared, this checkout on PYTHONPATH."""
 
 from __future__ import annotations
 
@@ -14,20 +14,27 @@ from tests.conftest import clean_environ
 ROOT = str(Path(__file__).resolve().parent.parent)
 
 
-def tlsmatrix(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+def python(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, cwd: str | Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m tlsmatrix ARGS`` from the repository root; stdin closed, output
-    captured as text. ``env`` replaces the cleaned environment when given."""
+    """Run ``python ARGS`` (this interpreter) in ``cwd``; stdin closed, output captured as
+    text. ``env`` replaces the cleaned environment when given."""
     return subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", *args],
+        [sys.executable, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         env=env or clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
+        cwd=cwd,
     )
+
+
+def tlsmatrix(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m tlsmatrix ARGS`` from the repository root (see :func:`python`)."""
+    return python("-m", "tlsmatrix", *args, env=env, timeout=timeout)
 
 
 def rows(stdout: str) -> dict[str, dict[str, Any]]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
-import subprocess
-import sys
 import tomllib
 import types
 from pathlib import Path
@@ -16,9 +14,8 @@ import pytest
 import tlsmatrix
 from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._cli import ROOT
+from tests._cli import ROOT, python
 from tests._cli import tlsmatrix as tlsmatrix_cli
-from tests.conftest import clean_environ
 
 PACKAGES = tomllib.loads((Path(ROOT) / "pyproject.toml").read_text())["tool"]["setuptools"][
     "packages"
@@ -89,15 +86,7 @@ def test_the_api_names_and_types():
 
 
 def _imported_after(code: str) -> set[str]:
-    out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys; print(' '.join(sys.modules))"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
+    out = python("-c", f"{code}\nimport sys; print(' '.join(sys.modules))", timeout=60)
     assert out.returncode == 0, out.stderr
     return {name.split(".")[0] for name in out.stdout.split()}
 

@@ -4,12 +4,9 @@ loopback, and the pytest-plugin example as a user's test file."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-from tests._cli import ROOT
-from tests.conftest import clean_environ
+from tests._cli import ROOT, python
 from tests.test_lab_pytest_plugin import _plugin_args as plugin_args
 
 README = (Path(ROOT) / "README.md").read_text()
@@ -24,23 +21,11 @@ def python_blocks(heading: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
-def run_python(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *argv],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(PYTHONPATH=ROOT),
-        cwd=cwd,
-    )
-
-
 def test_the_python_api_example_reproduces_the_incident(tmp_path):
     [example] = python_blocks("## Python API")
     script = tmp_path / "example.py"
     script.write_text(example + "\nimport json\nprint(json.loads(document)['schema'])\n")
-    done = run_python([str(script)], tmp_path)
+    done = python(str(script), cwd=tmp_path, timeout=180)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("curl accept ok "), lines
@@ -53,8 +38,5 @@ def test_the_pytest_plugin_example_runs_as_a_test_file(tmp_path):
     [example] = python_blocks("### Testing your own code against broken chains")
     assert example.startswith("import pytest\nimport requests\n")  # complete, imports included
     (tmp_path / "test_user.py").write_text(example)
-    done = run_python(
-        ["-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args()],
-        tmp_path,
-    )
+    done = python("-m", "pytest", "-q", "-p", "no:cacheprovider", *plugin_args(), cwd=tmp_path)
     assert "1 passed" in done.stdout, done.stdout + done.stderr

@@ -18,6 +18,8 @@ and no cryptography is imported until a lab starts (the PKI is generated then).
 
 from __future__ import annotations
 
+from tlsmatrix._lazy import lazy_names as _lazy_names
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from tlsmatrix.lab import export
@@ -36,20 +38,20 @@ if TYPE_CHECKING:
 # Public name -> its module ("" for a sub-module of that name), imported on first use: the
 # pytest plugin imports this package in every pytest session, so it must cost (almost) nothing.
 _LAZY = {
-    "AIARequest": "aia",
-    "AIAServer": "aia",
-    "CATALOGUE": "scenarios",
-    "Catalogue": "scenarios",
-    "ClientProps": "scenarios",
-    "ExportManifest": "export",
-    "ExportedScenario": "export",
-    "Expectation": "scenarios",
-    "Lab": "lab",
-    "RunningScenario": "lab",
-    "Scenario": "scenarios",
-    "all_scenarios": "scenarios",
+    "AIARequest": "tlsmatrix.lab.aia",
+    "AIAServer": "tlsmatrix.lab.aia",
+    "CATALOGUE": "tlsmatrix.lab.scenarios",
+    "Catalogue": "tlsmatrix.lab.scenarios",
+    "ClientProps": "tlsmatrix.lab.scenarios",
+    "ExportManifest": "tlsmatrix.lab.export",
+    "ExportedScenario": "tlsmatrix.lab.export",
+    "Expectation": "tlsmatrix.lab.scenarios",
+    "Lab": "tlsmatrix.lab.lab",
+    "RunningScenario": "tlsmatrix.lab.lab",
+    "Scenario": "tlsmatrix.lab.scenarios",
+    "all_scenarios": "tlsmatrix.lab.scenarios",
     "export": "",  # the module (its export() writes a lab for docker compose)
-    "load_manifest": "export",
+    "load_manifest": "tlsmatrix.lab.export",
 }
 
 __all__ = [
@@ -70,18 +72,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'tlsmatrix.lab' has no attribute {name!r}")
-    import importlib
-
-    if not module:
-        return importlib.import_module(f"tlsmatrix.lab.{name}")
-    value = getattr(importlib.import_module(f"tlsmatrix.lab.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _lazy_names(__name__, _LAZY, globals())

@@ -210,6 +210,31 @@ class Issued:
         return key_pem(self.key)
 
 
+def _issue(
+    subject: x509.Name,
+    parent: Issued | None,
+    key: PrivateKey | None,
+    not_before: dt.datetime | None,
+    not_after: dt.datetime | None,
+    days: int,
+    **extensions: object,
+) -> Issued:
+    """Sign ``subject`` by ``parent`` (self-signed without one), valid from yesterday for
+    ``days`` unless told otherwise; ``extensions`` are :func:`build`'s own arguments."""
+    key = key or ec_key()
+    start = now()
+    cert = build(
+        subject=subject,
+        key=key,
+        issuer_cert=parent.cert if parent else None,
+        issuer_key=parent.key if parent else key,
+        not_before=not_before or start - DAY,
+        not_after=not_after or start + days * DAY,
+        **extensions,  # type: ignore[arg-type]
+    )
+    return Issued(cert, key)
+
+
 def issue_ca(
     cn: str,
     parent: Issued | None = None,
@@ -223,20 +248,9 @@ def issue_ca(
 ) -> Issued:
     """A CA: a self-signed root without ``parent``, else an intermediate it signs.
     Valid from yesterday for ten years unless told otherwise."""
-    key = key or ec_key()
-    start = now()
-    cert = build(
-        subject=name(cn, organization),
-        key=key,
-        issuer_cert=parent.cert if parent else None,
-        issuer_key=parent.key if parent else key,
-        not_before=not_before or start - DAY,
-        not_after=not_after or start + 3650 * DAY,
-        ca=True,
-        pathlen=pathlen,
-        aia=aia,
-    )
-    return Issued(cert, key)
+    subject = name(cn, organization)
+    return _issue(subject, parent, key, not_before, not_after, 3650, ca=True, pathlen=pathlen,
+                  aia=aia)  # fmt: skip
 
 
 def issue_leaf(
@@ -253,22 +267,9 @@ def issue_leaf(
 ) -> Issued:
     """A server certificate for ``names`` (the first is its CN) signed by ``parent``, or
     self-signed without one. Valid from yesterday for 90 days unless told otherwise."""
-    key = key or ec_key()
-    start = now()
-    cert = build(
-        subject=name(names[0], organization),
-        key=key,
-        issuer_cert=parent.cert if parent else None,
-        issuer_key=parent.key if parent else key,
-        not_before=not_before or start - DAY,
-        not_after=not_after or start + 90 * DAY,
-        ca=False,
-        aia=aia,
-        crl=crl,
-        sans=names,
-        extensions=extensions,
-    )
-    return Issued(cert, key)
+    subject = name(names[0], organization)
+    return _issue(subject, parent, key, not_before, not_after, 90, ca=False, aia=aia, crl=crl,
+                  sans=names, extensions=extensions)  # fmt: skip
 
 
 def write_private(path: str | os.PathLike[str], data: bytes) -> Path:

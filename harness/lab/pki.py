@@ -188,117 +188,42 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
     # The cross-signed root certifies the Lab Root's own key.
     keys["root_cross_signed"] = keys["root"]
 
-    def ca(
-        name: str,
-        cn: str,
-        issuer: str | None,
-        *,
-        not_before: dt.datetime,
-        not_after: dt.datetime,
-        aia: str | None = None,
-        crl: str | None = None,
-    ) -> None:
-        pathlen = None if issuer is None or name == "root_cross_signed" else 0
+    for name, cn, issuer, start, end, aia, crl in _CAS:
         certs[name] = build(
             subject=subject_name(cn),
             key=keys[name],
             issuer_cert=certs[issuer] if issuer else None,
-            issuer_key=keys[issuer] if issuer else keys[name],
-            not_before=not_before,
-            not_after=not_after,
+            issuer_key=keys[issuer or name],
+            not_before=now + start * day,
+            not_after=now + end * day,
             ca=True,
-            pathlen=pathlen,
-            aia=aia,
-            crl=crl,
+            # Intermediates may issue leaves only; the cross-signed root is a root.
+            pathlen=None if issuer is None or name == "root_cross_signed" else 0,
+            aia=base_url + aia if aia else None,
+            crl=base_url + crl if crl else None,
         )
-
-    ten_years = 3650 * day
-    ca("root", "Lab Root CA", None, not_before=now - day, not_after=now + ten_years)
-    ca(
-        "intermediate",
-        "Lab Intermediate CA",
-        "root",
-        not_before=now - day,
-        not_after=now + 5 * 365 * day,
-        aia=base_url + "root.der",
-        crl=base_url + "root.crl",
-    )
-    ca(
-        "expired_intermediate",
-        "Lab Expired Intermediate CA",
-        "root",
-        not_before=now - 400 * day,
-        not_after=now - 30 * day,
-        aia=base_url + "root.der",
-    )
-    ca("other_root", "Other Root CA", None, not_before=now - day, not_after=now + ten_years)
-    ca(
-        "other_intermediate",
-        "Other Intermediate CA",
-        "other_root",
-        not_before=now - day,
-        not_after=now + 5 * 365 * day,
-        aia=base_url + "other_root.der",
-    )
-    ca(
-        "old_root",
-        "Lab Old Root CA",
-        None,
-        not_before=now - 20 * 365 * day,
-        not_after=now - 365 * day,
-    )
-    ca(
-        "root_cross_signed",
-        "Lab Root CA",
-        "old_root",
-        not_before=now - 5 * 365 * day,
-        not_after=now - 30 * day,
-        aia=base_url + "old_root.der",
-    )
-    certs["sha1_intermediate"] = _sign_sha1_intermediate(
-        workdir,
-        cn="Lab SHA-1 Intermediate CA",
-        key=keys["sha1_intermediate"],
-        issuer_cert=certs["root"],
-        issuer_key=keys["root"],
-        aia=base_url + "root.der",
-    )
-
-    def leaf(
-        name: str,
-        issuer: str,
-        *,
-        aia: str | None = "intermediate.der",
-        not_before: dt.datetime = now - day,
-        not_after: dt.datetime = now + 90 * day,
-        dns: str = LAB_HOSTNAME,
-    ) -> None:
+        if name == "root":
+            certs["sha1_intermediate"] = _sign_sha1_intermediate(
+                workdir,
+                cn="Lab SHA-1 Intermediate CA",
+                key=keys["sha1_intermediate"],
+                issuer_cert=certs["root"],
+                issuer_key=keys["root"],
+                aia=base_url + "root.der",
+            )
+    for name, issuer, aia, start, end, host in _LEAVES:
         certs[name] = build(
-            subject=subject_name(dns),
+            subject=subject_name(host),
             key=keys[name],
             issuer_cert=certs[issuer] if issuer != name else None,
             issuer_key=keys[issuer],
-            not_before=not_before,
-            not_after=not_after,
+            not_before=now + start * day,
+            not_after=now + end * day,
             ca=False,
             aia=base_url + aia if aia else None,
             crl=base_url + "intermediate.crl" if issuer == "intermediate" else None,
-            sans=LOOPBACK_NAMES if dns == LAB_HOSTNAME else (dns,),
+            sans=LOOPBACK_NAMES if host == LAB_HOSTNAME else (host,),
         )
-
-    leaf("leaf", "intermediate")
-    leaf("leaf_no_aia", "intermediate", aia=None)
-    leaf("leaf_dead_aia", "intermediate", aia=MISSING_PREFIX + "intermediate.der")
-    leaf("leaf_hung_aia", "intermediate", aia=HANG_PREFIX + "intermediate.der")
-    leaf("leaf_expired", "intermediate", not_before=now - 100 * day, not_after=now - 10 * day)
-    leaf("leaf_not_yet_valid", "intermediate", not_before=now + day, not_after=now + 91 * day)
-    leaf("leaf_wrong_host", "intermediate", dns=WRONG_HOSTNAME)
-    leaf("leaf_self_signed", "leaf_self_signed", aia=None)
-    leaf("leaf_revoked", "intermediate")
-    leaf("leaf_weak_key", "intermediate")
-    leaf("leaf_expired_intermediate", "expired_intermediate", aia="expired_intermediate.der")
-    leaf("leaf_sha1_intermediate", "sha1_intermediate", aia="sha1_intermediate.der")
-    leaf("leaf_other", "other_intermediate", aia="other_intermediate.der")
 
     crls = {
         "intermediate": build_crl(
@@ -308,6 +233,38 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
     }
     return Material(base_url=base_url, certs=certs, keys=keys, crls=crls)
 
+
+# The CAs, in signing order: name, CN, issuer (None: self-signed), valid from / until (days
+# from now), caIssuers and CRL paths below base_url. The SHA-1 intermediate is made apart.
+_CAS: tuple[tuple[str, str, str | None, int, int, str | None, str | None], ...] = (
+    ("root", "Lab Root CA", None, -1, 3650, None, None),
+    ("intermediate", "Lab Intermediate CA", "root", -1, 5 * 365, "root.der", "root.crl"),
+    ("expired_intermediate", "Lab Expired Intermediate CA", "root", -400, -30, "root.der", None),
+    ("other_root", "Other Root CA", None, -1, 3650, None, None),
+    ("other_intermediate", "Other Intermediate CA", "other_root", -1, 5 * 365, "other_root.der",
+     None),
+    ("old_root", "Lab Old Root CA", None, -20 * 365, -365, None, None),
+    ("root_cross_signed", "Lab Root CA", "old_root", -5 * 365, -30, "old_root.der", None),
+)  # fmt: skip
+# The leaves: name, issuer (itself: self-signed), caIssuers path, valid from / until (days
+# from now), host name.
+_LEAVES: tuple[tuple[str, str, str | None, int, int, str], ...] = (
+    ("leaf", "intermediate", "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_no_aia", "intermediate", None, -1, 90, LAB_HOSTNAME),
+    ("leaf_dead_aia", "intermediate", MISSING_PREFIX + "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_hung_aia", "intermediate", HANG_PREFIX + "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_expired", "intermediate", "intermediate.der", -100, -10, LAB_HOSTNAME),
+    ("leaf_not_yet_valid", "intermediate", "intermediate.der", 1, 91, LAB_HOSTNAME),
+    ("leaf_wrong_host", "intermediate", "intermediate.der", -1, 90, WRONG_HOSTNAME),
+    ("leaf_self_signed", "leaf_self_signed", None, -1, 90, LAB_HOSTNAME),
+    ("leaf_revoked", "intermediate", "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_weak_key", "intermediate", "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_expired_intermediate", "expired_intermediate", "expired_intermediate.der", -1, 90,
+     LAB_HOSTNAME),
+    ("leaf_sha1_intermediate", "sha1_intermediate", "sha1_intermediate.der", -1, 90,
+     LAB_HOSTNAME),
+    ("leaf_other", "other_intermediate", "other_intermediate.der", -1, 90, LAB_HOSTNAME),
+)  # fmt: skip
 
 _EC_KEY_NAMES = (
     "root",
