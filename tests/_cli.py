@@ -37,6 +37,14 @@ def tlsmatrix(
     return python("-m", "tlsmatrix", *args, env=env, timeout=timeout)
 
 
+def trust_args(**bundles: str) -> list[str]:
+    """``--client NAME --trust NAME=PEM`` for each client, in order: each its own bundle."""
+    args: list[str] = []
+    for name, pem in bundles.items():
+        args += ["--client", name, "--trust", f"{name}={pem}"]
+    return args
+
+
 def rows(stdout: str) -> dict[str, dict[str, Any]]:
     """The ``results`` of a JSON report, keyed by client name (one target)."""
     return {r["client"]: r for r in json.loads(stdout)["results"]}

@@ -11,10 +11,14 @@ import datetime as dt
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tlsmatrix.clients.base import Client, Reason, Target, Trust, Verdict
 from tlsmatrix.lab.certbuilder import DAY, Issued, issue_ca, issue_leaf
+
+from tests.conftest import SilentServer
 
 NOW = dt.datetime.now(dt.UTC)
 ORGANIZATION = "tlsmatrix tests"
@@ -108,13 +112,11 @@ def closed_port() -> Iterator[int]:
 @contextlib.contextmanager
 def silent_server() -> Iterator[int]:
     """A port that accepts TCP connections and never says a word (handshake stalls)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
+    server = SilentServer()
     try:
-        yield s.getsockname()[1]
+        yield server.port
     finally:
-        s.close()
+        server.close()
 
 
 @contextlib.contextmanager
@@ -229,3 +231,38 @@ ISSUER_UNKNOWN_FAMILY = {
     "self_signed": ("incomplete_chain", True),
     "untrusted_root": ("incomplete_chain", True),
 }
+
+
+# --- what every subprocess client must report -----------------------------------------
+
+
+def assert_ip_and_resolve(client: Client, lab: Lab, timeout: float) -> None:
+    """An IP target is checked against the IP SANs, and ``connect_to`` is honoured: the
+    ``resolve`` server listens on 127.0.0.2 only, so without it the connection is refused."""
+    trust = Trust.bundle(lab.root_pem)
+    good = client.probe(Target("127.0.0.1", lab.port("good")), trust, timeout)
+    assert good.reason is Reason.OK, good.detail
+    wrong = client.probe(Target("127.0.0.1", lab.port("wrong_host")), trust, timeout)
+    assert wrong.reason is Reason.HOSTNAME_MISMATCH, wrong.detail
+    port = lab.port("resolve")
+    direct = client.probe(Target("localhost", port), trust, timeout)
+    assert direct.reason is Reason.CONNECTION_REFUSED, direct.detail
+    resolved = client.probe(Target("localhost", port, connect_to="127.0.0.2"), trust, timeout)
+    assert resolved.reason is Reason.OK, resolved.detail
+
+
+def assert_unreachable_reasons(client: Client, timeout: float) -> None:
+    """No TLS server to judge: a refused port, a plain-HTTP answer (not_tls), and a silent
+    server that makes the probe end at its 2-second deadline (timeout)."""
+    trust = Trust.native()
+    with closed_port() as port:
+        refused = client.probe(Target("127.0.0.1", port), trust, timeout)
+        assert refused.reason is Reason.CONNECTION_REFUSED, refused.detail
+    with plain_http_server() as port:
+        plain = client.probe(Target("127.0.0.1", port), trust, timeout)
+        assert plain.reason is Reason.NOT_TLS, plain.detail
+    with silent_server() as port:
+        started = time.monotonic()
+        obs = client.probe(Target("127.0.0.1", port), trust, 2)
+        assert time.monotonic() - started < 3
+    assert obs.reason is Reason.TIMEOUT and obs.verdict is Verdict.TIMEOUT, obs.detail
