@@ -18,7 +18,7 @@ from pathlib import Path
 from tlsmatrix.clients.base import Client, Reason, Target, Trust, Verdict
 from tlsmatrix.lab.certbuilder import DAY, Issued, issue_ca, issue_leaf
 
-from tests.conftest import SilentServer
+from tests.hostile_servers import Silent
 
 NOW = dt.datetime.now(dt.UTC)
 ORGANIZATION = "tlsmatrix tests"
@@ -112,11 +112,8 @@ def closed_port() -> Iterator[int]:
 @contextlib.contextmanager
 def silent_server() -> Iterator[int]:
     """A port that accepts TCP connections and never says a word (handshake stalls)."""
-    server = SilentServer()
-    try:
+    with Silent() as server:
         yield server.port
-    finally:
-        server.close()
 
 
 @contextlib.contextmanager

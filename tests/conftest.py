@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-import socket
-import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from tlsmatrix.lab.tlsserver import TLSServer
 
+from tests.hostile_servers import Silent
 from tests.pki import CorePKI, make_pki
+
+if TYPE_CHECKING:
+    from tlsmatrix.clients.base import Client
 
 # Variables that redirect some client's trust or route. This machine sets several of them;
 # every test starts without them and sets what it means to test.
@@ -80,6 +84,26 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@contextlib.contextmanager
+def loaded_adapters(names: Iterable[str], required: bool = False) -> Iterator[dict[str, Client]]:
+    """The named adapters whose client is available here; each is closed at the end.
+    With ``required`` every one must be available (the Python clients ship with tlsmatrix)."""
+    from tlsmatrix import clients
+
+    loaded = {name: clients.load(name) for name in names}
+    try:
+        infos = {name: a.info() for name, a in loaded.items()}
+        if required:
+            missing = {n: i.unavailable_reason for n, i in infos.items() if not i.available}
+            assert not missing, f"unavailable: {missing}"
+        yield {name: a for name, a in loaded.items() if infos[name].available}
+    finally:
+        for adapter in loaded.values():
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
+
+
 def clean_environ(**extra: str) -> dict[str, str]:
     """os.environ without the trust/proxy variables, plus ``extra``: for subprocesses."""
     env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
@@ -101,33 +125,8 @@ def servers(pki: CorePKI) -> Iterator[dict[str, TLSServer]]:
         server.stop()
 
 
-class SilentServer:
-    """Accepts TCP connections and never says a word (until stopped)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
-
-
 @pytest.fixture
-def silent_server() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
+def silent_server() -> Iterator[Silent]:
+    """A loopback port that accepts TCP connections and never says a word."""
+    with Silent() as server:
+        yield server

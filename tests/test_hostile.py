@@ -22,7 +22,7 @@ from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.targets import parse_target
 
 from tests import hostile_servers as hs
-from tests.conftest import missing
+from tests.conftest import loaded_adapters, missing
 from tests.pki import CorePKI
 
 ALL = list(clients.BUILTIN)  # every built-in adapter, in report order
@@ -106,13 +106,9 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def adapters() -> dict[str, clients.Client]:
-    loaded = {name: clients.load(name) for name in ALL}
-    yield {name: a for name, a in loaded.items() if a.info().available}
-    for adapter in loaded.values():
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
+def adapters() -> Iterator[dict[str, clients.Client]]:
+    with loaded_adapters(ALL) as available:
+        yield available
 
 
 @pytest.fixture(scope="module")

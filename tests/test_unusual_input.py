@@ -22,7 +22,7 @@ from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.targets import parse_target
 
 from tests._cli import ROOT, tlsmatrix
-from tests.conftest import clean_environ, missing
+from tests.conftest import clean_environ, loaded_adapters, missing
 
 ALL = list(clients.BUILTIN)
 TIMEOUT = 8.0
@@ -115,12 +115,8 @@ def cases(ca, tmp_path_factory) -> Iterator[dict[str, Case]]:
 
 @pytest.fixture(scope="module")
 def adapters() -> Iterator[dict[str, clients.Client]]:
-    loaded = {name: clients.load(name) for name in ALL}
-    yield {name: a for name, a in loaded.items() if a.info().available}
-    for adapter in loaded.values():
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
+    with loaded_adapters(ALL) as available:
+        yield available
 
 
 @pytest.fixture(scope="module")

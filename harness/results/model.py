@@ -55,6 +55,10 @@ class Divergence:
 
 @dataclass(frozen=True)
 class RunResult:
+    """One run: ``results`` (an Observation per target and client), the ``clients``' info,
+    the ``environment``, each target's captured ``chains`` and the ``divergences``.
+    ``to_json()`` is the document ``tlsmatrix run --format json`` writes."""
+
     results: tuple[Observation, ...]
     clients: tuple[ClientInfo, ...]
     environment: Mapping[str, Any]
