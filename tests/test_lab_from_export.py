@@ -47,13 +47,29 @@ def test_lab_run_from_an_export_served_by_nginx(tmp_path):
     lab_dir = tmp_path / "lab"
     log = tmp_path / "aia.jsonl"
     with AIAServer(log_file=log) as aia:
-        manifest = export(lab_dir, aia.url, scenarios=SCENARIOS, listen_host="127.0.0.1",
-                          first_port=consecutive_free_ports(len(SCENARIOS)))
+        manifest = export(
+            lab_dir,
+            aia.url,
+            scenarios=SCENARIOS,
+            listen_host="127.0.0.1",
+            first_port=consecutive_free_ports(len(SCENARIOS)),
+        )
         aia.publish_dir(manifest.aia_dir)
         nginx = subprocess.Popen(
-            [nginx_binary(), "-c", str(manifest.nginx_conf), "-p", str(lab_dir) + "/",
-             "-e", "stderr", "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            [
+                nginx_binary(),
+                "-c",
+                str(manifest.nginx_conf),
+                "-p",
+                str(lab_dir) + "/",
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             start_new_session=True,
         )
         try:
@@ -66,8 +82,19 @@ def test_lab_run_from_an_export_served_by_nginx(tmp_path):
                 except OSError:
                     time.sleep(0.1)
             result = tlsmatrix(
-                "lab", "run", "--from-export", str(lab_dir), "--aia-log", str(log),
-                "--client", "curl", "--client", "stdlib", "--format", "json", "--strict",
+                "lab",
+                "run",
+                "--from-export",
+                str(lab_dir),
+                "--aia-log",
+                str(log),
+                "--client",
+                "curl",
+                "--client",
+                "stdlib",
+                "--format",
+                "json",
+                "--strict",
             )
         finally:
             os.killpg(nginx.pid, signal.SIGKILL)
@@ -75,5 +102,6 @@ def test_lab_run_from_an_export_served_by_nginx(tmp_path):
     assert result.returncode == 0, result.stderr + result.stdout
     cells = json.loads(result.stdout)["lab"]["cells"]
     assert {(c["scenario"], c["client"]) for c in cells} == {
-        (s, c) for s in SCENARIOS for c in ("curl", "stdlib")}
+        (s, c) for s in SCENARIOS for c in ("curl", "stdlib")
+    }
     assert all(c["matches"] for c in cells)

@@ -10,6 +10,10 @@ Fixtures:
 
 Example::
 
+    import pytest
+    import requests
+
+
     def test_my_client_rejects_incomplete_chain(tlsmatrix_leaf_only):
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(tlsmatrix_leaf_only.url, verify=tlsmatrix_leaf_only.ca_file)
