@@ -1,9 +1,7 @@
-"""A small PKI for the node/java/gnutls/wget adapter tests, built with cryptography.
-
-trustme cannot put an AIA caIssuers URL in a leaf nor make a self-signed leaf, so these
-tests build their certificates directly: ECDSA P-256 keys (fast to generate), a root, an
-intermediate and leaves for ``localhost`` and ``127.0.0.1``. Everything is written to a
-directory as PEM so real clients (subprocesses) can read it.
+"""A small PKI for the node/java/gnutls/wget adapter tests, made with the lab's certificate
+builder (:mod:`tlsmatrix.lab.certbuilder`): ECDSA P-256 keys, a root, an intermediate and
+leaves for ``localhost`` and ``127.0.0.1``, some with an AIA caIssuers URL. Everything is
+written to a directory as PEM so real clients (subprocesses) can read it.
 """
 
 from __future__ import annotations
@@ -11,88 +9,24 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import http.server
-import ipaddress
 import socket
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from tlsmatrix.clients.base import Client, Reason, Target, Trust, Verdict
+from tlsmatrix.lab.certbuilder import DAY, Issued, issue_ca, issue_leaf
+
+from tests.hostile_servers import Silent
 
 NOW = dt.datetime.now(dt.UTC)
-DAY = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Issued:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
+ORGANIZATION = "tlsmatrix tests"
 
 
 def make_ca(cn: str, parent: Issued | None = None) -> Issued:
     """A CA certificate: self-signed root when ``parent`` is None, else an intermediate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    issuer_name = parent.cert.subject if parent else _name(cn)
-    signing_key = parent.key if parent else key
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - DAY)
-        .not_valid_after(NOW + 3650 * DAY)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-    )
-    if parent:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), False
-        )
-    return Issued(builder.sign(signing_key, hashes.SHA256()), key)
+    return issue_ca(cn, parent, organization=ORGANIZATION)
 
 
 def make_leaf(
@@ -104,43 +38,14 @@ def make_leaf(
     aia_url: str | None = None,
 ) -> Issued:
     """A server certificate for ``names`` signed by ``issuer`` (self-signed when None)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = []
-    for n in names:
-        try:
-            sans.append(x509.IPAddress(ipaddress.ip_address(n)))
-        except ValueError:
-            sans.append(x509.DNSName(n))
-    subject = _name(names[0])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer.cert.subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or NOW - DAY)
-        .not_valid_after(not_after or NOW + 90 * DAY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.ExtendedKeyUsageOID.SERVER_AUTH]), False)
+    return issue_leaf(
+        issuer,
+        names,
+        organization=ORGANIZATION,
+        not_before=not_before,
+        not_after=not_after,
+        aia=aia_url,
     )
-    if issuer:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), False
-        )
-    if aia_url:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia_url),
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    return Issued(builder.sign(issuer.key if issuer else key, hashes.SHA256()), key)
 
 
 class PKI:
@@ -207,13 +112,8 @@ def closed_port() -> Iterator[int]:
 @contextlib.contextmanager
 def silent_server() -> Iterator[int]:
     """A port that accepts TCP connections and never says a word (handshake stalls)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(16)
-    try:
-        yield s.getsockname()[1]
-    finally:
-        s.close()
+    with Silent() as server:
+        yield server.port
 
 
 @contextlib.contextmanager
@@ -328,3 +228,38 @@ ISSUER_UNKNOWN_FAMILY = {
     "self_signed": ("incomplete_chain", True),
     "untrusted_root": ("incomplete_chain", True),
 }
+
+
+# --- what every subprocess client must report -----------------------------------------
+
+
+def assert_ip_and_resolve(client: Client, lab: Lab, timeout: float) -> None:
+    """An IP target is checked against the IP SANs, and ``connect_to`` is honoured: the
+    ``resolve`` server listens on 127.0.0.2 only, so without it the connection is refused."""
+    trust = Trust.bundle(lab.root_pem)
+    good = client.probe(Target("127.0.0.1", lab.port("good")), trust, timeout)
+    assert good.reason is Reason.OK, good.detail
+    wrong = client.probe(Target("127.0.0.1", lab.port("wrong_host")), trust, timeout)
+    assert wrong.reason is Reason.HOSTNAME_MISMATCH, wrong.detail
+    port = lab.port("resolve")
+    direct = client.probe(Target("localhost", port), trust, timeout)
+    assert direct.reason is Reason.CONNECTION_REFUSED, direct.detail
+    resolved = client.probe(Target("localhost", port, connect_to="127.0.0.2"), trust, timeout)
+    assert resolved.reason is Reason.OK, resolved.detail
+
+
+def assert_unreachable_reasons(client: Client, timeout: float) -> None:
+    """No TLS server to judge: a refused port, a plain-HTTP answer (not_tls), and a silent
+    server that makes the probe end at its 2-second deadline (timeout)."""
+    trust = Trust.native()
+    with closed_port() as port:
+        refused = client.probe(Target("127.0.0.1", port), trust, timeout)
+        assert refused.reason is Reason.CONNECTION_REFUSED, refused.detail
+    with plain_http_server() as port:
+        plain = client.probe(Target("127.0.0.1", port), trust, timeout)
+        assert plain.reason is Reason.NOT_TLS, plain.detail
+    with silent_server() as port:
+        started = time.monotonic()
+        obs = client.probe(Target("127.0.0.1", port), trust, 2)
+        assert time.monotonic() - started < 3
+    assert obs.reason is Reason.TIMEOUT and obs.verdict is Verdict.TIMEOUT, obs.detail

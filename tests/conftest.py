@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
-import threading
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from tlsmatrix.clients.base import TRUST_ENV_VARS
 from tlsmatrix.lab.tlsserver import TLSServer
 
+from tests.hostile_servers import Silent
 from tests.pki import CorePKI, make_pki
+
+if TYPE_CHECKING:
+    from tlsmatrix.clients.base import Client
 
 # Variables that redirect some client's trust or route (the one list, in clients.base).
 # This machine sets several of them; every test starts without them and sets what it
@@ -17,10 +22,73 @@ from tests.pki import CorePKI, make_pki
 CLEARED_ENV = TRUST_ENV_VARS
 
 
+def in_ci() -> bool:
+    """True under CI (``CI=true``), where every client-specific test must run."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def missing(reason: str) -> None:
+    """Something a client-specific test needs is not here: skip locally, FAIL under CI, so a
+    CI image without the client cannot pass by skipping."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: client-specific tests may not skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name`` on PATH; when it is absent the test skips (fails under CI)."""
+    path = shutil.which(name)
+    if path is None:
+        missing(f"{name} is not installed")
+    return path  # type: ignore[return-value]
+
+
+def needs(available: bool, reason: str) -> pytest.MarkDecorator:
+    """A mark (for ``pytestmark`` or a decorator): without ``available`` the test skips
+    with ``reason`` locally and fails under CI (checked at setup, see the hook below)."""
+    return pytest.mark.tlsmatrix_needs(available=available, reason=reason)
+
+
+def needs_binary(name: str) -> pytest.MarkDecorator:
+    return needs(shutil.which(name) is not None, f"{name} is not installed")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "tlsmatrix_needs(available, reason): skip locally / fail under CI"
+    )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("tlsmatrix_needs"):
+        if not mark.kwargs["available"]:
+            missing(mark.kwargs["reason"])
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in CLEARED_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+@contextlib.contextmanager
+def loaded_adapters(names: Iterable[str], required: bool = False) -> Iterator[dict[str, Client]]:
+    """The named adapters whose client is available here; each is closed at the end.
+    With ``required`` every one must be available (the Python clients ship with tlsmatrix)."""
+    from tlsmatrix import clients
+
+    loaded = {name: clients.load(name) for name in names}
+    try:
+        infos = {name: a.info() for name, a in loaded.items()}
+        if required:
+            missing = {n: i.unavailable_reason for n, i in infos.items() if not i.available}
+            assert not missing, f"unavailable: {missing}"
+        yield {name: a for name, a in loaded.items() if infos[name].available}
+    finally:
+        for adapter in loaded.values():
+            close = getattr(adapter, "close", None)
+            if callable(close):
+                close()
 
 
 def clean_environ(**extra: str) -> dict[str, str]:
@@ -44,33 +112,8 @@ def servers(pki: CorePKI) -> Iterator[dict[str, TLSServer]]:
         server.stop()
 
 
-class SilentServer:
-    """Accepts TCP connections and never says a word (until stopped)."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        self.sock.close()
-        for conn in self.conns:
-            conn.close()
-
-
 @pytest.fixture
-def silent_server() -> Iterator[SilentServer]:
-    server = SilentServer()
-    yield server
-    server.close()
+def silent_server() -> Iterator[Silent]:
+    """A loopback port that accepts TCP connections and never says a word."""
+    with Silent() as server:
+        yield server

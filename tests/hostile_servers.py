@@ -8,8 +8,6 @@ timeout and ``stop()`` closes the listener and every connection it accepted.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import os
 import random
 import socket
@@ -19,9 +17,7 @@ import threading
 import time
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tlsmatrix.lab.certbuilder import issue_ca, issue_leaf
 from tlsmatrix.lab.tlsserver import RESPONSE, ServerOptions, TLSServer, _read_request
 
 # No connection lives longer than this, whatever the client does.
@@ -260,117 +256,36 @@ class ConnectionCounter(HostileServer):
 # --- certificates for the oversized cases --------------------------------------------
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _leaf_builder(name: str, issuer: x509.Name, key: ec.EllipticCurvePrivateKey):  # type: ignore[no-untyped-def]
-    now = dt.datetime.now(dt.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(_name(name))
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-    )
-
-
 def long_chain(directory: str, length: int = 150) -> tuple[str, str, str]:
     """A chain of ``length`` certificates (leaf + length-1 CAs, each issuing the next)
     for "localhost"; returns (chain PEM path, key PEM path, root PEM path). The last CA
     is self-signed, so trusting the root file makes the chain complete; it is simply
     deeper than any client allows."""
-    now = dt.datetime.now(dt.UTC)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    issuer_name, issuer_key = _name("Long Chain CA 0"), root_key
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(issuer_name)
-        .issuer_name(issuer_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(root_key, hashes.SHA256())
-    )
-    cas = [root]
+    cas = [issue_ca("Long Chain CA 0")]
     for depth in range(1, length - 1):
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = _name(f"Long Chain CA {depth}")
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(issuer_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(issuer_key, hashes.SHA256())
-        )
-        cas.append(cert)
-        issuer_name, issuer_key = name, key
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = _leaf_builder("localhost", issuer_name, leaf_key).sign(issuer_key, hashes.SHA256())
+        cas.append(issue_ca(f"Long Chain CA {depth}", cas[-1]))
+    leaf = issue_leaf(cas[-1], ("localhost", "127.0.0.1"))
     chain = [leaf, *reversed(cas)]
     assert len(chain) == length
     return (
-        _write(os.path.join(directory, "long.chain.pem"), b"".join(_pem(c) for c in chain)),
-        _write(os.path.join(directory, "long.key.pem"), _key_pem(leaf_key)),
-        _write(os.path.join(directory, "long.root.pem"), _pem(root)),
+        _write(os.path.join(directory, "long.chain.pem"), b"".join(c.pem for c in chain)),
+        _write(os.path.join(directory, "long.key.pem"), leaf.key_pem),
+        _write(os.path.join(directory, "long.root.pem"), cas[0].pem),
     )
 
 
 def huge_certificate(directory: str, size: int = 1_000_000) -> tuple[str, str, str]:
     """A self-issued root and a "localhost" leaf carrying a ``size``-byte private
     extension; returns (chain PEM path, key PEM path, root PEM path)."""
-    now = dt.datetime.now(dt.UTC)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = _name("Huge Cert Root")
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(root_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    root = issue_ca("Huge Cert Root")
     blob = x509.UnrecognizedExtension(
         x509.ObjectIdentifier("1.3.6.1.4.1.55555.1"), b"\x04\x83" + size.to_bytes(3) + bytes(size)
     )
-    leaf = (
-        _leaf_builder("localhost", root_name, leaf_key)
-        .add_extension(blob, critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+    leaf = issue_leaf(root, ("localhost", "127.0.0.1"), extensions=[blob])
     return (
-        _write(os.path.join(directory, "huge.chain.pem"), _pem(leaf) + _pem(root)),
-        _write(os.path.join(directory, "huge.key.pem"), _key_pem(leaf_key)),
-        _write(os.path.join(directory, "huge.root.pem"), _pem(root)),
+        _write(os.path.join(directory, "huge.chain.pem"), leaf.pem + root.pem),
+        _write(os.path.join(directory, "huge.key.pem"), leaf.key_pem),
+        _write(os.path.join(directory, "huge.root.pem"), root.pem),
     )
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from tlsmatrix import clients
 from tlsmatrix.clients.base import Reason, Trust, Verdict
 from tlsmatrix.runner.targets import parse_target
+
+from tests.conftest import loaded_adapters
 
 CORE = [
     "curl",
@@ -39,12 +43,9 @@ def expected_code(client: str, scenario: str) -> int | None:
 
 
 @pytest.fixture(scope="module")
-def adapters() -> dict[str, clients.Client]:
-    loaded = {name: clients.load(name) for name in CORE}
-    for name, adapter in loaded.items():
-        info = adapter.info()
-        assert info.available, f"{name}: {info.unavailable_reason}"
-    return loaded
+def adapters() -> Iterator[dict[str, clients.Client]]:
+    with loaded_adapters(CORE, required=True) as loaded:
+        yield loaded
 
 
 @pytest.mark.parametrize("scenario", list(EXPECTED))

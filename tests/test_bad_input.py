@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from tlsmatrix.errors import UsageError
 from tlsmatrix.runner.targets import parse_resolve, parse_target
 
-from tests.test_cli import tlsmatrix
+from tests._cli import tlsmatrix
 
 
 def assert_usage_error(result, needle: str) -> None:

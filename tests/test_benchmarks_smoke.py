@@ -7,12 +7,8 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
-from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
+from tests._cli import python
 
 KEYS = (
     "startup_ratio",
@@ -30,15 +26,7 @@ KEYS = (
 
 
 def test_quick_benchmark_reports_every_figure():
-    done = subprocess.run(
-        [sys.executable, "benchmarks/run.py", "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
+    done = python("benchmarks/run.py", "--quick", timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     for key in KEYS:

@@ -9,49 +9,18 @@ import time
 
 import pytest
 
+from tests._cli import ROOT, rows, tlsmatrix, trust_args
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
-
-
-def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env=env or clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
-
-
-def rows(stdout: str) -> dict[str, dict]:
-    return {r["client"]: r for r in json.loads(stdout)["results"]}
 
 
 def test_the_incident(servers, pki):
     """Leaf-only server: curl with a root+intermediate bundle (the laptop) accepts;
     requests with only the root (certifi) rejects; s_client says code 21."""
     url = f"https://localhost:{servers['leaf_only'].port}/"
-    result = tlsmatrix(
-        "run",
-        url,
-        "--client",
-        "curl",
-        "--client",
-        "requests",
-        "--client",
-        "openssl",
-        "--trust",
-        f"curl={pki.root_and_intermediate_pem}",
-        "--trust",
-        f"requests={pki.root_pem}",
-        "--trust",
-        f"openssl={pki.root_pem}",
-        "--format",
-        "json",
+    bundles = trust_args(
+        curl=pki.root_and_intermediate_pem, requests=pki.root_pem, openssl=pki.root_pem
     )
+    result = tlsmatrix("run", url, *bundles, "--format", "json")
     assert result.returncode == 0, result.stderr
     got = rows(result.stdout)
     assert got["curl"]["verdict"] == "accept"
@@ -66,16 +35,7 @@ def test_the_incident(servers, pki):
 def test_table_names_verdict_reason_trust_and_disagreement(servers, pki):
     url = f"https://localhost:{servers['leaf_only'].port}/"
     result = tlsmatrix(
-        "run",
-        url,
-        "--client",
-        "curl",
-        "--client",
-        "stdlib",
-        "--trust",
-        f"curl={pki.root_and_intermediate_pem}",
-        "--trust",
-        f"stdlib={pki.root_pem}",
+        "run", url, *trust_args(curl=pki.root_and_intermediate_pem, stdlib=pki.root_pem)
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -225,13 +185,31 @@ def test_missing_binaries_are_skipped_with_the_reason_and_the_rest_runs(servers,
     for tool in ("curl", "openssl"):  # everything else (gnutls-cli, node, wget) is "removed"
         os.symlink(shutil.which(tool), bin_dir / tool)
     env = clean_environ(PYTHONPATH=ROOT, PATH=str(bin_dir))
-    result = tlsmatrix("run", f"localhost:{servers['good'].port}", "--ca-file", pki.root_pem,
-                       "--client", "curl", "--client", "gnutls", "--client", "node",
-                       "--client", "wget", "--client", "stdlib", "--format", "json", env=env)
+    result = tlsmatrix(
+        "run",
+        f"localhost:{servers['good'].port}",
+        "--ca-file",
+        pki.root_pem,
+        "--client",
+        "curl",
+        "--client",
+        "gnutls",
+        "--client",
+        "node",
+        "--client",
+        "wget",
+        "--client",
+        "stdlib",
+        "--format",
+        "json",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     got = rows(result.stdout)
     for missing in ("gnutls", "node", "wget"):
-        assert (got[missing]["verdict"], got[missing]["reason"]) == ("skipped",
-                                                                     "client_unavailable")
+        assert (got[missing]["verdict"], got[missing]["reason"]) == (
+            "skipped",
+            "client_unavailable",
+        )
         assert "not found" in got[missing]["detail"], got[missing]["detail"]
     assert got["curl"]["verdict"] == "accept" and got["stdlib"]["verdict"] == "accept"

@@ -26,9 +26,9 @@ from tlsmatrix.clients.chromium.browser import BLOCKED_HOSTS, resolver_rules
 from tlsmatrix.clients.chromium.mapping import reason_for_net_error
 from tlsmatrix.lab.tlsserver import TLSServer
 
-pytestmark = pytest.mark.skipif(
-    not ChromiumClient().info().available, reason="chromium or certutil not installed"
-)
+from tests.conftest import needs
+
+pytestmark = needs(ChromiumClient().info().available, "chromium or certutil not installed")
 
 NOW = dt.datetime.now(dt.UTC)
 

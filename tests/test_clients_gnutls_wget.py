@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,14 @@ from tlsmatrix.clients.wget import WgetClient
 from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
     Lab,
+    assert_ip_and_resolve,
+    assert_unreachable_reasons,
     closed_port,
-    plain_http_server,
-    silent_server,
 )
+from tests.conftest import needs_binary
 
-needs_gnutls = pytest.mark.skipif(shutil.which("gnutls-cli") is None, reason="gnutls-bin missing")
-needs_wget = pytest.mark.skipif(shutil.which("wget") is None, reason="wget missing")
+needs_gnutls = needs_binary("gnutls-cli")
+needs_wget = needs_binary("wget")
 
 CLIENTS = [
     pytest.param(GnuTLSClient, id="gnutls", marks=needs_gnutls),
@@ -82,36 +82,26 @@ def test_native_trust_is_the_system_store(make: type, lab: Lab) -> None:
 
 @pytest.mark.parametrize("make", CLIENTS)
 def test_ip_target_and_resolve(make: type, lab: Lab) -> None:
-    client, trust = make(), Trust.bundle(lab.root_pem)
-    assert client.probe(Target("127.0.0.1", lab.port("good")), trust, 10).reason is Reason.OK
-    wrong = client.probe(Target("127.0.0.1", lab.port("wrong_host")), trust, 10)
-    assert wrong.reason is Reason.HOSTNAME_MISMATCH
-    port = lab.port("resolve")  # 127.0.0.2 only
-    assert client.probe(Target("localhost", port), trust, 10).reason is Reason.CONNECTION_REFUSED
-    resolved = client.probe(Target("localhost", port, connect_to="127.0.0.2"), trust, 10)
-    assert resolved.reason is Reason.OK, resolved.detail
+    client = make()
+    assert_ip_and_resolve(client, lab, 10)
     # The name is still what is checked at the address.
     mismatch = client.probe(
-        Target("wrong.example", lab.port("good"), connect_to="127.0.0.1"), trust, 10
+        Target("wrong.example", lab.port("good"), connect_to="127.0.0.1"),
+        Trust.bundle(lab.root_pem),
+        10,
     )
     assert mismatch.reason is Reason.HOSTNAME_MISMATCH, mismatch.detail
 
 
 @pytest.mark.parametrize("make", CLIENTS)
 def test_connection_refused_not_tls_and_timeout(make: type) -> None:
-    client, trust = make(), Trust.native()
+    client = make()
+    assert_unreachable_reasons(client, 5)
     with closed_port() as port:
-        refused = client.probe(Target("127.0.0.1", port), trust, 5)
-        assert refused.reason is Reason.CONNECTION_REFUSED
-        via_proxy = client.probe(Target("localhost", port, connect_to="127.0.0.1"), trust, 5)
+        via_proxy = client.probe(
+            Target("localhost", port, connect_to="127.0.0.1"), Trust.native(), 5
+        )
         assert via_proxy.reason is Reason.CONNECTION_REFUSED, via_proxy.detail
-    with plain_http_server() as port:
-        assert client.probe(Target("127.0.0.1", port), trust, 5).reason is Reason.NOT_TLS
-    with silent_server() as port:
-        started = time.monotonic()
-        obs = client.probe(Target("127.0.0.1", port), trust, 2)
-        assert time.monotonic() - started < 3
-    assert obs.reason is Reason.TIMEOUT and obs.verdict is Verdict.TIMEOUT
 
 
 @needs_gnutls

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -15,12 +13,12 @@ from tests._pki_moreclients import (
     PKI,
     AIAServer,
     Lab,
-    closed_port,
-    plain_http_server,
-    silent_server,
+    assert_ip_and_resolve,
+    assert_unreachable_reasons,
 )
+from tests.conftest import needs_binary, require_binary
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="java not installed")
+pytestmark = needs_binary("java")
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +43,7 @@ def test_info_reports_jvm_and_cacerts(java: JavaClient) -> None:
 
 
 def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
-    if shutil.which("javac") is None:
-        pytest.skip("javac not installed")
+    require_binary("javac")
     client = JavaClient(cache_dir=str(tmp_path))
     client.info()
     classes = list(tmp_path.glob("*/TlsProbe.class"))
@@ -93,14 +90,7 @@ def test_native_trust_is_cacerts(lab: Lab, java: JavaClient) -> None:
 
 
 def test_ip_target_and_resolve(lab: Lab, java: JavaClient) -> None:
-    trust = Trust.bundle(lab.root_pem)
-    assert java.probe(Target("127.0.0.1", lab.port("good")), trust, 15).reason is Reason.OK
-    wrong = java.probe(Target("127.0.0.1", lab.port("wrong_host")), trust, 15)
-    assert wrong.reason is Reason.HOSTNAME_MISMATCH
-    port = lab.port("resolve")  # 127.0.0.2 only
-    assert java.probe(Target("localhost", port), trust, 15).reason is Reason.CONNECTION_REFUSED
-    resolved = java.probe(Target("localhost", port, connect_to="127.0.0.2"), trust, 15)
-    assert resolved.reason is Reason.OK, resolved.detail
+    assert_ip_and_resolve(java, lab, 15)
 
 
 def test_aia_fetch_completes_a_leaf_only_chain(tmp_path: Path) -> None:
@@ -118,16 +108,7 @@ def test_aia_fetch_completes_a_leaf_only_chain(tmp_path: Path) -> None:
 
 
 def test_connection_refused_not_tls_and_timeout(java: JavaClient) -> None:
-    trust = Trust.native()
-    with closed_port() as port:
-        assert java.probe(Target("127.0.0.1", port), trust, 10).reason is Reason.CONNECTION_REFUSED
-    with plain_http_server() as port:
-        assert java.probe(Target("127.0.0.1", port), trust, 10).reason is Reason.NOT_TLS
-    with silent_server() as port:
-        started = time.monotonic()
-        obs = java.probe(Target("127.0.0.1", port), trust, 2)
-        assert time.monotonic() - started < 3
-    assert obs.reason is Reason.TIMEOUT and obs.verdict is Verdict.TIMEOUT
+    assert_unreachable_reasons(java, 10)
 
 
 def _failure(*chain: tuple[str, str], reasons: tuple[str, ...] = ()) -> dict[str, object]:

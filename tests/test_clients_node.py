@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import time
-
 import pytest
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.node import NodeClient, interpret, native_trust
 
-from tests._pki_moreclients import Lab, closed_port, plain_http_server, silent_server
+from tests._pki_moreclients import Lab, assert_ip_and_resolve, assert_unreachable_reasons
+from tests.conftest import needs_binary
 
-pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node not installed")
+pytestmark = needs_binary("node")
 
 TRUST_VARS = ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
@@ -72,11 +70,8 @@ def test_bundle_trust(lab: Lab, scenario: str, clean_env: None) -> None:
         assert obs.verdict is Verdict.REJECT
 
 
-def test_ip_target_checks_ip_san(lab: Lab, clean_env: None) -> None:
-    client, trust = NodeClient(), Trust.bundle(lab.root_pem)
-    assert client.probe(Target("127.0.0.1", lab.port("good")), trust, 10).reason is Reason.OK
-    wrong = client.probe(Target("127.0.0.1", lab.port("wrong_host")), trust, 10)
-    assert wrong.reason is Reason.HOSTNAME_MISMATCH
+def test_ip_target_and_resolve(lab: Lab, clean_env: None) -> None:
+    assert_ip_and_resolve(NodeClient(), lab, 10)
 
 
 def test_native_trust_is_bundled_store_plus_extra_certs(
@@ -95,26 +90,8 @@ def test_native_trust_is_bundled_store_plus_extra_certs(
     assert other.reason is Reason.INCOMPLETE_CHAIN
 
 
-def test_resolve_connects_to_the_address(lab: Lab, clean_env: None) -> None:
-    trust = Trust.bundle(lab.root_pem)
-    port = lab.port("resolve")  # listens on 127.0.0.2 only
-    direct = NodeClient().probe(Target("localhost", port), trust, 10)
-    assert direct.reason is Reason.CONNECTION_REFUSED
-    resolved = NodeClient().probe(Target("localhost", port, connect_to="127.0.0.2"), trust, 10)
-    assert resolved.reason is Reason.OK, resolved.detail
-
-
 def test_connection_refused_not_tls_and_timeout() -> None:
-    client, trust = NodeClient(), Trust.native()
-    with closed_port() as port:
-        assert client.probe(Target("127.0.0.1", port), trust, 5).reason is Reason.CONNECTION_REFUSED
-    with plain_http_server() as port:
-        assert client.probe(Target("127.0.0.1", port), trust, 5).reason is Reason.NOT_TLS
-    with silent_server() as port:
-        started = time.monotonic()
-        obs = client.probe(Target("127.0.0.1", port), trust, 2)
-        assert time.monotonic() - started < 3
-    assert obs.verdict is Verdict.TIMEOUT and obs.reason is Reason.TIMEOUT
+    assert_unreachable_reasons(NodeClient(), 5)
 
 
 def test_interpret_maps_codes() -> None:

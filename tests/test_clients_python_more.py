@@ -4,22 +4,22 @@ client shares run in tests/test_adapters.py)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 from tlsmatrix import clients
 from tlsmatrix.clients.base import Trust, Verdict
 from tlsmatrix.runner.targets import parse_target
 
+from tests.conftest import loaded_adapters
+
 MORE = ["truststore", "aiohttp", "pycurl"]
 
 
 @pytest.fixture(scope="module")
-def adapters() -> dict[str, clients.Client]:
-    loaded = {name: clients.load(name) for name in MORE}
-    for name, adapter in loaded.items():
-        info = adapter.info()
-        assert info.available, f"{name}: {info.unavailable_reason}"
-    return loaded
+def adapters() -> Iterator[dict[str, clients.Client]]:
+    with loaded_adapters(MORE, required=True) as loaded:
+        yield loaded
 
 
 def test_truststore_native_trust_is_the_system_store_it_loads(adapters, monkeypatch):

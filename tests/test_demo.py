@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
-from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
+from tests._cli import tlsmatrix
 
 
 def row(section: str, client: str) -> list[str]:
@@ -20,15 +16,7 @@ def row(section: str, client: str) -> list[str]:
 
 
 def test_demo_replays_the_incident():
-    result = subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", "demo"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
+    result = tlsmatrix("demo")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     broken, swapped, diagnosis, fixed = re.split(r"\n(?=[234]\. )", out.split("\n1. ", 1)[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 
 import pytest
 from tlsmatrix.clients.base import Trust, Verdict
@@ -13,21 +12,8 @@ from tlsmatrix.lab.lab import Lab
 from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.pool import load_clients
 
+from tests._cli import ROOT, tlsmatrix
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
-
-
-def tlsmatrix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
-    return subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env=env or clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
 
 
 @pytest.fixture(scope="module")

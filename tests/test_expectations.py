@@ -17,7 +17,7 @@ from tlsmatrix.results.expectations import (
 from tlsmatrix.results.model import RunResult, find_divergences
 from tlsmatrix.results.schema import validate
 
-from tests.test_cli import tlsmatrix
+from tests._cli import tlsmatrix, trust_args
 
 KNOWN = ("curl", "stdlib", "requests", "openssl")
 
@@ -215,19 +215,7 @@ def _write(tmp_path, name: str, text: str) -> str:
 def _run_args(servers, pki):
     good = f"https://localhost:{servers['good'].port}"
     leaf = f"https://localhost:{servers['leaf_only'].port}"
-    args = [
-        "run",
-        good,
-        leaf,
-        "--client",
-        "curl",
-        "--client",
-        "stdlib",
-        "--trust",
-        f"curl={pki.root_and_intermediate_pem}",
-        "--trust",
-        f"stdlib={pki.root_pem}",
-    ]
+    args = ["run", good, leaf, *trust_args(curl=pki.root_and_intermediate_pem, stdlib=pki.root_pem)]
     return good, leaf, args
 
 

@@ -22,6 +22,7 @@ from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.targets import parse_target
 
 from tests import hostile_servers as hs
+from tests.conftest import loaded_adapters, missing
 from tests.pki import CorePKI
 
 ALL = list(clients.BUILTIN)  # every built-in adapter, in report order
@@ -105,13 +106,9 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def adapters() -> dict[str, clients.Client]:
-    loaded = {name: clients.load(name) for name in ALL}
-    yield {name: a for name, a in loaded.items() if a.info().available}
-    for adapter in loaded.values():
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
+def adapters() -> Iterator[dict[str, clients.Client]]:
+    with loaded_adapters(ALL) as available:
+        yield available
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +204,7 @@ def runs(adapters, pki, hostile_certs) -> dict[str, Run]:
 @pytest.mark.parametrize("case", [c.name for c in CASES])
 def test_hostile_server(runs, adapters, case, client):
     if client not in adapters:
-        pytest.skip(f"{client} is not available here")
+        missing(f"{client} is not available here")
     spec = BY_NAME[case]
     assert client in runs[case].observations, f"{client} never returned"
     obs, elapsed = runs[case].observations[client]

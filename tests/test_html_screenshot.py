@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 
-import pytest
 from tlsmatrix.clients.base import Verdict
 from tlsmatrix.clients.process import run_command
 from tlsmatrix.reports import render
 from tlsmatrix.reports.html import COLOURS
 
-from tests.conftest import clean_environ
+from tests.conftest import clean_environ, needs
 from tests.test_reports_formats import make_real_run
 
 CHROMIUM = next(
@@ -47,7 +46,7 @@ def _count(
     return found
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (.ci/run installs it)")
+@needs(CHROMIUM is not None, "chromium is not installed (.ci/run installs it)")
 def test_html_report_screenshot_shows_the_coloured_matrix(servers, pki, tmp_path):
     from PIL import Image
 

@@ -12,9 +12,8 @@ import time
 
 import pytest
 
+from tests._cli import ROOT
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
 
 
 def client_processes(port: int, parent: int | None = None) -> list[str]:

@@ -10,21 +10,8 @@ import subprocess
 import sys
 import time
 
+from tests._cli import ROOT, tlsmatrix
 from tests.conftest import clean_environ
-
-ROOT = __file__.rsplit("/tests/", 1)[0]
-
-
-def tlsmatrix(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tlsmatrix", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(PYTHONPATH=ROOT),
-        cwd=ROOT,
-    )
 
 
 def test_lab_serve_prints_urls_and_trust_and_cleans_up():
@@ -200,14 +187,18 @@ def test_lab_bad_input():
 
 def test_lab_run_checks_scenario_expectations(tmp_path):
     met = tmp_path / "met.toml"
-    met.write_text('[scenario.leaf_only]\nclients = { curl = { verdict = "reject", '
-                   'reason = "incomplete_chain" } }\n')
-    result = tlsmatrix("lab", "run", "--client", "curl", "--scenario", "leaf_only",
-                       "--expect", str(met))
+    met.write_text(
+        '[scenario.leaf_only]\nclients = { curl = { verdict = "reject", '
+        'reason = "incomplete_chain" } }\n'
+    )
+    result = tlsmatrix(
+        "lab", "run", "--client", "curl", "--scenario", "leaf_only", "--expect", str(met)
+    )
     assert result.returncode == 0, result.stderr
     broken = tmp_path / "broken.toml"
     broken.write_text('[scenario.leaf_only]\nclients = { curl = "accept" }\n')
-    result = tlsmatrix("lab", "run", "--client", "curl", "--scenario", "leaf_only",
-                       "--expect", str(broken))
+    result = tlsmatrix(
+        "lab", "run", "--client", "curl", "--scenario", "leaf_only", "--expect", str(broken)
+    )
     assert result.returncode == 1
     assert "expected accept, got reject (incomplete_chain) [scenario.leaf_only]" in result.stderr

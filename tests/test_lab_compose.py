@@ -17,6 +17,8 @@ from tlsmatrix.lab.export import export, load_manifest
 from tlsmatrix.lab.nginx import check_conf, nginx_binary
 from tlsmatrix.lab.scenarios import CATALOGUE
 
+from tests.conftest import needs
+
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "tests" / "data" / "compose-spec.json").read_text())
 BASE_URL = "http://aia:8080/"
@@ -92,7 +94,7 @@ def test_export_writes_everything(exported):
     assert conf.count("listen 0.0.0.0:") == len(exported.scenarios)
 
 
-@pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+@needs(nginx_binary() is not None, "nginx is not installed")
 def test_exported_nginx_conf_passes_nginx_t(exported, tmp_path):
     ok, output = check_conf(exported.nginx_conf, tmp_path)
     assert ok, output

@@ -23,7 +23,9 @@ from tlsmatrix.lab.lab import Lab
 from tlsmatrix.lab.nginx import nginx_binary
 from tlsmatrix.lab.scenarios import CATALOGUE, ClientProps
 
-needs_nginx = pytest.mark.skipif(nginx_binary() is None, reason="nginx is not installed")
+from tests.conftest import needs
+
+needs_nginx = needs(nginx_binary() is not None, "nginx is not installed")
 SERVERS = ["python", pytest.param("nginx", marks=needs_nginx)]
 
 

@@ -3,8 +3,6 @@ each cell must be what the scenario predicts from the client's properties."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from tlsmatrix import clients
 from tlsmatrix.clients.base import Reason, Verdict
@@ -13,14 +11,13 @@ from tlsmatrix.lab.nginx import nginx_binary
 from tlsmatrix.lab.run import LabTarget, render_lab_matrix, run_lab
 from tlsmatrix.runner.pool import load_clients
 
-IN_CI = bool(os.environ.get("CI"))
+from tests.conftest import in_ci, needs
+
 SERVERS = [
     "python",
     pytest.param(
         "nginx",
-        marks=pytest.mark.skipif(
-            nginx_binary() is None and not IN_CI, reason="nginx is not installed"
-        ),
+        marks=needs(nginx_binary() is not None, "nginx is not installed"),
     ),
 ]
 
@@ -62,7 +59,7 @@ def test_every_client_is_available_in_ci(lab_run):
     skipped = {
         c.client: c.observed.detail for c in lab_run.cells if c.observed.verdict is Verdict.SKIPPED
     }
-    if IN_CI:
+    if in_ci():
         assert skipped == {}, "CI must exercise every adapter"
     assert set(lab_run.profiles) == set(clients.names())
 

@@ -80,3 +80,32 @@ def test_one_fixture_per_scenario():
 
     for name in CATALOGUE.names():
         assert hasattr(plugin, f"tlsmatrix_{name}")
+
+
+LAZY_TESTS = """
+import sys
+
+HEAVY = ("cryptography", "OpenSSL", "requests", "httpx", "aiohttp", "tlsmatrix.lab.lab",
+         "tlsmatrix.lab.pki", "tlsmatrix.runner", "tlsmatrix.chain")
+
+
+def loaded():
+    return sorted(m for m in sys.modules if m in HEAVY)
+
+
+def test_a_without_fixtures_nothing_heavy_is_loaded():
+    assert "tlsmatrix.lab.pytest_plugin" in sys.modules  # the plugin is active
+    assert loaded() == []
+
+
+def test_b_a_lab_fixture_loads_the_lab(tlsmatrix_good):
+    assert "cryptography" in loaded() and "tlsmatrix.lab.lab" in loaded()
+"""
+
+
+def test_plugin_loads_nothing_until_a_fixture_asks(pytester, monkeypatch):
+    # Run from a temp dir, as in a user's project: tests in file order, a then b.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    pytester.makepyfile(test_lazy=LAZY_TESTS)
+    result = pytester.runpytest_subprocess(*_plugin_args(), "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

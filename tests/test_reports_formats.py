@@ -24,8 +24,8 @@ from tlsmatrix.runner.pool import BrokenClient, load_clients
 from tlsmatrix.runner.shard import Shard
 from tlsmatrix.runner.targets import parse_target
 
+from tests._cli import tlsmatrix
 from tests.conftest import CLEARED_ENV
-from tests.test_cli import tlsmatrix
 
 XSD = os.path.join(os.path.dirname(__file__), "data", "junit.xsd")
 CLIENTS = ("curl", "stdlib", "requests")

@@ -15,7 +15,7 @@ from tlsmatrix.results.model import RunResult
 from tlsmatrix.results.schema import validate
 from tlsmatrix.runner.shard import Shard, parse_shard, select, shard_of
 
-from tests.test_cli import tlsmatrix
+from tests._cli import tlsmatrix
 
 # --- the pure pieces ------------------------------------------------------------------
 

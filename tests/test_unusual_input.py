@@ -21,8 +21,8 @@ from tlsmatrix.clients.base import Observation, Reason, Target, Trust, Verdict
 from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.targets import parse_target
 
-from tests.conftest import clean_environ
-from tests.test_cli import ROOT, tlsmatrix
+from tests._cli import ROOT, tlsmatrix
+from tests.conftest import clean_environ, loaded_adapters, missing
 
 ALL = list(clients.BUILTIN)
 TIMEOUT = 8.0
@@ -115,12 +115,8 @@ def cases(ca, tmp_path_factory) -> Iterator[dict[str, Case]]:
 
 @pytest.fixture(scope="module")
 def adapters() -> Iterator[dict[str, clients.Client]]:
-    loaded = {name: clients.load(name) for name in ALL}
-    yield {name: a for name, a in loaded.items() if a.info().available}
-    for adapter in loaded.values():
-        close = getattr(adapter, "close", None)
-        if callable(close):
-            close()
+    with loaded_adapters(ALL) as available:
+        yield available
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +154,7 @@ def test_unusual_target(cases, adapters, observed, case, client):
     if case not in cases:
         pytest.skip("this machine has no IPv6 loopback")
     if client not in adapters:
-        pytest.skip(f"{client} is not available here")
+        missing(f"{client} is not available here")
     spec = cases[case]
     obs = observed[(case, client)]
     assert obs.target == spec.target.name  # shown as written, e.g. https://bücher.invalid:N

@@ -7,7 +7,7 @@ It serves the issuer certificates named in the lab's AIA URLs (``/intermediate.d
 answered (until ``max_hang`` seconds pass or the server stops). Every request is logged as
 an :class:`AIARequest`, in memory and optionally as JSON lines.
 
-``python -m harness.lab.aia --dir DIR`` serves a directory written by
+``python -m tlsmatrix.lab.aia --dir DIR`` serves a directory written by
 :func:`tlsmatrix.lab.export.export` (used by docker-compose.yml).
 """
 
@@ -208,7 +208,7 @@ def _handler_for(server: AIAServer) -> type[BaseHTTPRequestHandler]:
 
 def main(argv: list[str] | None = None) -> int:
     """Serve an exported AIA directory until interrupted (docker compose's aia service)."""
-    parser = argparse.ArgumentParser(prog="python -m harness.lab.aia")
+    parser = argparse.ArgumentParser(prog="python -m tlsmatrix.lab.aia")
     parser.add_argument("--dir", required=True, help="directory of .der/.pem/.p7c/.crl files")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)

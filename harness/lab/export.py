@@ -81,8 +81,9 @@ def export(
     trust profiles, AIA files, ``nginx.conf`` and ``lab.json`` into ``dir`` (created 0700
     if missing; files 0600). Scenario ``i`` (catalogue order) listens on
     ``first_port + i``. Returns the manifest."""
+    from tlsmatrix.lab.certbuilder import write_private
     from tlsmatrix.lab.nginx import NginxSite, render_conf
-    from tlsmatrix.lab.pki import PKI, _write_private
+    from tlsmatrix.lab.pki import PKI
 
     directory = Path(dir).resolve()
     selected = catalogue.select(scenarios)
@@ -90,7 +91,7 @@ def export(
     aia_dir = directory / "aia"
     aia_dir.mkdir(mode=0o700, exist_ok=True)
     for path, (body, _) in pki.material.http_files().items():
-        _write_private(aia_dir / path.lstrip("/"), body)
+        write_private(aia_dir / path.lstrip("/"), body)
 
     sites: list[NginxSite] = []
     records: list[dict[str, object]] = []
@@ -118,7 +119,7 @@ def export(
     conf = render_conf(
         sites, listen_host=listen_host, pid_file="nginx.pid", error_log="stderr", temp_dir="."
     )
-    _write_private(directory / NGINX_CONF, conf.encode())
+    write_private(directory / NGINX_CONF, conf.encode())
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "base_url": pki.base_url,
@@ -129,7 +130,7 @@ def export(
         },
         "scenarios": records,
     }
-    _write_private(directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_private(directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return load_manifest(directory, catalogue=catalogue)
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import ipaddress
 import os
 import shutil
 import stat
@@ -49,13 +48,37 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from tlsmatrix.lab.certbuilder import (
+    LAB_HOSTNAME,
+    LOOPBACK_NAMES,
+    PrivateKey,
+    build,
+    build_crl,
+    ec_key,
+    key_pem,
+    rsa_key,
+    write_private,
+)
+from tlsmatrix.lab.certbuilder import (
+    name as subject_name,
+)
 
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+__all__ = [
+    "AIA_PATHS",
+    "CONTENT_TYPES",
+    "CRL_PATHS",
+    "HANG_PREFIX",
+    "LAB_HOSTNAME",
+    "MISSING_PREFIX",
+    "Material",
+    "PKI",
+    "TRUST_PROFILES",
+    "WRONG_HOSTNAME",
+    "generate",
+    "normalize_base_url",
+]
 
-LAB_HOSTNAME = "localhost"
 WRONG_HOSTNAME = "wrong.host.example"  # never looked up: only written into a SAN
 
 TRUST_PROFILES: Mapping[str, tuple[str, ...]] = {
@@ -106,11 +129,7 @@ class Material:
         return self.certs[name].public_bytes(serialization.Encoding.DER)
 
     def key_pem(self, name: str) -> bytes:
-        return self.keys[name].private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return key_pem(self.keys[name])
 
     def chain_pem(self, names: Sequence[str]) -> bytes:
         """The PEM certificates ``names`` in that order (what a server sends)."""
@@ -164,131 +183,88 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     day = dt.timedelta(days=1)
     certs: dict[str, x509.Certificate] = {}
-    keys: dict[str, PrivateKey] = {name: _ec_key() for name in _EC_KEY_NAMES}
-    keys["leaf_weak_key"] = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    keys: dict[str, PrivateKey] = {n: ec_key() for n in _EC_KEY_NAMES}
+    keys["leaf_weak_key"] = rsa_key(1024)
     # The cross-signed root certifies the Lab Root's own key.
     keys["root_cross_signed"] = keys["root"]
 
-    def ca(
-        name: str,
-        cn: str,
-        issuer: str | None,
-        *,
-        not_before: dt.datetime,
-        not_after: dt.datetime,
-        aia: str | None = None,
-        crl: str | None = None,
-    ) -> None:
-        pathlen = None if issuer is None or name == "root_cross_signed" else 0
-        certs[name] = _build(
-            subject=_name(cn),
+    for name, cn, issuer, start, end, aia, crl in _CAS:
+        certs[name] = build(
+            subject=subject_name(cn),
             key=keys[name],
             issuer_cert=certs[issuer] if issuer else None,
-            issuer_key=keys[issuer] if issuer else keys[name],
-            not_before=not_before,
-            not_after=not_after,
+            issuer_key=keys[issuer or name],
+            not_before=now + start * day,
+            not_after=now + end * day,
             ca=True,
-            pathlen=pathlen,
-            aia=aia,
-            crl=crl,
+            # Intermediates may issue leaves only; the cross-signed root is a root.
+            pathlen=None if issuer is None or name == "root_cross_signed" else 0,
+            aia=base_url + aia if aia else None,
+            crl=base_url + crl if crl else None,
         )
-
-    ten_years = 3650 * day
-    ca("root", "Lab Root CA", None, not_before=now - day, not_after=now + ten_years)
-    ca(
-        "intermediate",
-        "Lab Intermediate CA",
-        "root",
-        not_before=now - day,
-        not_after=now + 5 * 365 * day,
-        aia=base_url + "root.der",
-        crl=base_url + "root.crl",
-    )
-    ca(
-        "expired_intermediate",
-        "Lab Expired Intermediate CA",
-        "root",
-        not_before=now - 400 * day,
-        not_after=now - 30 * day,
-        aia=base_url + "root.der",
-    )
-    ca("other_root", "Other Root CA", None, not_before=now - day, not_after=now + ten_years)
-    ca(
-        "other_intermediate",
-        "Other Intermediate CA",
-        "other_root",
-        not_before=now - day,
-        not_after=now + 5 * 365 * day,
-        aia=base_url + "other_root.der",
-    )
-    ca(
-        "old_root",
-        "Lab Old Root CA",
-        None,
-        not_before=now - 20 * 365 * day,
-        not_after=now - 365 * day,
-    )
-    ca(
-        "root_cross_signed",
-        "Lab Root CA",
-        "old_root",
-        not_before=now - 5 * 365 * day,
-        not_after=now - 30 * day,
-        aia=base_url + "old_root.der",
-    )
-    certs["sha1_intermediate"] = _sign_sha1_intermediate(
-        workdir,
-        cn="Lab SHA-1 Intermediate CA",
-        key=keys["sha1_intermediate"],
-        issuer_cert=certs["root"],
-        issuer_key=keys["root"],
-        aia=base_url + "root.der",
-    )
-
-    def leaf(
-        name: str,
-        issuer: str,
-        *,
-        aia: str | None = "intermediate.der",
-        not_before: dt.datetime = now - day,
-        not_after: dt.datetime = now + 90 * day,
-        dns: str = LAB_HOSTNAME,
-    ) -> None:
-        certs[name] = _build(
-            subject=_name(dns),
+        if name == "root":
+            certs["sha1_intermediate"] = _sign_sha1_intermediate(
+                workdir,
+                cn="Lab SHA-1 Intermediate CA",
+                key=keys["sha1_intermediate"],
+                issuer_cert=certs["root"],
+                issuer_key=keys["root"],
+                aia=base_url + "root.der",
+            )
+    for name, issuer, aia, start, end, host in _LEAVES:
+        certs[name] = build(
+            subject=subject_name(host),
             key=keys[name],
             issuer_cert=certs[issuer] if issuer != name else None,
             issuer_key=keys[issuer],
-            not_before=not_before,
-            not_after=not_after,
+            not_before=now + start * day,
+            not_after=now + end * day,
             ca=False,
             aia=base_url + aia if aia else None,
             crl=base_url + "intermediate.crl" if issuer == "intermediate" else None,
-            dns=dns,
+            sans=LOOPBACK_NAMES if host == LAB_HOSTNAME else (host,),
         )
 
-    leaf("leaf", "intermediate")
-    leaf("leaf_no_aia", "intermediate", aia=None)
-    leaf("leaf_dead_aia", "intermediate", aia=MISSING_PREFIX + "intermediate.der")
-    leaf("leaf_hung_aia", "intermediate", aia=HANG_PREFIX + "intermediate.der")
-    leaf("leaf_expired", "intermediate", not_before=now - 100 * day, not_after=now - 10 * day)
-    leaf("leaf_not_yet_valid", "intermediate", not_before=now + day, not_after=now + 91 * day)
-    leaf("leaf_wrong_host", "intermediate", dns=WRONG_HOSTNAME)
-    leaf("leaf_self_signed", "leaf_self_signed", aia=None)
-    leaf("leaf_revoked", "intermediate")
-    leaf("leaf_weak_key", "intermediate")
-    leaf("leaf_expired_intermediate", "expired_intermediate", aia="expired_intermediate.der")
-    leaf("leaf_sha1_intermediate", "sha1_intermediate", aia="sha1_intermediate.der")
-    leaf("leaf_other", "other_intermediate", aia="other_intermediate.der")
-
     crls = {
-        "intermediate": _crl(
+        "intermediate": build_crl(
             certs["intermediate"], keys["intermediate"], [certs["leaf_revoked"]], now
         ),
-        "root": _crl(certs["root"], keys["root"], [], now),
+        "root": build_crl(certs["root"], keys["root"], [], now),
     }
     return Material(base_url=base_url, certs=certs, keys=keys, crls=crls)
 
+
+# The CAs, in signing order: name, CN, issuer (None: self-signed), valid from / until (days
+# from now), caIssuers and CRL paths below base_url. The SHA-1 intermediate is made apart.
+_CAS: tuple[tuple[str, str, str | None, int, int, str | None, str | None], ...] = (
+    ("root", "Lab Root CA", None, -1, 3650, None, None),
+    ("intermediate", "Lab Intermediate CA", "root", -1, 5 * 365, "root.der", "root.crl"),
+    ("expired_intermediate", "Lab Expired Intermediate CA", "root", -400, -30, "root.der", None),
+    ("other_root", "Other Root CA", None, -1, 3650, None, None),
+    ("other_intermediate", "Other Intermediate CA", "other_root", -1, 5 * 365, "other_root.der",
+     None),
+    ("old_root", "Lab Old Root CA", None, -20 * 365, -365, None, None),
+    ("root_cross_signed", "Lab Root CA", "old_root", -5 * 365, -30, "old_root.der", None),
+)  # fmt: skip
+# The leaves: name, issuer (itself: self-signed), caIssuers path, valid from / until (days
+# from now), host name.
+_LEAVES: tuple[tuple[str, str, str | None, int, int, str], ...] = (
+    ("leaf", "intermediate", "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_no_aia", "intermediate", None, -1, 90, LAB_HOSTNAME),
+    ("leaf_dead_aia", "intermediate", MISSING_PREFIX + "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_hung_aia", "intermediate", HANG_PREFIX + "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_expired", "intermediate", "intermediate.der", -100, -10, LAB_HOSTNAME),
+    ("leaf_not_yet_valid", "intermediate", "intermediate.der", 1, 91, LAB_HOSTNAME),
+    ("leaf_wrong_host", "intermediate", "intermediate.der", -1, 90, WRONG_HOSTNAME),
+    ("leaf_self_signed", "leaf_self_signed", None, -1, 90, LAB_HOSTNAME),
+    ("leaf_revoked", "intermediate", "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_weak_key", "intermediate", "intermediate.der", -1, 90, LAB_HOSTNAME),
+    ("leaf_expired_intermediate", "expired_intermediate", "expired_intermediate.der", -1, 90,
+     LAB_HOSTNAME),
+    ("leaf_sha1_intermediate", "sha1_intermediate", "sha1_intermediate.der", -1, 90,
+     LAB_HOSTNAME),
+    ("leaf_other", "other_intermediate", "other_intermediate.der", -1, 90, LAB_HOSTNAME),
+)  # fmt: skip
 
 _EC_KEY_NAMES = (
     "root",
@@ -313,153 +289,6 @@ _EC_KEY_NAMES = (
 )
 
 
-def _ec_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix lab"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
-
-
-def _build(
-    *,
-    subject: x509.Name,
-    key: PrivateKey,
-    issuer_cert: x509.Certificate | None,
-    issuer_key: PrivateKey,
-    not_before: dt.datetime,
-    not_after: dt.datetime,
-    ca: bool,
-    pathlen: int | None = None,
-    aia: str | None = None,
-    crl: str | None = None,
-    dns: str | None = None,
-) -> x509.Certificate:
-    """One certificate; self-signed when ``issuer_cert`` is None."""
-    public = key.public_key()
-    issuer_name = issuer_cert.subject if issuer_cert is not None else subject
-    issuer_public = issuer_cert.public_key() if issuer_cert is not None else public
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer_name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=pathlen), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-    )
-    if issuer_cert is not None or ca:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),  # type: ignore[arg-type]
-            critical=False,
-        )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    elif issuer_cert is not None:
-        # No KeyUsage on the self-signed leaf: with one lacking keyCertSign, OpenSSL would
-        # not see it as self-signed and would report "issuer unknown" instead of code 18.
-        builder = builder.add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=isinstance(key, rsa.RSAPrivateKey),
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-    if not ca:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        names: list[x509.GeneralName] = [x509.DNSName(dns or LAB_HOSTNAME)]
-        if dns in (None, LAB_HOSTNAME):
-            names += [
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                x509.IPAddress(ipaddress.ip_address("::1")),
-            ]
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    if aia:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia),
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    if crl:
-        builder = builder.add_extension(
-            x509.CRLDistributionPoints(
-                [
-                    x509.DistributionPoint(
-                        full_name=[x509.UniformResourceIdentifier(crl)],
-                        relative_name=None,
-                        reasons=None,
-                        crl_issuer=None,
-                    )
-                ]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _crl(
-    issuer: x509.Certificate,
-    key: PrivateKey,
-    revoked: Sequence[x509.Certificate],
-    now: dt.datetime,
-) -> x509.CertificateRevocationList:
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.subject)
-        .last_update(now - dt.timedelta(hours=1))
-        .next_update(now + dt.timedelta(days=7))
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(key.public_key()),  # type: ignore[arg-type]
-            critical=False,
-        )
-    )
-    for cert in revoked:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(cert.serial_number)
-            .revocation_date(now - dt.timedelta(hours=1))
-            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
-            .build()
-        )
-    return builder.sign(key, hashes.SHA256())
-
-
 def _sign_sha1_intermediate(
     workdir: str | os.PathLike[str],
     *,
@@ -477,12 +306,12 @@ def _sign_sha1_intermediate(
     try:
         csr = (
             x509.CertificateSigningRequestBuilder()
-            .subject_name(_name(cn))
+            .subject_name(subject_name(cn))
             .sign(key, hashes.SHA256())
         )
-        _write_private(work / "csr.pem", csr.public_bytes(serialization.Encoding.PEM))
-        _write_private(work / "ca.pem", issuer_cert.public_bytes(serialization.Encoding.PEM))
-        _write_private(
+        write_private(work / "csr.pem", csr.public_bytes(serialization.Encoding.PEM))
+        write_private(work / "ca.pem", issuer_cert.public_bytes(serialization.Encoding.PEM))
+        write_private(
             work / "ca.key",
             issuer_key.private_bytes(
                 serialization.Encoding.PEM,
@@ -490,7 +319,7 @@ def _sign_sha1_intermediate(
                 serialization.NoEncryption(),
             ),
         )
-        _write_private(
+        write_private(
             work / "ext.cnf",
             (
                 "[v3]\n"
@@ -515,14 +344,6 @@ def _sign_sha1_intermediate(
 
 
 # --- files ----------------------------------------------------------------------------
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new file readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.chmod(path, 0o600)  # O_CREAT's mode is masked by the umask, and ignored if it existed
 
 
 class PKI:
@@ -558,13 +379,13 @@ class PKI:
             (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
         m = self.material
         for name in m.certs:
-            _write_private(self.cert_path(name), m.pem(name))
+            write_private(self.cert_path(name), m.pem(name))
         for name in m.keys:
-            _write_private(self.key_path(name), m.key_pem(name))
+            write_private(self.key_path(name), m.key_pem(name))
         for profile in TRUST_PROFILES:
-            _write_private(self.trust_profiles[profile], m.trust_profile_pem(profile))
+            write_private(self.trust_profiles[profile], m.trust_profile_pem(profile))
         for ca, crl in m.crls.items():
-            _write_private(
+            write_private(
                 self.directory / "crl" / f"{ca}.crl", crl.public_bytes(serialization.Encoding.PEM)
             )
 
@@ -581,7 +402,7 @@ class PKI:
     def chain_path(self, names: Sequence[str], label: str | None = None) -> Path:
         """Write the PEM chain ``names`` (in that order) and return its path."""
         path = self.directory / "chains" / f"{label or '+'.join(names)}.pem"
-        _write_private(path, self.material.chain_pem(names))
+        write_private(path, self.material.chain_pem(names))
         return path
 
     @property

@@ -10,11 +10,15 @@ Fixtures:
 
 Example::
 
+    import pytest
+    import requests
+
+
     def test_my_client_rejects_incomplete_chain(tlsmatrix_leaf_only):
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(tlsmatrix_leaf_only.url, verify=tlsmatrix_leaf_only.ca_file)
 
-Enabled by the ``pytest11`` entry point ``tlsmatrix`` or with ``-p harness.lab.pytest_plugin``.
+Enabled by the ``pytest11`` entry point ``tlsmatrix`` or with ``-p tlsmatrix.lab.pytest_plugin``.
 Importing this module imports no cryptography; the lab starts only when a fixture is used.
 """
 

@@ -48,6 +48,10 @@ class Divergence:
 
 @dataclass(frozen=True)
 class RunResult:
+    """One run: ``results`` (an Observation per target and client), the ``clients``' info,
+    the ``environment``, each target's captured ``chains`` and the ``divergences``.
+    ``to_json()`` is the document ``tlsmatrix run --format json`` writes."""
+
     results: tuple[Observation, ...]
     clients: tuple[ClientInfo, ...]
     environment: Mapping[str, Any]
@@ -63,6 +67,12 @@ class RunResult:
 
     def client_names(self) -> list[str]:
         return list(dict.fromkeys(o.client for o in self.results))
+
+    def to_json(self) -> str:
+        """The JSON document ``tlsmatrix run --format json`` writes for this run."""
+        from tlsmatrix.reports.json_report import render_json
+
+        return render_json(self)
 
 
 def environment() -> dict[str, Any]:
