@@ -58,7 +58,18 @@ def positive_int(text: str) -> int:
 
 # Each command lives in harness/commands/<module>.py with ``register(subparsers)``, which
 # adds its parser and sets ``func``; only cheap modules (argparse) are imported here.
-COMMANDS = ("run", "clients", "inspect", "fix-chain", "lab", "demo", "diff", "merge", "schema")
+COMMANDS = (
+    "run",
+    "clients",
+    "inspect",
+    "fix-chain",
+    "lab",
+    "demo",
+    "diff",
+    "merge",
+    "schema",
+    "capture",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -136,6 +136,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.set_defaults(func=command_run)
 
+    replay = lab_sub.add_parser(
+        "replay",
+        help="serve captured cases on a twin PKI and run every client (tlsmatrix capture)",
+    )
+    replay.add_argument("cases", metavar="CASE.json|DIR", help="a case file or a folder of them")
+    replay.add_argument(
+        "-c",
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these clients (repeatable, or a comma list)",
+    )
+    replay.add_argument("--server", choices=("python", "nginx"), default="python")
+    replay.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
+    replay.add_argument("--jobs", type=positive_int, default=8, metavar="N")
+    replay.add_argument("--format", metavar="FORMAT", help=f"{', '.join(FORMATS)}")
+    replay.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    replay.add_argument("--fail-on", action="append", default=[], metavar="WHAT")
+    replay.set_defaults(func=command_replay)
+
     export = lab_sub.add_parser("export", help="write the lab's PKI and nginx config")
     export.add_argument("--dir", required=True, metavar="DIR")
     export.add_argument(
@@ -361,3 +382,9 @@ def command_export(args: argparse.Namespace) -> int:
         f"(nginx config {manifest.nginx_conf}; AIA files {manifest.aia_dir})"
     )
     return 0
+
+
+def command_replay(args: argparse.Namespace) -> int:
+    from tlsmatrix.commands.lab_replay import command_replay as run_it
+
+    return run_it(args)

@@ -1,0 +1,398 @@
+"""The twin PKI: every certificate of one or more cases re-issued with a fresh key.
+
+A twin keeps the original's TBSCertificate byte for byte (version, serial, signature
+algorithm, issuer, validity, subject, unique ids, every extension with its criticality and
+order, key identifiers included) except:
+
+* the subjectPublicKeyInfo, which holds a fresh key of the same type and size; originals
+  that share a key (a root and its cross-sign) share the twin key;
+* the URLs of AIA (caIssuers and OCSP) and CRL distribution points, rewritten to the
+  replay's loopback server, so no client ever leaves the machine: caIssuers paths serve
+  the twins of what the capture fetched (404 or a hang where the capture got one); OCSP
+  and CRL paths answer 404 (their answers were not captured).
+
+Each twin is signed with the same signature algorithm by its issuer's twin key (found in
+the cases by name and signature); a self-signed original stays self-signed; an original
+whose issuer is not in the cases is signed by a throwaway key, so it stays unverifiable.
+Whatever cannot be twinned faithfully is listed in :attr:`TwinCert.notes`, never hidden.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtensionOID,
+    NameOID,
+    SignatureAlgorithmOID,
+)
+from tlsmatrix.replay import der
+from tlsmatrix.replay.capture import issued_by
+from tlsmatrix.replay.case import Case
+
+PrivateKey = Any  # rsa/ec/dsa/ed25519/ed448 private keys
+RSA_MIN_BITS = 1024  # cryptography refuses to generate smaller RSA keys
+SCT_OID = "1.3.6.1.4.1.11129.2.4.2"
+
+_RSA_SIGS = {"1.2.840.113549.1.1." + n for n in ("4", "5", "10", "11", "12", "13", "14")}
+_RSA_SIGS |= {"2.16.840.1.101.3.4.3." + n for n in ("13", "14", "15", "16")}
+_DSA_SIGS = {"1.2.840.10040.4.3", "2.16.840.1.101.3.4.3.1", "2.16.840.1.101.3.4.3.2"}
+
+
+@dataclass(frozen=True)
+class TwinCert:
+    original: str  # sha256 of the original
+    subject: str
+    certificate: x509.Certificate
+    notes: tuple[str, ...] = ()
+
+    @property
+    def pem(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def der(self) -> bytes:
+        return self.certificate.public_bytes(serialization.Encoding.DER)
+
+
+@dataclass
+class UrlMap:
+    """Original URL -> (path on the replay's AIA server, body or None for 404/hang)."""
+
+    paths: dict[str, str] = field(default_factory=dict)
+    count: int = 0
+
+    def path(self, url: str, kind: str, prefix: str = "/missing/", suffix: str = "") -> str:
+        if url not in self.paths:
+            self.count += 1
+            self.paths[url] = f"{prefix}{kind}/{self.count}{suffix}"
+        return self.paths[url]
+
+
+class TwinPKI:
+    """Twins of every certificate in ``cases``; ``base_url`` is the replay AIA server's
+    URL (``http://127.0.0.1:PORT/``). ``files`` is what that server must publish."""
+
+    def __init__(self, cases: Sequence[Case], base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.urls = UrlMap()
+        self._keys: dict[bytes, tuple[PrivateKey, tuple[str, ...]]] = {}
+        self._throwaway: dict[tuple[bytes, str], PrivateKey] = {}
+        self.twins: dict[str, TwinCert] = {}
+        originals: dict[str, x509.Certificate] = {}
+        for case in cases:
+            for cert in case.all_certificates():
+                originals.setdefault(cert.sha256, cert.certificate())
+        self._originals = originals
+        self._plan_aia(cases)
+        for sha in originals:
+            self._twin(sha)
+        self.files: dict[str, tuple[bytes, str]] = self._aia_files(cases)
+
+    # --- public ------------------------------------------------------------------------
+
+    def twin(self, sha256: str) -> TwinCert:
+        return self.twins[sha256]
+
+    def key_pem(self, sha256: str) -> bytes:
+        """The twin private key of the original certificate ``sha256`` (PKCS#8 PEM)."""
+        spki = _spki(self._originals[sha256])
+        key, _ = self._keys[spki]
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    def notes(self) -> dict[str, tuple[str, ...]]:
+        """sha256 of the original -> what could not be twinned faithfully."""
+        return {sha: t.notes for sha, t in self.twins.items() if t.notes}
+
+    # --- AIA --------------------------------------------------------------------------
+
+    def _plan_aia(self, cases: Sequence[Case]) -> None:
+        self._aia_bodies: dict[str, tuple[str, tuple[str, ...]]] = {}  # path -> (encoding, shas)
+        ordered = sorted(
+            (f for c in cases for f in c.aia), key=lambda f: f.outcome != "ok"
+        )  # an "ok" fetch of a URL wins over a failed one from another case
+        for fetch in ordered:
+            if fetch.url in self.urls.paths:
+                continue
+            if fetch.outcome == "ok":
+                suffix = {"der": ".der", "pem": ".pem", "pkcs7": ".p7c"}[fetch.encoding or "der"]
+                path = self.urls.path(fetch.url, "aia", "/", suffix)
+                self._aia_bodies[path] = (
+                    fetch.encoding or "der",
+                    tuple(c.sha256 for c in fetch.certificates),
+                )
+            elif fetch.outcome == "timeout":
+                self.urls.path(fetch.url, "aia", "/hang/")
+            elif fetch.outcome == "no_certificate":
+                path = self.urls.path(fetch.url, "aia", "/", ".bin")
+                self._aia_bodies[path] = ("junk", ())
+            else:
+                self.urls.path(fetch.url, "aia")
+
+    def _aia_files(self, cases: Sequence[Case]) -> dict[str, tuple[bytes, str]]:
+        from cryptography.hazmat.primitives.serialization import pkcs7
+
+        files: dict[str, tuple[bytes, str]] = {}
+        for path, (encoding, shas) in self._aia_bodies.items():
+            twins = [self.twins[s].certificate for s in shas]
+            if encoding == "junk":
+                files[path] = (b"not a certificate\n", "application/octet-stream")
+            elif encoding == "pem":
+                body = b"".join(t.public_bytes(serialization.Encoding.PEM) for t in twins)
+                files[path] = (body, "application/x-pem-file")
+            elif encoding == "pkcs7":
+                body = pkcs7.serialize_certificates(twins, serialization.Encoding.DER)
+                files[path] = (body, "application/pkcs7-mime")
+            else:
+                files[path] = (
+                    twins[0].public_bytes(serialization.Encoding.DER),
+                    "application/pkix-cert",
+                )
+        return files
+
+    def _rewrite_urls(self, cert: x509.Certificate, notes: list[str]) -> dict[bytes, bytes]:
+        replace: dict[bytes, bytes] = {}
+        exts = {e.oid: e for e in _extensions(cert, notes)}
+        aia = exts.get(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
+        if aia is not None:
+            descriptions = []
+            for d in aia.value:
+                loc = d.access_location
+                if isinstance(loc, x509.UniformResourceIdentifier):
+                    if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS:
+                        path = self.urls.path(loc.value, "aia")
+                    else:
+                        path = self.urls.path(loc.value, "ocsp")
+                        notes.append("OCSP URL points at the replay server, which answers 404")
+                    loc = x509.UniformResourceIdentifier(self.base_url + path)
+                descriptions.append(x509.AccessDescription(d.access_method, loc))
+            value = x509.AuthorityInformationAccess(descriptions).public_bytes()
+            replace[der.oid_der(ExtensionOID.AUTHORITY_INFORMATION_ACCESS.dotted_string)] = value
+        crl = exts.get(ExtensionOID.CRL_DISTRIBUTION_POINTS)
+        if crl is not None:
+            points = []
+            for p in crl.value:
+                names = None
+                if p.full_name is not None:
+                    names = [
+                        x509.UniformResourceIdentifier(
+                            self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
+                        )
+                        if isinstance(n, x509.UniformResourceIdentifier)
+                        else n
+                        for n in p.full_name
+                    ]
+                points.append(
+                    x509.DistributionPoint(names, p.relative_name, p.reasons, p.crl_issuer)
+                )
+            value = x509.CRLDistributionPoints(points).public_bytes()
+            replace[der.oid_der(ExtensionOID.CRL_DISTRIBUTION_POINTS.dotted_string)] = value
+            notes.append("CRL not captured: its URL points at the replay server, which answers 404")
+        if any(e.oid.dotted_string == SCT_OID for e in exts.values()):
+            notes.append("embedded SCTs kept as they were: they no longer verify against the twin")
+        return replace
+
+    # --- twinning -----------------------------------------------------------------------
+
+    def _issuer(self, cert: x509.Certificate) -> x509.Certificate | None:
+        """The certificate of the cases that signed ``cert`` (itself when self-signed)."""
+        if issued_by(cert, cert):
+            return cert
+        for other in self._originals.values():
+            if other.subject == cert.issuer and issued_by(cert, other):
+                return other
+        return None
+
+    def _twin(self, sha: str) -> TwinCert:
+        if sha in self.twins:
+            return self.twins[sha]
+        cert = self._originals[sha]
+        notes: list[str] = []
+        key, key_notes = self._key_for(cert)
+        notes += key_notes
+        issuer = self._issuer(cert)
+        if issuer is None:
+            signer = self._throwaway_key(cert)
+            notes.append(
+                "issuer not in the case: signed by a throwaway key (unverifiable, as before)"
+            )
+        elif issuer is cert:
+            signer = key
+        else:
+            signer, _ = self._key_for(issuer)
+        tbs, algorithm, _ = der.split_signed(cert.public_bytes(serialization.Encoding.DER))
+        outer, _ = der.read_tlv(tbs)
+        fields = der.children(outer.body)
+        spki_at = der.tbs_spki_index(fields)
+        new_spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        fields[spki_at] = der.TLV(der.SEQUENCE, new_spki, b"")
+        fields = der.rewrite_extensions(fields, self._rewrite_urls(cert, notes))
+        new_tbs = der.join_tbs(fields)
+        try:
+            signature = _sign(signer, new_tbs, cert)
+        except Exception as exc:  # noqa: BLE001 - unsupported hash/algorithm: say so
+            fallback = hashes.SHA256()
+            notes.append(
+                f"cannot sign with {_sig_name(cert)} here ({type(exc).__name__}: {exc}); "
+                "the twin is signed with SHA-256 instead"
+            )
+            algorithm = _algorithm_id(signer, fallback)
+            sig_at = 1 if fields[0].tag == 0xA0 else 0
+            fields[sig_at + 1] = der.TLV(der.SEQUENCE, algorithm, b"")
+            new_tbs = der.join_tbs(fields)
+            signature = _sign(signer, new_tbs, None, fallback)
+        twin = x509.load_der_x509_certificate(der.join_signed(new_tbs, algorithm, signature))
+        result = TwinCert(sha, cert.subject.rfc4514_string(), twin, tuple(dict.fromkeys(notes)))
+        self.twins[sha] = result
+        return result
+
+    def _key_for(self, cert: x509.Certificate) -> tuple[PrivateKey, tuple[str, ...]]:
+        spki = _spki(cert)
+        if spki not in self._keys:
+            self._keys[spki] = twin_key(cert.public_key())
+        return self._keys[spki]
+
+    def _throwaway_key(self, cert: x509.Certificate) -> PrivateKey:
+        """One throwaway key per missing issuer (name and key identifier), of the kind the
+        signature algorithm needs."""
+        try:
+            aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+            keyid = (aki.value.key_identifier or b"").hex()
+        except (x509.ExtensionNotFound, ValueError):
+            keyid = ""
+        slot = (cert.issuer.public_bytes(), keyid)
+        if slot not in self._throwaway:
+            self._throwaway[slot] = _key_for_algorithm(cert)
+        return self._throwaway[slot]
+
+
+def _extensions(cert: x509.Certificate, notes: list[str]) -> list[x509.Extension[Any]]:
+    try:
+        return list(cert.extensions)
+    except ValueError as exc:  # duplicate or malformed extension: kept as bytes, not rewritten
+        notes.append(f"extensions cannot be decoded ({exc}); URLs in them are not rewritten")
+        return []
+
+
+def _spki(cert: x509.Certificate) -> bytes:
+    return cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def twin_key(public: Any) -> tuple[PrivateKey, tuple[str, ...]]:
+    """A fresh private key of the same type and size as ``public``, and what differs."""
+    if isinstance(public, rsa.RSAPublicKey):
+        bits = public.key_size
+        exponent = public.public_numbers().e
+        notes = []
+        if exponent not in (3, 65537):
+            notes.append(f"RSA exponent {exponent} cannot be generated here: the twin uses 65537")
+            exponent = 65537
+        if bits < RSA_MIN_BITS:
+            notes.append(
+                f"RSA-{bits} cannot be generated here (minimum {RSA_MIN_BITS}): "
+                f"the twin key has {RSA_MIN_BITS} bits"
+            )
+            bits = RSA_MIN_BITS
+        return rsa.generate_private_key(public_exponent=exponent, key_size=bits), tuple(notes)
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return ec.generate_private_key(type(public.curve)()), ()
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        return ed25519.Ed25519PrivateKey.generate(), ()
+    if isinstance(public, ed448.Ed448PublicKey):
+        return ed448.Ed448PrivateKey.generate(), ()
+    if isinstance(public, dsa.DSAPublicKey):
+        return dsa.generate_private_key(public.key_size), ()
+    return ec.generate_private_key(ec.SECP256R1()), (
+        f"key type {type(public).__name__} cannot be generated here: the twin has EC P-256",
+    )
+
+
+def _key_for_algorithm(cert: x509.Certificate) -> PrivateKey:
+    oid = cert.signature_algorithm_oid
+    if oid.dotted_string in _RSA_SIGS:
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if oid == SignatureAlgorithmOID.ED25519:
+        return ed25519.Ed25519PrivateKey.generate()
+    if oid == SignatureAlgorithmOID.ED448:
+        return ed448.Ed448PrivateKey.generate()
+    if oid.dotted_string in _DSA_SIGS:
+        return dsa.generate_private_key(2048)
+    curve = {
+        SignatureAlgorithmOID.ECDSA_WITH_SHA384: ec.SECP384R1(),
+        SignatureAlgorithmOID.ECDSA_WITH_SHA512: ec.SECP521R1(),
+    }.get(oid, ec.SECP256R1())
+    return ec.generate_private_key(curve)
+
+
+def _sign(
+    key: PrivateKey,
+    data: bytes,
+    cert: x509.Certificate | None,
+    hash_override: hashes.HashAlgorithm | None = None,
+) -> bytes:
+    """Sign ``data`` as ``cert`` was signed (its hash and padding), or with
+    ``hash_override`` and the key's default scheme."""
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return key.sign(data)
+    algorithm = hash_override or (cert.signature_hash_algorithm if cert else None)
+    if algorithm is None:
+        raise ValueError("no hash algorithm known for this signature")
+    params = (
+        cert.signature_algorithm_parameters if cert is not None and hash_override is None else None
+    )
+    if isinstance(key, rsa.RSAPrivateKey):
+        pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
+        return key.sign(data, pad, algorithm)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(algorithm))
+    if isinstance(key, dsa.DSAPrivateKey):
+        return key.sign(data, algorithm)
+    raise TypeError(f"cannot sign with {type(key).__name__}")
+
+
+def _algorithm_id(key: PrivateKey, algorithm: hashes.HashAlgorithm) -> bytes:
+    """The AlgorithmIdentifier element cryptography writes for ``key`` with ``algorithm``
+    (taken from a throwaway self-signed certificate)."""
+    import datetime as dt
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "algorithm probe")])
+    now = dt.datetime.now(dt.UTC)
+    probe = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+    )
+    signed = probe.sign(
+        key,
+        None if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else algorithm,
+    )
+    _, algorithm_element, _ = der.split_signed(signed.public_bytes(serialization.Encoding.DER))
+    return algorithm_element
+
+
+def _sig_name(cert: x509.Certificate) -> str:
+    oid = cert.signature_algorithm_oid
+    return getattr(oid, "_name", None) or oid.dotted_string
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
