@@ -79,6 +79,20 @@ def issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[attr-defined]
             critical=False,
         )
+    builder = builder.add_extension(
+        x509.KeyUsage(
+            digital_signature=True,
+            content_commitment=False,
+            key_encipherment=not ca and isinstance(key, rsa.RSAPrivateKey),
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=ca,
+            crl_sign=ca,
+            encipher_only=False,
+            decipher_only=False,
+        ),
+        critical=True,
+    )
     if not ca:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False
