@@ -21,6 +21,7 @@ from tlsmatrix.replay.case import (
     CaseCert,
     CaseError,
     CaseTarget,
+    CRLFetch,
     TrustSource,
     from_dict,
     load_cases,
@@ -74,6 +75,8 @@ def test_writer_and_schema_agree_key_for_key(case):
     (fetch,) = document["aia"]
     assert set(fetch) == _schema_keys(schema, props["aia"]["items"])
     assert fetch["outcome"] in props["aia"]["items"]["properties"]["outcome"]["enum"]
+    crl_keys = set(CRLFetch("http://crl.example.invalid/x.crl", "skipped").to_dict())
+    assert crl_keys == _schema_keys(schema, props["crls"]["items"])
     assert from_dict(json.loads(json.dumps(document))) == case
 
 

@@ -83,3 +83,30 @@ def test_every_lab_scenario_replays_to_the_same_matrix_with_every_client(tmp_pat
     finally:
         _close(clients)
     assert _differences(live, replayed) == []
+
+
+def test_the_revoked_scenario_replays_with_a_twin_crl(tmp_path):
+    """The CRL the capture downloaded is served again, re-signed by the twin issuer, with
+    the same revoked serial: a revocation-checking client would see what it saw live."""
+    import urllib.request
+
+    from cryptography import x509
+    from tlsmatrix.replay.capture import issued_by
+
+    with Lab(["revoked"]) as lab:
+        running = lab.scenario("revoked")
+        case = capture_case(running.target, timeout=5, ca_file=lab.trust_profiles["certifi-like"])
+    assert [c.outcome for c in case.crls] == ["ok", "ok"]
+    with Replay([("revoked.json", case)]) as replay:
+        assert replay.cases[0].notes == ()
+        leaf = replay.pki.twin(case.presented[0].sha256).certificate
+        inter = replay.pki.twin(case.presented[1].sha256).certificate
+        assert issued_by(leaf, inter)
+        points = leaf.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        url = points[0].full_name[0].value
+        assert url.startswith(replay.aia.url)
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=5) as answer:
+            crl = x509.load_der_x509_crl(answer.read())
+    assert crl.is_signature_valid(inter.public_key())
+    assert crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None

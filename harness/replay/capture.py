@@ -4,7 +4,9 @@ certificates of the trust given complete its paths. No private key is read or wr
 The AIA downloads reuse the bounds of :mod:`tlsmatrix.chain.aia` (http(s) only, size cap,
 few redirects, no proxy, a deadline each) and add two: at most :data:`MAX_AIA_FETCHES`
 URLs per capture and :data:`MAX_AIA_DEPTH` levels (an issuer's own AIA URL is followed,
-its issuer's too, no further)."""
+its issuer's too, no further). CRLs named by the certificates are downloaded the same way,
+at most :data:`MAX_CRL_FETCHES` of at most :data:`MAX_CRL_BYTES` each, so the replay can
+serve their twins."""
 
 from __future__ import annotations
 
@@ -30,12 +32,15 @@ from tlsmatrix.replay.case import (
     CaseCert,
     CaseError,
     CaseTarget,
+    CRLFetch,
     Revocation,
     TrustSource,
 )
 
 MAX_AIA_FETCHES = 8
 MAX_AIA_DEPTH = 3
+MAX_CRL_FETCHES = 4
+MAX_CRL_BYTES = 5_000_000
 
 
 def capture_case(
@@ -71,6 +76,7 @@ def capture_case(
     trust, bundle = _trust(ca_file)
     anchors = find_anchors([*presented, *fetched], bundle)
     every = _distinct([*presented, *fetched, *anchors])
+    revocation = tuple(r for r in (revocation_urls(c) for c in every) if r.crl_urls or r.ocsp_urls)
     return Case(
         id=case_id or default_id(target),
         captured_at=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -87,9 +93,8 @@ def capture_case(
         aia=tuple(fetches),
         anchors=tuple(CaseCert.from_cert(c) for c in anchors),
         trust=trust,
-        revocation=tuple(
-            r for r in (revocation_urls(c) for c in every) if r.crl_urls or r.ocsp_urls
-        ),
+        revocation=revocation,
+        crls=tuple(fetch_crls(revocation, timeout)),
         results=results,
     )
 
@@ -158,35 +163,86 @@ def follow_aia(presented: Sequence[x509.Certificate], timeout: float) -> list[AI
     return out
 
 
-def fetch_aia(url: str, owner: str, timeout: float) -> AIAFetch:
-    """One bounded download (the opener and limits of tlsmatrix.chain.aia), classified by
-    its structured outcome: HTTP status, timeout exception, parse result."""
-    from tlsmatrix.chain.aia import ALLOWED_SCHEMES, MAX_BYTES, AIAFetchError, _opener
+class _Failed(Exception):
+    def __init__(self, outcome: str, detail: str) -> None:
+        super().__init__(detail)
+        self.outcome = outcome
+        self.detail = detail
+
+
+def download(url: str, timeout: float, limit: int) -> bytes:
+    """One bounded download (the opener of tlsmatrix.chain.aia: http(s) only, few
+    redirects, no proxy). Raises _Failed with an outcome taken from the structured
+    signal: the scheme, the HTTP status, the timeout exception."""
+    from tlsmatrix.chain.aia import ALLOWED_SCHEMES, AIAFetchError, _opener
 
     if urlsplit(url).scheme.lower() not in ALLOWED_SCHEMES:
-        return AIAFetch(url, owner, "refused", "only http and https AIA URLs are followed")
+        raise _Failed("refused", "only http and https URLs are followed")
     request = urllib.request.Request(url, headers={"User-Agent": "tlsmatrix capture"})
     try:
         with _opener().open(request, timeout=timeout) as response:
-            body = response.read(MAX_BYTES + 1)
+            body = response.read(limit + 1)
     except AIAFetchError as exc:
-        return AIAFetch(url, owner, "failed", str(exc))
+        raise _Failed("failed", str(exc)) from None
     except urllib.error.HTTPError as exc:
-        return AIAFetch(url, owner, "not_found", f"HTTP {exc.code}")
+        raise _Failed("not_found", f"HTTP {exc.code}") from None
     except TimeoutError:
-        return AIAFetch(url, owner, "timeout", f"no answer within {timeout:g}s")
+        raise _Failed("timeout", f"no answer within {timeout:g}s") from None
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
-            return AIAFetch(url, owner, "timeout", f"no answer within {timeout:g}s")
-        return AIAFetch(url, owner, "failed", str(exc.reason)[:200])
+            raise _Failed("timeout", f"no answer within {timeout:g}s") from None
+        raise _Failed("failed", str(exc.reason)[:200]) from None
     except OSError as exc:
-        return AIAFetch(url, owner, "failed", (str(exc) or type(exc).__name__)[:200])
-    if len(body) > MAX_BYTES:
-        return AIAFetch(url, owner, "failed", f"larger than {MAX_BYTES} bytes")
+        raise _Failed("failed", (str(exc) or type(exc).__name__)[:200]) from None
+    if len(body) > limit:
+        raise _Failed("failed", f"larger than {limit} bytes")
+    return body
+
+
+def fetch_aia(url: str, owner: str, timeout: float) -> AIAFetch:
+    """One caIssuers URL, downloaded within the AIA bounds and classified."""
+    from tlsmatrix.chain.aia import MAX_BYTES
+
+    try:
+        body = download(url, timeout, MAX_BYTES)
+    except _Failed as exc:
+        return AIAFetch(url, owner, exc.outcome, exc.detail)
     encoding, certs = parse_issuers(body)
     if not certs:
         return AIAFetch(url, owner, "no_certificate", f"{len(body)} bytes, no certificate")
     return AIAFetch(url, owner, "ok", "", encoding, tuple(CaseCert.from_cert(c) for c in certs))
+
+
+def fetch_crls(revocations: Sequence[Revocation], timeout: float) -> list[CRLFetch]:
+    """Every distinct CRL URL, downloaded within MAX_CRL_FETCHES and MAX_CRL_BYTES; the
+    rest are recorded as ``skipped``."""
+    out: list[CRLFetch] = []
+    for url in dict.fromkeys(u for r in revocations for u in r.crl_urls):
+        if len(out) >= MAX_CRL_FETCHES:
+            out.append(CRLFetch(url, "skipped", "past the fetch limit"))
+            continue
+        try:
+            body = download(url, timeout, MAX_CRL_BYTES)
+        except _Failed as exc:
+            out.append(CRLFetch(url, exc.outcome, exc.detail))
+            continue
+        crl = parse_crl(body)
+        if crl is None:
+            out.append(CRLFetch(url, "no_certificate", f"{len(body)} bytes, not a CRL"))
+            continue
+        encoding = "pem" if body.lstrip().startswith(b"-----") else "der"
+        pem = crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        out.append(CRLFetch(url, "ok", "", encoding, pem))
+    return out
+
+
+def parse_crl(body: bytes) -> x509.CertificateRevocationList | None:
+    for load in (x509.load_der_x509_crl, x509.load_pem_x509_crl):
+        try:
+            return load(body)
+        except ValueError:
+            continue
+    return None
 
 
 def parse_issuers(body: bytes) -> tuple[str | None, list[x509.Certificate]]:

@@ -22,6 +22,8 @@ Format ``tlsmatrix-case/1`` (JSON, one object; JSON Schema in
 ``trust``        ``source`` (ca-file or native), ``name`` (file name only), ``sha256`` of
                  the bundle, ``certificates`` (how many it held)
 ``revocation``   per certificate: ``certificate`` (sha256), ``crl_urls``, ``ocsp_urls``
+``crls``         every CRL URL tlsmatrix downloaded (bounded): ``url``, ``outcome``,
+                 ``detail``, ``encoding`` (der or pem, as served) and the CRL as ``pem``
 ``results``      the live ``tlsmatrix/1`` report when captured ``--with-results``, else null
 """
 
@@ -104,6 +106,24 @@ class AIAFetch:
 
 
 @dataclass(frozen=True)
+class CRLFetch:
+    url: str
+    outcome: str
+    detail: str = ""
+    encoding: str | None = None  # der or pem, as served
+    pem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "encoding": self.encoding,
+            "pem": self.pem,
+        }
+
+
+@dataclass(frozen=True)
 class CaseTarget:
     host: str
     port: int
@@ -139,6 +159,7 @@ class Case:
     anchors: tuple[CaseCert, ...]
     trust: TrustSource
     revocation: tuple[Revocation, ...] = ()
+    crls: tuple[CRLFetch, ...] = ()
     results: dict[str, Any] | None = field(default=None, compare=False)
 
     def all_certificates(self) -> list[CaseCert]:
@@ -184,6 +205,7 @@ class Case:
                 }
                 for r in self.revocation
             ],
+            "crls": [c.to_dict() for c in self.crls],
             "results": self.results,
         }
 
@@ -226,8 +248,15 @@ def from_dict(data: dict[str, Any], source: str = "<case>") -> Case:
             Revocation(r["certificate"], tuple(r["crl_urls"]), tuple(r["ocsp_urls"]))
             for r in data["revocation"]
         ),
+        crls=tuple(CRLFetch(**c) for c in data["crls"]),
         results=data["results"],
     )
+    for crl in case.crls:
+        if crl.pem is not None:
+            try:
+                x509.load_pem_x509_crl(crl.pem.encode("ascii"))
+            except ValueError as exc:
+                raise CaseError(f"{source}: the CRL from {crl.url} does not parse: {exc}") from None
     for cert in case.all_certificates():
         try:
             parsed = cert.certificate()

@@ -165,6 +165,7 @@ class Replay:
     def _notes(self, case: Case) -> tuple[tuple[str, str], ...]:
         notes = self.pki.notes()
         out = [(c.subject, n) for c in case.all_certificates() for n in notes.get(c.sha256, ())]
+        out += [("(CRL)", n) for n in self.pki.crl_notes]
         if self.server_kind == "nginx" and case.tls_version:
             out.append(
                 ("(server)", f"nginx offers TLS 1.2 and 1.3; the capture saw {case.tls_version}")

@@ -8,8 +8,9 @@ order, key identifiers included) except:
   that share a key (a root and its cross-sign) share the twin key;
 * the URLs of AIA (caIssuers and OCSP) and CRL distribution points, rewritten to the
   replay's loopback server, so no client ever leaves the machine: caIssuers paths serve
-  the twins of what the capture fetched (404 or a hang where the capture got one); OCSP
-  and CRL paths answer 404 (their answers were not captured).
+  the twins of what the capture fetched (404 or a hang where the capture got one); CRL
+  paths serve the captured CRLs re-signed by their issuer's twin (entries, dates and
+  extensions kept); OCSP paths answer 404 (OCSP answers are not captured).
 
 Each twin is signed with the same signature algorithm by its issuer's twin key (found in
 the cases by name and signature); a self-signed original stays self-signed; an original
@@ -23,6 +24,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -85,6 +87,7 @@ class TwinPKI:
         self.urls = UrlMap()
         self._keys: dict[bytes, tuple[PrivateKey, tuple[str, ...]]] = {}
         self._throwaway: dict[tuple[bytes, str], PrivateKey] = {}
+        self.crl_notes: list[str] = []
         self.twins: dict[str, TwinCert] = {}
         originals: dict[str, x509.Certificate] = {}
         for case in cases:
@@ -139,6 +142,17 @@ class TwinPKI:
                 self._aia_bodies[path] = ("junk", ())
             else:
                 self.urls.path(fetch.url, "aia")
+        self._crl_bodies: dict[str, tuple[str, str]] = {}  # path -> (encoding, original PEM)
+        for crl in sorted(
+            (c for case in cases for c in case.crls), key=lambda c: c.outcome != "ok"
+        ):
+            if crl.url in self.urls.paths:
+                continue
+            if crl.outcome == "ok" and crl.pem:
+                path = self.urls.path(crl.url, "crl", "/", ".crl")
+                self._crl_bodies[path] = (crl.encoding or "der", crl.pem)
+            elif crl.outcome == "timeout":
+                self.urls.path(crl.url, "crl", "/hang/", ".crl")
 
     def _aia_files(self, cases: Sequence[Case]) -> dict[str, tuple[bytes, str]]:
         from cryptography.hazmat.primitives.serialization import pkcs7
@@ -159,7 +173,59 @@ class TwinPKI:
                     twins[0].public_bytes(serialization.Encoding.DER),
                     "application/pkix-cert",
                 )
+        for path, (encoding, original) in self._crl_bodies.items():
+            body = self._twin_crl(original)
+            if encoding == "pem":
+                body = x509.load_der_x509_crl(body).public_bytes(serialization.Encoding.PEM)
+            files[path] = (body, "application/pkix-crl")
         return files
+
+    def _twin_crl(self, pem: str) -> bytes:
+        """The CRL re-signed by its issuer's twin key (revoked serials, dates and
+        extensions kept; the issuing distribution point's URLs rewritten)."""
+        crl = x509.load_pem_x509_crl(pem.encode("ascii"))
+        issuer = next((c for c in self._originals.values() if _crl_signed_by(crl, c)), None)
+        if issuer is None:
+            signer = _key_for_algorithm(crl)
+            self.crl_notes.append(
+                f"CRL of {crl.issuer.rfc4514_string()}: its issuer is not in the case; "
+                "signed by a throwaway key"
+            )
+        else:
+            signer, _ = self._key_for(issuer)
+        tbs, algorithm, _ = der.split_signed(crl.public_bytes(serialization.Encoding.DER))
+        outer, _ = der.read_tlv(tbs)
+        fields = der.children(outer.body)
+        replace: dict[bytes, bytes] = {}
+        try:
+            idp = crl.extensions.get_extension_for_oid(
+                ExtensionOID.ISSUING_DISTRIBUTION_POINT
+            ).value
+        except (x509.ExtensionNotFound, ValueError):
+            idp = None
+        if idp is not None and idp.full_name is not None:
+            names = [
+                x509.UniformResourceIdentifier(
+                    self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
+                )
+                if isinstance(n, x509.UniformResourceIdentifier)
+                else n
+                for n in idp.full_name
+            ]
+            rewritten = x509.IssuingDistributionPoint(
+                names,
+                idp.relative_name,
+                idp.only_contains_user_certs,
+                idp.only_contains_ca_certs,
+                idp.only_some_reasons,
+                idp.indirect_crl,
+                idp.only_contains_attribute_certs,
+            )
+            oid = der.oid_der(ExtensionOID.ISSUING_DISTRIBUTION_POINT.dotted_string)
+            replace[oid] = rewritten.public_bytes()
+        fields = der.rewrite_extensions(fields, replace, tag=der.CRL_EXTENSIONS)
+        new_tbs = der.join_tbs(fields)
+        return der.join_signed(new_tbs, algorithm, _sign(signer, new_tbs, crl))
 
     def _rewrite_urls(self, cert: x509.Certificate, notes: list[str]) -> dict[bytes, bytes]:
         replace: dict[bytes, bytes] = {}
@@ -198,7 +264,17 @@ class TwinPKI:
                 )
             value = x509.CRLDistributionPoints(points).public_bytes()
             replace[der.oid_der(ExtensionOID.CRL_DISTRIBUTION_POINTS.dotted_string)] = value
-            notes.append("CRL not captured: its URL points at the replay server, which answers 404")
+            served = [
+                n.value
+                for p in points
+                for n in p.full_name or ()
+                if isinstance(n, x509.UniformResourceIdentifier)
+            ]
+            if not all(urlsplit(u).path in self._crl_bodies for u in served):
+                notes.append(
+                    "CRL not captured: its URL points at the replay server, which answers "
+                    "404 (or never answers, where the live one timed out)"
+                )
         if any(e.oid.dotted_string == SCT_OID for e in exts.values()):
             notes.append("embedded SCTs kept as they were: they no longer verify against the twin")
         return replace
@@ -279,6 +355,33 @@ class TwinPKI:
         return self._throwaway[slot]
 
 
+def _crl_signed_by(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
+    """True when ``cert`` names and signs ``crl`` (by hand, as capture.issued_by)."""
+    if crl.issuer != cert.subject:
+        return False
+    key = cert.public_key()
+    try:
+        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(crl.signature, crl.tbs_certlist_bytes)
+        elif isinstance(key, rsa.RSAPublicKey):
+            params = crl.signature_algorithm_parameters
+            pad = (
+                params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
+            )
+            key.verify(crl.signature, crl.tbs_certlist_bytes, pad, crl.signature_hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(
+                crl.signature, crl.tbs_certlist_bytes, ec.ECDSA(crl.signature_hash_algorithm)
+            )
+        elif isinstance(key, dsa.DSAPublicKey):
+            key.verify(crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm)
+        else:
+            return False
+    except Exception:  # noqa: BLE001 - bad signature, wrong key type, unsupported algorithm
+        return False
+    return True
+
+
 def _extensions(cert: x509.Certificate, notes: list[str]) -> list[x509.Extension[Any]]:
     try:
         return list(cert.extensions)
@@ -322,7 +425,7 @@ def twin_key(public: Any) -> tuple[PrivateKey, tuple[str, ...]]:
     )
 
 
-def _key_for_algorithm(cert: x509.Certificate) -> PrivateKey:
+def _key_for_algorithm(cert: Any) -> PrivateKey:
     oid = cert.signature_algorithm_oid
     if oid.dotted_string in _RSA_SIGS:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -342,14 +445,15 @@ def _key_for_algorithm(cert: x509.Certificate) -> PrivateKey:
 def _sign(
     key: PrivateKey,
     data: bytes,
-    cert: x509.Certificate | None,
+    cert: Any,
     hash_override: hashes.HashAlgorithm | None = None,
 ) -> bytes:
-    """Sign ``data`` as ``cert`` was signed (its hash and padding), or with
+    """Sign ``data`` as ``cert`` (a certificate or a CRL) was signed (its hash and
+    padding), or with
     ``hash_override`` and the key's default scheme."""
     if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
         return key.sign(data)
-    algorithm = hash_override or (cert.signature_hash_algorithm if cert else None)
+    algorithm = hash_override or (cert.signature_hash_algorithm if cert is not None else None)
     if algorithm is None:
         raise ValueError("no hash algorithm known for this signature")
     params = (
