@@ -302,38 +302,13 @@ def _trust(ca_file: str | None) -> tuple[TrustSource, list[x509.Certificate]]:
 
 
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when ``issuer``'s name matches and its key verifies ``cert``'s signature.
+    """True when ``issuer``'s name matches and its key verifies ``cert``'s signature
+    (old algorithms such as SHA-1 included)."""
+    from tlsmatrix.replay.keys import signed_by
 
-    Checked by hand rather than with ``verify_directly_issued_by``, which refuses SHA-1
-    and other old algorithms that real chains still carry."""
-    if cert.issuer != issuer.subject:
-        return False
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-
-    key = issuer.public_key()
-    data, signature = cert.tbs_certificate_bytes, cert.signature
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            key.verify(signature, data)
-            return True
-        algorithm = cert.signature_hash_algorithm
-        if algorithm is None:
-            return False
-        if isinstance(key, rsa.RSAPublicKey):
-            params = cert.signature_algorithm_parameters
-            pad = (
-                params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
-            )
-            key.verify(signature, data, pad, algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(algorithm))
-        elif isinstance(key, dsa.DSAPublicKey):
-            key.verify(signature, data, algorithm)
-        else:
-            return False
-    except Exception:  # noqa: BLE001 - bad signature, wrong key type, unsupported algorithm
-        return False
-    return True
+    return cert.issuer == issuer.subject and signed_by(
+        cert, cert.tbs_certificate_bytes, issuer.public_key()
+    )
 
 
 def find_anchors(

@@ -20,7 +20,6 @@ Whatever cannot be twinned faithfully is listed in :attr:`TwinCert.notes`, never
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,24 +27,23 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
     ExtensionOID,
-    NameOID,
-    SignatureAlgorithmOID,
 )
 from tlsmatrix.replay import der
 from tlsmatrix.replay.capture import issued_by
 from tlsmatrix.replay.case import Case
+from tlsmatrix.replay.keys import (
+    algorithm_id,
+    key_for_algorithm,
+    sign_like,
+    signed_by,
+    twin_key,
+)
 
 PrivateKey = Any  # rsa/ec/dsa/ed25519/ed448 private keys
-RSA_MIN_BITS = 1024  # cryptography refuses to generate smaller RSA keys
 SCT_OID = "1.3.6.1.4.1.11129.2.4.2"
-
-_RSA_SIGS = {"1.2.840.113549.1.1." + n for n in ("4", "5", "10", "11", "12", "13", "14")}
-_RSA_SIGS |= {"2.16.840.1.101.3.4.3." + n for n in ("13", "14", "15", "16")}
-_DSA_SIGS = {"1.2.840.10040.4.3", "2.16.840.1.101.3.4.3.1", "2.16.840.1.101.3.4.3.2"}
 
 
 @dataclass(frozen=True)
@@ -184,9 +182,17 @@ class TwinPKI:
         """The CRL re-signed by its issuer's twin key (revoked serials, dates and
         extensions kept; the issuing distribution point's URLs rewritten)."""
         crl = x509.load_pem_x509_crl(pem.encode("ascii"))
-        issuer = next((c for c in self._originals.values() if _crl_signed_by(crl, c)), None)
+        issuer = next(
+            (
+                c
+                for c in self._originals.values()
+                if crl.issuer == c.subject
+                and signed_by(crl, crl.tbs_certlist_bytes, c.public_key())
+            ),
+            None,
+        )
         if issuer is None:
-            signer = _key_for_algorithm(crl)
+            signer = key_for_algorithm(crl)
             self.crl_notes.append(
                 f"CRL of {crl.issuer.rfc4514_string()}: its issuer is not in the case; "
                 "signed by a throwaway key"
@@ -225,7 +231,7 @@ class TwinPKI:
             replace[oid] = rewritten.public_bytes()
         fields = der.rewrite_extensions(fields, replace, tag=der.CRL_EXTENSIONS)
         new_tbs = der.join_tbs(fields)
-        return der.join_signed(new_tbs, algorithm, _sign(signer, new_tbs, crl))
+        return der.join_signed(new_tbs, algorithm, sign_like(signer, new_tbs, crl))
 
     def _rewrite_urls(self, cert: x509.Certificate, notes: list[str]) -> dict[bytes, bytes]:
         replace: dict[bytes, bytes] = {}
@@ -318,18 +324,18 @@ class TwinPKI:
         fields = der.rewrite_extensions(fields, self._rewrite_urls(cert, notes))
         new_tbs = der.join_tbs(fields)
         try:
-            signature = _sign(signer, new_tbs, cert)
+            signature = sign_like(signer, new_tbs, cert)
         except Exception as exc:  # noqa: BLE001 - unsupported hash/algorithm: say so
             fallback = hashes.SHA256()
             notes.append(
                 f"cannot sign with {_sig_name(cert)} here ({type(exc).__name__}: {exc}); "
                 "the twin is signed with SHA-256 instead"
             )
-            algorithm = _algorithm_id(signer, fallback)
+            algorithm = algorithm_id(signer, fallback)
             sig_at = 1 if fields[0].tag == 0xA0 else 0
             fields[sig_at + 1] = der.TLV(der.SEQUENCE, algorithm, b"")
             new_tbs = der.join_tbs(fields)
-            signature = _sign(signer, new_tbs, None, fallback)
+            signature = sign_like(signer, new_tbs, None, fallback)
         twin = x509.load_der_x509_certificate(der.join_signed(new_tbs, algorithm, signature))
         result = TwinCert(sha, cert.subject.rfc4514_string(), twin, tuple(dict.fromkeys(notes)))
         self.twins[sha] = result
@@ -351,35 +357,8 @@ class TwinPKI:
             keyid = ""
         slot = (cert.issuer.public_bytes(), keyid)
         if slot not in self._throwaway:
-            self._throwaway[slot] = _key_for_algorithm(cert)
+            self._throwaway[slot] = key_for_algorithm(cert)
         return self._throwaway[slot]
-
-
-def _crl_signed_by(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> bool:
-    """True when ``cert`` names and signs ``crl`` (by hand, as capture.issued_by)."""
-    if crl.issuer != cert.subject:
-        return False
-    key = cert.public_key()
-    try:
-        if isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            key.verify(crl.signature, crl.tbs_certlist_bytes)
-        elif isinstance(key, rsa.RSAPublicKey):
-            params = crl.signature_algorithm_parameters
-            pad = (
-                params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
-            )
-            key.verify(crl.signature, crl.tbs_certlist_bytes, pad, crl.signature_hash_algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(
-                crl.signature, crl.tbs_certlist_bytes, ec.ECDSA(crl.signature_hash_algorithm)
-            )
-        elif isinstance(key, dsa.DSAPublicKey):
-            key.verify(crl.signature, crl.tbs_certlist_bytes, crl.signature_hash_algorithm)
-        else:
-            return False
-    except Exception:  # noqa: BLE001 - bad signature, wrong key type, unsupported algorithm
-        return False
-    return True
 
 
 def _extensions(cert: x509.Certificate, notes: list[str]) -> list[x509.Extension[Any]]:
@@ -396,107 +375,6 @@ def _spki(cert: x509.Certificate) -> bytes:
     )
 
 
-def twin_key(public: Any) -> tuple[PrivateKey, tuple[str, ...]]:
-    """A fresh private key of the same type and size as ``public``, and what differs."""
-    if isinstance(public, rsa.RSAPublicKey):
-        bits = public.key_size
-        exponent = public.public_numbers().e
-        notes = []
-        if exponent not in (3, 65537):
-            notes.append(f"RSA exponent {exponent} cannot be generated here: the twin uses 65537")
-            exponent = 65537
-        if bits < RSA_MIN_BITS:
-            notes.append(
-                f"RSA-{bits} cannot be generated here (minimum {RSA_MIN_BITS}): "
-                f"the twin key has {RSA_MIN_BITS} bits"
-            )
-            bits = RSA_MIN_BITS
-        return rsa.generate_private_key(public_exponent=exponent, key_size=bits), tuple(notes)
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return ec.generate_private_key(type(public.curve)()), ()
-    if isinstance(public, ed25519.Ed25519PublicKey):
-        return ed25519.Ed25519PrivateKey.generate(), ()
-    if isinstance(public, ed448.Ed448PublicKey):
-        return ed448.Ed448PrivateKey.generate(), ()
-    if isinstance(public, dsa.DSAPublicKey):
-        return dsa.generate_private_key(public.key_size), ()
-    return ec.generate_private_key(ec.SECP256R1()), (
-        f"key type {type(public).__name__} cannot be generated here: the twin has EC P-256",
-    )
-
-
-def _key_for_algorithm(cert: Any) -> PrivateKey:
-    oid = cert.signature_algorithm_oid
-    if oid.dotted_string in _RSA_SIGS:
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    if oid == SignatureAlgorithmOID.ED25519:
-        return ed25519.Ed25519PrivateKey.generate()
-    if oid == SignatureAlgorithmOID.ED448:
-        return ed448.Ed448PrivateKey.generate()
-    if oid.dotted_string in _DSA_SIGS:
-        return dsa.generate_private_key(2048)
-    curve = {
-        SignatureAlgorithmOID.ECDSA_WITH_SHA384: ec.SECP384R1(),
-        SignatureAlgorithmOID.ECDSA_WITH_SHA512: ec.SECP521R1(),
-    }.get(oid, ec.SECP256R1())
-    return ec.generate_private_key(curve)
-
-
-def _sign(
-    key: PrivateKey,
-    data: bytes,
-    cert: Any,
-    hash_override: hashes.HashAlgorithm | None = None,
-) -> bytes:
-    """Sign ``data`` as ``cert`` (a certificate or a CRL) was signed (its hash and
-    padding), or with
-    ``hash_override`` and the key's default scheme."""
-    if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
-        return key.sign(data)
-    algorithm = hash_override or (cert.signature_hash_algorithm if cert is not None else None)
-    if algorithm is None:
-        raise ValueError("no hash algorithm known for this signature")
-    params = (
-        cert.signature_algorithm_parameters if cert is not None and hash_override is None else None
-    )
-    if isinstance(key, rsa.RSAPrivateKey):
-        pad = params if isinstance(params, padding.PSS | padding.PKCS1v15) else padding.PKCS1v15()
-        return key.sign(data, pad, algorithm)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(algorithm))
-    if isinstance(key, dsa.DSAPrivateKey):
-        return key.sign(data, algorithm)
-    raise TypeError(f"cannot sign with {type(key).__name__}")
-
-
-def _algorithm_id(key: PrivateKey, algorithm: hashes.HashAlgorithm) -> bytes:
-    """The AlgorithmIdentifier element cryptography writes for ``key`` with ``algorithm``
-    (taken from a throwaway self-signed certificate)."""
-    import datetime as dt
-
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "algorithm probe")])
-    now = dt.datetime.now(dt.UTC)
-    probe = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-    )
-    signed = probe.sign(
-        key,
-        None if isinstance(key, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey) else algorithm,
-    )
-    _, algorithm_element, _ = der.split_signed(signed.public_bytes(serialization.Encoding.DER))
-    return algorithm_element
-
-
 def _sig_name(cert: x509.Certificate) -> str:
     oid = cert.signature_algorithm_oid
     return getattr(oid, "_name", None) or oid.dotted_string
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
