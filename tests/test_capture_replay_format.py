@@ -302,3 +302,12 @@ def test_capturing_a_closed_port_fails_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 1 and "nothing to capture" in err and "\n" not in err
     assert not (tmp_path / "c.json").exists()
+
+
+def test_an_ip_target_sends_no_sni_and_exports_an_ip_peer(served):
+    server, tmp, _ = served
+    case = capture_case(Target("127.0.0.1", server.port), timeout=3, ca_file=str(tmp / "trust.pem"))
+    assert case.target.sni is None and case.target.host == "127.0.0.1"
+    (tc,) = limbo_document(case)["testcases"]
+    assert tc["expected_peer_name"] == {"kind": "IP", "value": "127.0.0.1"}
+    assert tc["expected_result"] == "FAILURE"  # the leaf names only shop.example.invalid

@@ -26,6 +26,7 @@ def command_replay(args: argparse.Namespace) -> int:
     from tlsmatrix.commands.run import report_fail_on
     from tlsmatrix.lab.nginx import NginxError
     from tlsmatrix.replay.serve import Replay, compare_with_capture, run_replay
+    from tlsmatrix.replay.twin import TwinError
     from tlsmatrix.reports import render
     from tlsmatrix.reports.output import write_text
     from tlsmatrix.runner.pool import load_clients, terminal_progress
@@ -35,6 +36,8 @@ def command_replay(args: argparse.Namespace) -> int:
         replay = Replay(cases, server=args.server).start()
     except NginxError as exc:
         raise UsageError(f"cannot serve the replay: {exc}") from None
+    except TwinError as exc:
+        raise UsageError(f"cannot replay {args.cases}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot serve the replay: {exc.strerror or exc}") from None
     try:

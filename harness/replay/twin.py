@@ -62,6 +62,10 @@ class TwinCert:
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
 
+class TwinError(ValueError):
+    """A certificate that cannot be twinned at all (its DER is beyond this module)."""
+
+
 @dataclass
 class UrlMap:
     """Original URL -> (path on the replay's AIA server, body or None for 404/hang)."""
@@ -93,8 +97,13 @@ class TwinPKI:
                 originals.setdefault(cert.sha256, cert.certificate())
         self._originals = originals
         self._plan_aia(cases)
-        for sha in originals:
-            self._twin(sha)
+        for sha, cert in originals.items():
+            try:
+                self._twin(sha)
+            except (der.DERError, ValueError, TypeError) as exc:
+                raise TwinError(
+                    f"cannot twin {cert.subject.rfc4514_string()!r}: {exc}".replace("\n", " ")
+                ) from None
         self.files: dict[str, tuple[bytes, str]] = self._aia_files(cases)
 
     # --- public ------------------------------------------------------------------------
