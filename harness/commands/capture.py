@@ -92,6 +92,8 @@ def command_capture(args: argparse.Namespace) -> int:
         raise UsageError("-c chooses clients for --with-results; add --with-results")
     if args.id is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", args.id):
         raise UsageError(f"--id wants letters, digits, '.', '_' and '-': {args.id!r}")
+    if args.output == "-" and args.format == "limbo":
+        raise UsageError("--format limbo writes FILE.limbo.json beside the case: give -o FILE")
     directory = os.path.dirname(os.path.abspath(args.output))
     if os.path.isdir(args.output) or not os.path.isdir(directory):
         raise UsageError(f"-o {args.output}: not a file in an existing directory")

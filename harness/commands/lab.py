@@ -139,6 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     replay = lab_sub.add_parser(
         "replay",
         help="serve captured cases on a twin PKI and run every client (tlsmatrix capture)",
+        description="Re-issue every certificate of the case(s) with fresh keys (a twin PKI), "
+        "serve exactly what the captured server sent on 127.0.0.1, give every client the "
+        "twin of the trust the capture saw, and run the matrix. A folder replays every case "
+        "in it as one lab.",
     )
     replay.add_argument("cases", metavar="CASE.json|DIR", help="a case file or a folder of them")
     replay.add_argument(
@@ -149,12 +153,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME[,NAME]",
         help="only these clients (repeatable, or a comma list)",
     )
-    replay.add_argument("--server", choices=("python", "nginx"), default="python")
-    replay.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
-    replay.add_argument("--jobs", type=positive_int, default=8, metavar="N")
-    replay.add_argument("--format", metavar="FORMAT", help=f"{', '.join(FORMATS)}")
-    replay.add_argument("-o", "--output", metavar="FILE", help="write the report here")
-    replay.add_argument("--fail-on", action="append", default=[], metavar="WHAT")
+    replay.add_argument(
+        "--server",
+        choices=("python", "nginx"),
+        default="python",
+        help="serve with Python's ssl (default) or real nginx",
+    )
+    replay.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="hard deadline per probe in seconds (default 10)",
+    )
+    replay.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
+    )
+    replay.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)} (default: from -o's extension, else table)",
+    )
+    replay.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    replay.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 on disagreement, reject or error (repeatable, or a comma list)",
+    )
     replay.set_defaults(func=command_replay)
 
     export = lab_sub.add_parser("export", help="write the lab's PKI and nginx config")
