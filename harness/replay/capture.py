@@ -335,13 +335,14 @@ def find_anchors(
 
 def revocation_urls(cert: x509.Certificate) -> Revocation:
     crl: list[str] = []
-    try:
-        points = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
+    for oid in (ExtensionOID.CRL_DISTRIBUTION_POINTS, ExtensionOID.FRESHEST_CRL):
+        try:
+            points = cert.extensions.get_extension_for_oid(oid)
+        except (x509.ExtensionNotFound, ValueError):
+            continue
         for point in points.value:
             for name in point.full_name or ():
                 if isinstance(name, x509.UniformResourceIdentifier):
                     crl.append(name.value)
-    except (x509.ExtensionNotFound, ValueError):
-        pass
     ocsp = _aia_urls(cert, AuthorityInformationAccessOID.OCSP)
     return Revocation(_sha(cert), tuple(crl), tuple(ocsp))

@@ -260,25 +260,16 @@ class TwinPKI:
                 descriptions.append(x509.AccessDescription(d.access_method, loc))
             value = x509.AuthorityInformationAccess(descriptions).public_bytes()
             replace[der.oid_der(ExtensionOID.AUTHORITY_INFORMATION_ACCESS.dotted_string)] = value
-        crl = exts.get(ExtensionOID.CRL_DISTRIBUTION_POINTS)
-        if crl is not None:
-            points = []
-            for p in crl.value:
-                names = None
-                if p.full_name is not None:
-                    names = [
-                        x509.UniformResourceIdentifier(
-                            self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
-                        )
-                        if isinstance(n, x509.UniformResourceIdentifier)
-                        else n
-                        for n in p.full_name
-                    ]
-                points.append(
-                    x509.DistributionPoint(names, p.relative_name, p.reasons, p.crl_issuer)
-                )
-            value = x509.CRLDistributionPoints(points).public_bytes()
-            replace[der.oid_der(ExtensionOID.CRL_DISTRIBUTION_POINTS.dotted_string)] = value
+        kinds = (
+            (ExtensionOID.CRL_DISTRIBUTION_POINTS, x509.CRLDistributionPoints),
+            (ExtensionOID.FRESHEST_CRL, x509.FreshestCRL),
+        )
+        for oid, kind in kinds:
+            ext = exts.get(oid)
+            if ext is None:
+                continue
+            points = [self._rewrite_point(p) for p in ext.value]
+            replace[der.oid_der(oid.dotted_string)] = kind(points).public_bytes()
             served = [
                 n.value
                 for p in points
@@ -293,6 +284,19 @@ class TwinPKI:
         if any(e.oid.dotted_string == SCT_OID for e in exts.values()):
             notes.append("embedded SCTs kept as they were: they no longer verify against the twin")
         return replace
+
+    def _rewrite_point(self, point: x509.DistributionPoint) -> x509.DistributionPoint:
+        names = None
+        if point.full_name is not None:
+            names = [
+                x509.UniformResourceIdentifier(
+                    self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
+                )
+                if isinstance(n, x509.UniformResourceIdentifier)
+                else n
+                for n in point.full_name
+            ]
+        return x509.DistributionPoint(names, point.relative_name, point.reasons, point.crl_issuer)
 
     # --- twinning -----------------------------------------------------------------------
 
