@@ -4,6 +4,7 @@ two commands' command lines."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtensionOID
 from tlsmatrix.cli import main
 from tlsmatrix.clients.base import Target
-from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 from tlsmatrix.replay.capture import capture_case, issued_by
 from tlsmatrix.replay.case import (
     FORMAT,
@@ -311,3 +312,26 @@ def test_an_ip_target_sends_no_sni_and_exports_an_ip_peer(served):
     (tc,) = limbo_document(case)["testcases"]
     assert tc["expected_peer_name"] == {"kind": "IP", "value": "127.0.0.1"}
     assert tc["expected_result"] == "FAILURE"  # the leaf names only shop.example.invalid
+
+
+def test_replay_says_what_it_could_not_twin(tmp_path, capsys):
+    """An RSA-512 server key: the twin cannot have one, and the replay says so on stderr
+    and in the report instead of pretending."""
+    weak = _openssl_cert(tmp_path, "-newkey", "rsa:512", "-subj", "/CN=weak.example.invalid")
+    # RSA-512 cannot make the RSA-PSS signatures TLS 1.3 needs: the server speaks 1.2.
+    tls12 = ServerOptions(max_version=ssl.TLSVersion.TLSv1_2)
+    with TLSServer(str(tmp_path / "c.pem"), str(tmp_path / "k.pem"), options=tls12) as server:
+        case = capture_case(
+            Target("weak.example.invalid", server.port, connect_to="127.0.0.1"),
+            timeout=3,
+            ca_file=str(tmp_path / "c.pem"),
+        )
+    assert case.presented[0].sha256 == CaseCert.from_cert(weak).sha256
+    assert case.tls_version == "TLSv1.2"
+    (tmp_path / "weak.json").write_text(json.dumps(case.to_dict()))
+    code = main(["lab", "replay", str(tmp_path / "weak.json"), "-c", "stdlib", "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "RSA-512 cannot be generated here" in captured.err
+    (replayed,) = json.loads(captured.out)["replay"]["cases"]
+    assert any("RSA-512" in n["note"] for n in replayed["notes"])
