@@ -58,18 +58,8 @@ def positive_int(text: str) -> int:
 
 # Each command lives in harness/commands/<module>.py with ``register(subparsers)``, which
 # adds its parser and sets ``func``; only cheap modules (argparse) are imported here.
-COMMANDS = (
-    "run",
-    "clients",
-    "inspect",
-    "fix-chain",
-    "lab",
-    "demo",
-    "diff",
-    "merge",
-    "schema",
-    "capture",
-)
+COMMANDS = ("run", "clients", "inspect", "fix-chain", "lab", "demo", "diff", "merge", "schema")
+COMMANDS += ("capture",)  # issue 16: capture a live chain for `lab replay`
 
 
 def build_parser() -> argparse.ArgumentParser:
