@@ -335,3 +335,15 @@ def test_replay_says_what_it_could_not_twin(tmp_path, capsys):
     assert "RSA-512 cannot be generated here" in captured.err
     (replayed,) = json.loads(captured.out)["replay"]["cases"]
     assert any("RSA-512" in n["note"] for n in replayed["notes"])
+
+
+def test_anchors_are_the_bundle_certificates_paths_can_reach(served):
+    from tlsmatrix.replay.capture import find_anchors
+
+    _, _, (root, inter, leaf) = served
+    unrelated = issue("Unrelated Root", None)
+    same_name_other_key = issue("Format Root", None)
+    bundle = [unrelated.cert, same_name_other_key.cert, root.cert]
+    found = find_anchors([leaf.cert, inter.cert], bundle)
+    assert set(found) == {root.cert, same_name_other_key.cert}
+    assert find_anchors([leaf.cert], [root.cert]) == []  # the CA is neither sent nor trusted

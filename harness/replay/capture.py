@@ -314,8 +314,10 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 def find_anchors(
     pool: Sequence[x509.Certificate], bundle: Sequence[x509.Certificate]
 ) -> list[x509.Certificate]:
-    """The bundle certificates that issue a certificate of ``pool`` or another such
-    anchor (so a cached intermediate and the root above it both count)."""
+    """The bundle certificates whose subject names the issuer of a certificate of
+    ``pool`` or of another such anchor (so a cached intermediate and the root above it
+    both count). A same-name certificate whose key does not sign is kept too: clients try
+    it while building paths, and its twin fails them the same way."""
     anchors: dict[str, x509.Certificate] = {}
     frontier = list(pool)
     by_subject: dict[bytes, list[x509.Certificate]] = {}
@@ -326,7 +328,7 @@ def find_anchors(
         for cert in frontier:
             for candidate in by_subject.get(cert.issuer.public_bytes(), ()):
                 sha = _sha(candidate)
-                if sha not in anchors and issued_by(cert, candidate):
+                if sha not in anchors:
                     anchors[sha] = candidate
                     found.append(candidate)
         frontier = found

@@ -18,7 +18,8 @@ Format ``tlsmatrix-case/1`` (JSON, one object; JSON Schema in
                  (:data:`AIA_OUTCOMES`), ``detail``, ``encoding`` (der, pem, pkcs7 or
                  null) and the ``certificates`` it served
 ``anchors``      the certificates of the trust given (``--ca-file``, else the default
-                 bundle) that issue a presented or fetched certificate, or another anchor
+                 bundle) whose subject names the issuer of a presented or fetched
+                 certificate, or of another anchor
 ``trust``        ``source`` (ca-file or native), ``name`` (file name only), ``sha256`` of
                  the bundle, ``certificates`` (how many it held)
 ``revocation``   per certificate: ``certificate`` (sha256), ``crl_urls``, ``ocsp_urls``

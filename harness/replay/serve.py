@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import ssl
 import tempfile
@@ -194,7 +195,10 @@ def replay_target(case: Case, port: int) -> Target:
 def _names(cases: Sequence[tuple[str, Case]]) -> list[str]:
     """Row names: the case id, or the file's stem where ids repeat."""
     ids = [c.id for _, c in cases]
-    names = [i if ids.count(i) == 1 else Path(f).stem for (f, _), i in zip(cases, ids, strict=True)]
+    names = [
+        i if ids.count(i) == 1 else re.sub(r"[^A-Za-z0-9._-]+", "-", Path(f).stem) or "case"
+        for (f, _), i in zip(cases, ids, strict=True)
+    ]
     seen: dict[str, int] = {}
     out = []
     for n in names:
