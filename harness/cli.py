@@ -64,6 +64,7 @@ COMMANDS = (
     "clients",
     "inspect",
     "fix-chain",
+    "capture",
     "lab",
     "demo",
     "diff",

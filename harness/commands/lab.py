@@ -136,6 +136,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.set_defaults(func=command_run)
 
+    replay = lab_sub.add_parser(
+        "replay",
+        help="serve captured cases on a twin PKI and run every client (tlsmatrix capture)",
+        description="Re-issue every certificate of the case(s) with fresh keys (a twin PKI), "
+        "serve exactly what the captured server sent on 127.0.0.1, give every client the "
+        "twin of the trust the capture saw, and run the matrix. A folder replays every case "
+        "in it as one lab.",
+    )
+    replay.add_argument("cases", metavar="CASE.json|DIR", help="a case file or a folder of them")
+    replay.add_argument(
+        "-c",
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these clients (repeatable, or a comma list)",
+    )
+    replay.add_argument(
+        "--server",
+        choices=("python", "nginx"),
+        default="python",
+        help="serve with Python's ssl (default) or real nginx",
+    )
+    replay.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="hard deadline per probe in seconds (default 10)",
+    )
+    replay.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
+    )
+    replay.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)} (default: from -o's extension, else table)",
+    )
+    replay.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
+    replay.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 on disagreement, reject or error (repeatable, or a comma list)",
+    )
+    replay.set_defaults(func=command_replay)
+
     export = lab_sub.add_parser("export", help="write the lab's PKI and nginx config")
     export.add_argument("--dir", required=True, metavar="DIR")
     export.add_argument(
@@ -145,7 +193,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _missing_subcommand(parser: argparse.ArgumentParser) -> int:
-    raise UsageError("lab needs a command: serve, run or export")
+    raise UsageError("lab needs a command: serve, run, replay or export")
 
 
 def _profile_options(items: list[str], chosen: list[str]) -> dict[str, str]:
@@ -361,3 +409,9 @@ def command_export(args: argparse.Namespace) -> int:
         f"(nginx config {manifest.nginx_conf}; AIA files {manifest.aia_dir})"
     )
     return 0
+
+
+def command_replay(args: argparse.Namespace) -> int:
+    from tlsmatrix.commands.lab_replay import command_replay as run_it
+
+    return run_it(args)
