@@ -7,6 +7,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from tlsmatrix.commands import _options
 from tlsmatrix.errors import UsageError
 from tlsmatrix.reports import FORMATS
 
@@ -16,19 +17,14 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from tlsmatrix.cli import positive_float, positive_int
+    from tlsmatrix.cli import positive_int
 
-    lab = sub.add_parser("lab", help="the local broken-chain lab (serve, run, export)")
+    lab = sub.add_parser("lab", help="the local broken-chain lab (serve, run, replay, export)")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND", parser_class=type(lab))
     lab.set_defaults(func=lambda args: _missing_subcommand(lab))
 
     serve = lab_sub.add_parser("serve", help="serve every scenario until Ctrl-C")
-    serve.add_argument(
-        "--server",
-        choices=("python", "nginx"),
-        default="python",
-        help="serve with Python's ssl (default) or real nginx",
-    )
+    _options.add_server(serve)
     serve.add_argument(
         "--scenario",
         action="append",
@@ -57,14 +53,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(func=command_serve)
 
     run = lab_sub.add_parser("run", help="every client on every scenario, vs. predictions")
-    run.add_argument(
-        "-c",
-        "--client",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these clients (repeatable, or a comma list)",
-    )
+    _options.add_clients(run)
     run.add_argument(
         "--scenario",
         action="append",
@@ -72,12 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME[,NAME]",
         help="only these scenarios (repeatable, or a comma list); default all",
     )
-    run.add_argument(
-        "--server",
-        choices=("python", "nginx"),
-        default="python",
-        help="serve the scenarios with Python's ssl (default) or real nginx",
-    )
+    _options.add_server(run)
     run.add_argument(
         "--trust-profile",
         choices=("certifi-like", "workstation"),
@@ -91,29 +75,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="CLIENT=PROFILE",
         help="give one client another trust profile (repeatable)",
     )
-    run.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=10.0,
-        metavar="S",
-        help="hard deadline per probe in seconds (default 10)",
-    )
-    run.add_argument(
-        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
-    )
-    run.add_argument(
-        "--format",
-        metavar="FORMAT",
-        help=f"{', '.join(FORMATS)} (default: from -o's extension, else the lab table)",
-    )
-    run.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
-    run.add_argument(
-        "--fail-on",
-        action="append",
-        default=[],
-        metavar="WHAT",
-        help="exit 1 on disagreement, reject or error (repeatable, or a comma list)",
-    )
+    _options.add_limits(run)
+    _options.add_report(run, default="the lab table")
+    _options.add_fail_on(run)
     run.add_argument(
         "--strict",
         action="store_true",
@@ -145,43 +109,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "in it as one lab.",
     )
     replay.add_argument("cases", metavar="CASE.json|DIR", help="a case file or a folder of them")
-    replay.add_argument(
-        "-c",
-        "--client",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these clients (repeatable, or a comma list)",
-    )
-    replay.add_argument(
-        "--server",
-        choices=("python", "nginx"),
-        default="python",
-        help="serve with Python's ssl (default) or real nginx",
-    )
-    replay.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=10.0,
-        metavar="S",
-        help="hard deadline per probe in seconds (default 10)",
-    )
-    replay.add_argument(
-        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
-    )
-    replay.add_argument(
-        "--format",
-        metavar="FORMAT",
-        help=f"{', '.join(FORMATS)} (default: from -o's extension, else table)",
-    )
-    replay.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically)")
-    replay.add_argument(
-        "--fail-on",
-        action="append",
-        default=[],
-        metavar="WHAT",
-        help="exit 1 on disagreement, reject or error (repeatable, or a comma list)",
-    )
+    _options.add_clients(replay)
+    _options.add_server(replay)
+    _options.add_limits(replay)
+    _options.add_report(replay)
+    _options.add_fail_on(replay)
     replay.set_defaults(func=command_replay)
 
     export = lab_sub.add_parser("export", help="write the lab's PKI and nginx config")

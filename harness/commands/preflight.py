@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from tlsmatrix.commands import _options
 from tlsmatrix.errors import UsageError
 from tlsmatrix.reports import FORMATS
 
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from tlsmatrix.cli import positive_float, positive_int
 
     parser = sub.add_parser(
         "preflight",
@@ -47,45 +47,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="HOST",
         help="the name clients will use (repeatable; default: the leaf's first DNS name)",
     )
-    parser.add_argument(
-        "-c",
-        "--client",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="only this client (repeatable, or comma-separated)",
-    )
+    _options.add_clients(parser)
     parser.add_argument(
         "--ca-file", metavar="PEM", help="give every client this trust bundle (default: native)"
     )
     parser.add_argument(
         "--trust", action="append", default=[], metavar="CLIENT=PEM", help="one client's bundle"
     )
-    parser.add_argument("--server", default="python", choices=("python", "nginx"))
+    _options.add_server(parser)
     parser.add_argument(
         "--allow-network",
         action="store_true",
         help="let clients that fetch missing intermediates (AIA) download them",
     )
-    parser.add_argument(
-        "--fail-on",
-        action="append",
-        default=[],
-        metavar="WHAT",
-        help="exit 1 when any client rejects (default: reject), any probe errs (error), or "
-        "clients disagree (disagreement); repeatable, or a comma list",
-    )
+    _options.add_fail_on(parser, default="reject")
     parser.add_argument(
         "--lint-only", action="store_true", help="only lint the files; start no server"
     )
-    parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
-    parser.add_argument("--jobs", type=positive_int, default=8, metavar="N")
-    parser.add_argument(
-        "--format",
-        metavar="FORMAT",
-        help=f"{', '.join(FORMATS)} (default: from -o's extension, else table)",
-    )
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the report here")
+    _options.add_limits(parser)
+    _options.add_report(parser)
     parser.set_defaults(func=command_preflight)
 
 

@@ -7,6 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from tlsmatrix.commands import _options
 from tlsmatrix.errors import UsageError
 from tlsmatrix.inputs import check_ca_file, check_clients, choose_format, parse_trust_options
 from tlsmatrix.reports import FORMATS
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from tlsmatrix.cli import positive_float, positive_int
-
     run = sub.add_parser(
         "run",
         help="probe targets with every client and compare",
@@ -31,14 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "targets", nargs="*", metavar="TARGET", help="https://host[:port][/path] or host[:port]"
     )
-    run.add_argument(
-        "-c",
-        "--client",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these clients (repeatable, or a comma list); see 'tlsmatrix clients'",
-    )
+    _options.add_clients(run)
     run.add_argument(
         "--ca-file",
         metavar="PEM",
@@ -61,35 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--hosts-file", metavar="FILE", help="more targets, one per line ('-' reads stdin)"
     )
-    run.add_argument(
-        "--timeout",
-        type=positive_float,
-        default=10.0,
-        metavar="S",
-        help="hard deadline per probe in seconds (default 10)",
-    )
-    run.add_argument(
-        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
-    )
-    run.add_argument(
-        "--format",
-        metavar="FORMAT",
-        help=f"report format: {', '.join(FORMATS)} (default: from -o's extension, else table)",
-    )
-    run.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write the report here (atomically; .json .md .xml .csv .html pick the format)",
-    )
-    run.add_argument(
-        "--fail-on",
-        action="append",
-        default=[],
-        metavar="WHAT",
-        help="exit 1 when clients disagree, any rejects, or any probe errs: "
-        "disagreement, reject, error (repeatable, or a comma list)",
-    )
+    _options.add_limits(run)
+    _options.add_report(run)
+    _options.add_fail_on(run)
     run.add_argument(
         "--expect",
         metavar="FILE",

@@ -1,0 +1,69 @@
+"""Options that several commands share, defined once so their names, defaults and help
+read the same everywhere (run, lab run, lab replay, preflight, capture)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_clients(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-c",
+        "--client",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these clients (repeatable, or a comma list); see 'tlsmatrix clients'",
+    )
+
+
+def add_limits(parser: argparse.ArgumentParser) -> None:
+    from tlsmatrix.cli import positive_float, positive_int
+
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=10.0,
+        metavar="S",
+        help="hard deadline per probe in seconds (default 10)",
+    )
+    parser.add_argument(
+        "--jobs", type=positive_int, default=8, metavar="N", help="probes run at once (default 8)"
+    )
+
+
+def add_report(parser: argparse.ArgumentParser, default: str = "table") -> None:
+    from tlsmatrix.reports import FORMATS
+
+    parser.add_argument(
+        "--format",
+        metavar="FORMAT",
+        help=f"{', '.join(FORMATS)} (default: from -o's extension, else {default})",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report here (atomically; .json .md .xml .csv .html pick the format)",
+    )
+
+
+def add_fail_on(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    after = f" (default here: {default})" if default else ""
+    parser.add_argument(
+        "--fail-on",
+        action="append",
+        default=[],
+        metavar="WHAT",
+        help="exit 1 when clients disagree (disagreement), any rejects (reject) or any probe "
+        f"ends without a TLS verdict (error); repeatable, or a comma list{after}",
+    )
+
+
+def add_server(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--server",
+        choices=("python", "nginx"),
+        default="python",
+        help="serve with Python's ssl (default) or real nginx",
+    )
