@@ -140,20 +140,20 @@ def export_running(lab: Lab, dir: str | os.PathLike[str]) -> ExportManifest:  # 
     real URL, so ``lab run --from-export DIR`` reaches exactly what is being served."""
     import shutil
 
-    from tlsmatrix.lab.pki import _write_private
+    from tlsmatrix.lab.certbuilder import write_private
 
     directory = Path(dir).resolve()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     for sub in ("chains", "keys", "trust", "aia"):
         (directory / sub).mkdir(mode=0o700, exist_ok=True)
     for path, (body, _) in lab.pki.material.http_files().items():
-        _write_private(directory / "aia" / path.lstrip("/"), body)
+        write_private(directory / "aia" / path.lstrip("/"), body)
     records: list[dict[str, object]] = []
     for s in lab.scenarios:
         chain = Path("chains") / f"scenario-{s.name}.pem"
         key = Path("keys") / f"scenario-{s.name}.key"
         shutil.copyfile(s.chain_file, directory / chain)
-        _write_private(directory / key, Path(s.key_file).read_bytes())
+        write_private(directory / key, Path(s.key_file).read_bytes())
         records.append(
             {
                 "name": s.name,
@@ -178,7 +178,7 @@ def export_running(lab: Lab, dir: str | os.PathLike[str]) -> ExportManifest:  # 
     conf = render_conf(
         sites, listen_host="127.0.0.1", pid_file="nginx.pid", error_log="stderr", temp_dir="."
     )
-    _write_private(directory / NGINX_CONF, conf.encode())
+    write_private(directory / NGINX_CONF, conf.encode())
     manifest = {
         "schema": MANIFEST_SCHEMA,
         "base_url": lab.aia.url,
@@ -187,7 +187,7 @@ def export_running(lab: Lab, dir: str | os.PathLike[str]) -> ExportManifest:  # 
         "trust_profiles": profiles,
         "scenarios": records,
     }
-    _write_private(directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+    write_private(directory / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     return load_manifest(directory)
 
 
