@@ -15,7 +15,7 @@ import re
 import stat
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -46,6 +46,7 @@ class TrustBundle:
     source: str
     certificates: tuple[x509.Certificate, ...]
     skipped: int = 0
+    form: str = "PEM"  # "PEM", "PEM directory", "JKS keystore", "PKCS#12 keystore"
     _by_subject: dict[x509.Name, list[x509.Certificate]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -77,11 +78,34 @@ class TrustBundle:
         if stat.S_ISDIR(info.st_mode):
             bundle = cls._load_directory(shown, real)
         else:
-            bundle = cls.from_pem(_read_file(shown, real), source=shown)
+            bundle = cls.from_bytes(_read_file(shown, real), source=shown)
         if use_cache:
             with _CACHE_LOCK:
                 _CACHE[key] = bundle
         return bundle
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source: str = "<memory>") -> TrustBundle:
+        """Index PEM ``data``, or a Java keystore (JKS/PKCS#12, e.g. the JVM's cacerts)."""
+        from tlsmatrix.trust.keystore import (
+            KeystoreError,
+            is_keystore,
+            keystore_kind,
+            read_keystore,
+        )
+
+        if b"-----BEGIN" in data or not is_keystore(data):
+            return cls.from_pem(data, source=source)
+        try:
+            certs, skipped = read_keystore(data)
+        except KeystoreError as exc:
+            raise TrustBundleError(f"trust store {source}: {exc}") from None
+        if not certs:
+            raise TrustBundleError(
+                f"trust store {source}: {keystore_kind(data)} keystore holds no certificate"
+            )
+        bundle = cls._build(source, certs, skipped)
+        return replace(bundle, form=f"{keystore_kind(data)} keystore")
 
     @classmethod
     def from_pem(cls, data: bytes, *, source: str = "<memory>") -> TrustBundle:
@@ -129,7 +153,7 @@ class TrustBundle:
                 f"trust bundle {shown}: directory holds no PEM certificate "
                 f"({len(files)} candidate files)"
             )
-        return cls._build(shown, certs, skipped)
+        return replace(cls._build(shown, certs, skipped), form="PEM directory")
 
     @classmethod
     def _build(cls, source: str, certs: list[x509.Certificate], skipped: int) -> TrustBundle:
