@@ -3,7 +3,7 @@ the list as a whole, and the path from the leaf. Plain frozen dataclasses, JSON-
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # The issue codes, stable for JSON and the explainer.
@@ -15,7 +15,10 @@ EXPIRED_IN_CHAIN = "expired_in_chain"
 HOSTNAME_MISMATCH = "hostname_mismatch"
 WEAK_KEY = "weak_key"
 WEAK_SIGNATURE = "weak_signature"
-UNPARSEABLE = "unparseable"  # a sent certificate could not be decoded at all
+UNPARSEABLE = "unparseable"
+# The issuer at the top of the sent path is in no store and no AIA download: a missing
+# intermediate and an unknown root cannot be told apart (set by the path diagnosis only).
+UNKNOWN_ISSUER = "unknown_issuer"  # a sent certificate could not be decoded at all
 
 ISSUE_CODES = frozenset(
     {
@@ -28,6 +31,7 @@ ISSUE_CODES = frozenset(
         WEAK_KEY,
         WEAK_SIGNATURE,
         UNPARSEABLE,
+        UNKNOWN_ISSUER,
     }
 )
 
@@ -93,7 +97,13 @@ class ChainReport:
     the chain is ``incomplete``: the path stops at the leaf, so an intermediate is missing
     and the client must have it in its store or fetch it via AIA. (Whether a CA the path
     ends at is itself issued by a root cannot be told from the chain alone: compare
-    ``expected_anchor`` with the client's trust store for that.)"""
+    ``expected_anchor`` with the client's trust store for that.)
+
+    Once the paths over trust stores and AIA downloads are known
+    (:func:`tlsmatrix.chain.inspection.with_paths`), they decide instead: ``missing_issuer``
+    names the first intermediate the server does not send, at any depth; a leaf issued
+    directly by a root is complete; ``graph`` holds the paths, the stores read and the AIA
+    downloads (JSON-ready)."""
 
     certificates: tuple[CertInfo, ...]
     issues: tuple[ChainIssue, ...]
@@ -102,6 +112,7 @@ class ChainReport:
     expected_anchor: str | None = None
     hostname: str | None = None
     checked_at: str = ""
+    graph: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def issue_codes(self) -> frozenset[str]:
@@ -124,6 +135,7 @@ class ChainReport:
             "missing_issuer": self.missing_issuer,
             "expected_anchor": self.expected_anchor,
             "issues": [i.to_dict() for i in self.issues],
+            **(self.graph or {}),
         }
 
 

@@ -177,7 +177,14 @@ class TrustBundle:
             unique.append(cert)
             by_subject.setdefault(subject, []).append(cert)
             by_text.setdefault(text, []).append(cert)
-        return cls(source, tuple(unique), skipped, by_subject, by_text, frozenset(fingerprints))
+        return cls(
+            source,
+            tuple(unique),
+            skipped,
+            _by_subject=by_subject,
+            _by_text=by_text,
+            _fingerprints=frozenset(fingerprints),
+        )
 
     # --- lookups --------------------------------------------------------------------------
 
