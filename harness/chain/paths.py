@@ -19,6 +19,7 @@ whether it downloads missing issuers itself. :func:`judge` answers that for one 
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,11 @@ class CertPool:
 
     def add(self, cert: x509.Certificate, source: str) -> PoolCert | None:
         """Add ``cert`` as found at ``source``; None when it cannot be indexed."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # old roots with a non-positive serial
+            return self._add(cert, source)
+
+    def _add(self, cert: x509.Certificate, source: str) -> PoolCert | None:
         try:
             der = cert.public_bytes(Encoding.DER)
             digest = hashlib.sha256(der).hexdigest()

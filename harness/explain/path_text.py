@@ -88,8 +88,16 @@ def accept_text(
     log: Sequence[Any],
 ) -> str:
     """Why an acceptance happened, from the path this client could build."""
-    from tlsmatrix.chain.diagnosis import VERIFIED
+    from tlsmatrix.chain.diagnosis import INTERMEDIATE_REFUSED, VERIFIED
 
+    if verdict is not None and verdict.kind == INTERMEDIATE_REFUSED:
+        # The acceptance itself shows the anchor rule: nothing above the intermediate is
+        # available to this client.
+        return (
+            f"accepted by anchoring at the intermediate '{short_name(verdict.at.subject)}' in "
+            f"{trust}; the store holds no root for it, so {ANCHOR_RULE_PARTIAL}, which its "
+            "recorded policy (partial_chain) does not say."
+        )
     if verdict is None or verdict.kind != VERIFIED:
         if verdict is not None and not graph.store_readable(obs.trust.path if obs.trust else None):
             return f"accepted: the chain verified against {trust} (contents not inspectable)."

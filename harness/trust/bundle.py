@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -266,7 +267,9 @@ def _parse_pem(data: bytes) -> tuple[list[x509.Certificate], int]:
             der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
             if match.group(1) == b"TRUSTED ":
                 der = _first_tlv(der)  # OpenSSL's trusted form appends trust settings
-            certs.append(x509.load_der_x509_certificate(der))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # old roots with a non-positive serial
+                certs.append(x509.load_der_x509_certificate(der))
         except (ValueError, binascii.Error):
             bad += 1
     return certs, bad
