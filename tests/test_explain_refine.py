@@ -155,3 +155,31 @@ def test_vague_date_error_is_named_from_the_chain():
     assert refine_reason(bare, analyse_chain(ders(LEAF), "localhost")).reason is (
         Reason.HANDSHAKE_FAILURE
     )
+
+
+def test_aia_log_entries_match_by_user_agent_and_probe_window():
+    from dataclasses import dataclass
+
+    from tlsmatrix.explain.path_text import log_entries_for
+
+    @dataclass(frozen=True)
+    class Entry:
+        path: str
+        time: float
+        user_agent: str | None
+        status: int | None = 200
+
+    info = ClientInfo("any-name", True, fetches_aia=True, aia_user_agent="Java/")
+    probe = replace(obs(Reason.OK), started_at=1000.0, finished_at=1002.0)
+    url = ["http://aia.invalid/i.der"]
+    log = [
+        Entry("/i.der", 999.0, "Java/17"),  # before this probe: another scenario's download
+        Entry("/i.der", 1001.0, "curl/8"),  # inside the window, other client
+        Entry("/i.der", 1001.5, "Java/17"),  # this probe's
+        Entry("/other.der", 1001.6, "Java/17"),  # another URL
+        Entry("/i.der", 1010.0, "Java/17"),  # after it
+    ]
+    assert [e.time for e in log_entries_for(probe, info, url, log)] == [1001.5]
+    # without a measured User-Agent or a window nothing is claimed
+    assert log_entries_for(probe, ClientInfo("x", True), url, log) == []
+    assert log_entries_for(obs(Reason.OK), info, url, log) == []

@@ -167,3 +167,69 @@ def _write(path: Path, data: bytes) -> Path:
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+def test_java_keystores_are_read_as_trust_stores(cas, tmp_path: Path):
+    import shutil
+    import subprocess
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    root, inter = cas[0], cas[1]
+    root_cert, inter_cert = _cert(root.cert_pem), _cert(inter.cert_pem)
+    # PKCS#12 with the JDK's store password, as cacerts ships on current JDKs
+    p12 = tmp_path / "cacerts.p12"
+    p12.write_bytes(
+        pkcs12.serialize_java_truststore(
+            [
+                pkcs12.PKCS12Certificate(root_cert, b"root"),
+                pkcs12.PKCS12Certificate(inter_cert, b"inter"),
+            ],
+            serialization.BestAvailableEncryption(b"changeit"),
+        )
+    )
+    bundle = TrustBundle.load(p12)
+    assert bundle.form == "PKCS#12 keystore" and len(bundle) == 2
+    assert (
+        bundle.contains(root_cert)
+        and bundle.find_issuer(_cert(cas[2].cert_chain_pems[0])) is not None
+    )
+    # JKS, as keytool writes it (and as Debian's /etc/ssl/certs/java/cacerts is)
+    keytool = shutil.which("keytool")
+    assert keytool, "keytool is needed to write a JKS store"
+    pem = tmp_path / "root.pem"
+    pem.write_bytes(root.cert_pem.bytes())
+    jks = tmp_path / "cacerts.jks"
+    subprocess.run(
+        [
+            keytool,
+            "-importcert",
+            "-noprompt",
+            "-storetype",
+            "JKS",
+            "-keystore",
+            str(jks),
+            "-storepass",
+            "changeit",
+            "-alias",
+            "root",
+            "-file",
+            str(pem),
+        ],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    bundle = TrustBundle.load(jks)
+    assert bundle.form == "JKS keystore" and bundle.contains(root_cert)
+    # a keystore with a wrong password: one line, no traceback
+    locked = tmp_path / "locked.p12"
+    locked.write_bytes(
+        pkcs12.serialize_java_truststore(
+            [pkcs12.PKCS12Certificate(root_cert, b"root")],
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(TrustBundleError, match="PKCS#12"):
+        TrustBundle.load(locked)

@@ -145,7 +145,7 @@ def reject_text(
         child = verdict.path.links[verdict.path.links.index(at) - 1]
         held = "does not contain it" if graph.store_readable(_store(obs)) else "(not inspectable)"
         how = (
-            "the client does not fetch issuers via AIA"
+            "the client does not fetch intermediates via AIA"
             if not (info and info.fetches_aia)
             else "its AIA download did not supply it"
         )
