@@ -4,6 +4,8 @@ the intermediate (leaf-only and full-chain servers), and a cross-signed root."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from tlsmatrix.chain.fix import build_chain
 from tlsmatrix.clients.base import Reason, ReasonSource, Target, Verdict
@@ -11,7 +13,8 @@ from tlsmatrix.explain.explanations import fix_advice
 from tlsmatrix.explain.path_text import ANCHOR_RULE_STRICT, UNEXPLAINED
 from tlsmatrix.lab.aia import AIAServer
 from tlsmatrix.lab.tlsserver import TLSServer
-from tlsmatrix.results.model import RunResult
+from tlsmatrix.results.model import RunResult, to_dict
+from tlsmatrix.results.schema import validate
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.pool import collect_infos, load_clients
 
@@ -77,6 +80,10 @@ def test_deep_chain_missing_its_middle_is_incomplete_for_every_rejecting_client(
     assert entry["missing_issuer"] == a.cert.subject.rfc4514_string()
     assert any(f["url"].endswith("deep-a.der") and not f["error"] for f in entry["aia_fetches"])
     assert "Deep Intermediate A" in entry["fix"] and "Deep Root" not in entry["fix"]
+    # the tlsmatrix/2 document with its paths validates against the shipped schema
+    document = json.loads(json.dumps(to_dict(run)))
+    assert validate(document) == []
+    assert document["chains"][run.targets()[0]]["sent"]["status"] == "incomplete"
 
 
 def test_leaf_issued_by_a_trusted_root_is_a_complete_chain(clients, tmp_path):

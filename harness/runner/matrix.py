@@ -21,6 +21,10 @@ class TrustPlan:
 
     ca_file: str | None = None
     per_client: Mapping[str, str] = field(default_factory=dict)
+    # Further stores tlsmatrix may read to build paths, though no client uses them here
+    # (the lab's other trust profiles): they can show that a missing issuer is an
+    # intermediate, where the stores in use alone leave it unknown_issuer.
+    known_stores: tuple[str, ...] = ()
 
     def for_client(self, name: str) -> Trust:
         path = self.per_client.get(name) or self.ca_file
@@ -98,7 +102,7 @@ def run_stores(
     """Every trust store this run touched, readable or not: the bundles given, the stores
     each probe reported using, and each client's native store."""
     found: list[str] = []
-    found += [p for p in (trust.ca_file, *trust.per_client.values()) if p]
+    found += [p for p in (trust.ca_file, *trust.per_client.values(), *trust.known_stores) if p]
     found += [o.trust.path for o in results if o.trust is not None and o.trust.path]
     for info in infos.values():
         native = getattr(info, "native_trust", None)
