@@ -169,3 +169,62 @@ def test_fix_advice_never_serves_a_root(tmp_path):
     roots = Files(str(tmp_path)).write("roots.pem", root)
     report = analyse_chain([leaf.der], "localhost")
     assert fix_advice(apply_graph(report, build_graph([leaf.der], [roots]))) == ""
+
+
+def test_fix_chain_fills_a_missing_middle_from_aia_and_never_adds_the_root(aia):
+    root = make("Fix Root")
+    a = make("Fix Intermediate A", root, aia=aia.url + "fix-root.der")
+    b = make("Fix Intermediate B", a, aia=aia.url + "fix-a.der")
+    leaf = make("localhost", b, ca=False)
+    aia.publish("/fix-a.der", a.der, "application/pkix-cert")
+    aia.publish("/fix-root.der", root.der, "application/pkix-cert")
+    fixed = build_chain([leaf.cert, b.cert], [root.cert], "localhost")
+    assert fixed.certificates == (leaf.cert, b.cert, a.cert)
+    assert any("downloaded from" in step and "fix-a.der" in step for step in fixed.steps)
+
+
+def test_aia_acceptance_cites_the_log_entry_of_this_probe_or_tlsmatrix_own_download(aia, tmp_path):
+    import time
+    import urllib.request
+
+    from tlsmatrix.chain.aia import AIAFetcher
+    from tlsmatrix.chain.analysis import analyse_chain
+    from tlsmatrix.chain.diagnosis import build_graph
+    from tlsmatrix.chain.inspection import apply_graph
+    from tlsmatrix.clients.base import ClientInfo, Observation, TrustUsed
+    from tlsmatrix.explain.explanations import Evidence, explain_row
+
+    root = make("Log Root")
+    inter = make("Log Intermediate", root)
+    leaf = make("localhost", inter, ca=False, aia=aia.url + "log-inter.der")
+    aia.publish("/log-inter.der", inter.der, "application/pkix-cert")
+    roots = Files(str(tmp_path)).write("roots.pem", root)
+    graph = build_graph([leaf.der], [roots], AIAFetcher())
+    report = apply_graph(analyse_chain([leaf.der], "localhost"), graph)
+    info = ClientInfo("fetcher", True, fetches_aia=True, aia_user_agent="FetcherUA/")
+    start = time.time()
+    request = urllib.request.Request(
+        aia.url + "log-inter.der", headers={"User-Agent": "FetcherUA/1.0"}
+    )
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(request, timeout=5):
+        pass
+    accepted = Observation(
+        "t",
+        "fetcher",
+        Verdict.ACCEPT,
+        Reason.OK,
+        trust=TrustUsed("bundle", "explicit bundle", roots),
+        started_at=start,
+        finished_at=time.time(),
+    )
+    evidence = Evidence(
+        infos={"fetcher": info}, reports={"t": report}, aia_log=aia.log(), graphs={"t": graph}
+    )
+    text = explain_row(accepted, evidence)
+    assert "AIA log: GET /log-inter.der" in text and "FetcherUA/1.0" in text, text
+    # no log (a real server): tlsmatrix's own download is the evidence
+    text = explain_row(
+        accepted, Evidence(infos={"fetcher": info}, reports={"t": report}, graphs={"t": graph})
+    )
+    assert "tlsmatrix downloaded it from" in text and "log-inter.der" in text, text
+    assert UNEXPLAINED not in text

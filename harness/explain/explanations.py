@@ -312,7 +312,7 @@ def _explain_reject(
     if reason is Reason.REVOKED:
         urls = ", ".join(leaf.crl_urls) if leaf and leaf.crl_urls else "its CRL"
         return f"rejected: the leaf is listed as revoked ({urls})."
-    return f"rejected ({reason.value}): {obs.detail[:160]}"
+    return f"rejected ({reason.value}) on the client's own signal: {obs.detail[:160]}"
 
 
 _PATH_REASONS = frozenset(

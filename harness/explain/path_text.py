@@ -100,7 +100,14 @@ def accept_text(
         )
     if verdict is None or verdict.kind != VERIFIED:
         if verdict is not None and not graph.store_readable(obs.trust.path if obs.trust else None):
-            return f"accepted: the chain verified against {trust} (contents not inspectable)."
+            fetched = [
+                f"the server does not send '{short_name(link.subject)}': "
+                + _aia_supply(link, obs, info, graph, log)
+                for link in verdict.path.links[1:]
+                if not link.sent and link.aia_urls_fetched() and info and info.fetches_aia
+            ]
+            head = "accepted: " + "; ".join(fetched) + "; " if fetched else "accepted: "
+            return f"{head}the chain verified against {trust} (contents not inspectable)."
         what = _verdict_phrase(verdict)
         return f"accepted although {what} over what was sent and {trust}: {UNEXPLAINED}."
     notes: list[str] = []
