@@ -142,3 +142,16 @@ def test_path_building_is_bounded():
     assert leaf is not None
     paths = build_paths(leaf, pool, max_paths=5)
     assert len(paths) <= 5
+
+
+def test_a_root_that_is_merely_not_sent_is_not_downloaded(tmp_path):
+    from tlsmatrix.chain.aia import AIAFetcher
+
+    root = make("Quiet Root")
+    inter = make("Quiet Intermediate", root, aia="http://127.0.0.1:9/root.der")
+    leaf = make("quiet.leaf", inter, ca=False)
+    roots = Files(str(tmp_path)).write("roots.pem", root)
+    fetcher = AIAFetcher()
+    graph = build_graph([leaf.der, inter.der], [roots], fetcher)
+    assert graph.sent_finding().status == COMPLETE
+    assert fetcher.record == () and graph.fetches == ()

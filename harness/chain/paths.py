@@ -272,14 +272,15 @@ def build_paths(
 
 
 def unresolved_aia_urls(paths: Sequence[CandidatePath]) -> list[str]:
-    """AIA URLs worth downloading: those of each certificate whose issuer on the path is
-    not sent, or that has no issuer at all in the pool."""
+    """AIA URLs worth downloading: those of each certificate whose issuer is nowhere in
+    the pool, or is an intermediate the server did not send (a client that fetches may have
+    got it that way). A root that is simply not sent is not fetched: that is normal."""
     urls: list[str] = []
     for path in paths:
         for i, link in enumerate(path.links):
             if link.self_signed:
                 continue
             nxt = path.links[i + 1] if i + 1 < len(path.links) else None
-            if nxt is None or not nxt.sent:
+            if nxt is None or not (nxt.sent or nxt.self_signed):
                 urls.extend(u for u in link.aia_urls if u not in urls)
     return urls
