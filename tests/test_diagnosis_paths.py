@@ -228,3 +228,14 @@ def test_aia_acceptance_cites_the_log_entry_of_this_probe_or_tlsmatrix_own_downl
     )
     assert "tlsmatrix downloaded it from" in text and "log-inter.der" in text, text
     assert UNEXPLAINED not in text
+
+
+def test_fix_chain_says_in_words_when_the_root_is_not_trusted():
+    from tlsmatrix.chain.fix import FixChainError
+
+    root = make("Unknown Fix Root")
+    inter = make("Unknown Fix Intermediate", root)
+    leaf = make("localhost", inter, ca=False)
+    other = make("Some Other Root")
+    with pytest.raises(FixChainError, match="ends at the root 'Unknown Fix Root'"):
+        build_chain([leaf.cert, inter.cert, root.cert], [other.cert], "localhost")
