@@ -194,7 +194,7 @@ def test_java_keystores_are_read_as_trust_stores(cas, tmp_path: Path):
         bundle.contains(root_cert)
         and bundle.find_issuer(_cert(cas[2].cert_chain_pems[0])) is not None
     )
-    # JKS, as keytool writes it (and as Debian's /etc/ssl/certs/java/cacerts is)
+    # JKS, as keytool writes it (and as Debian's JVM cacerts is)
     keytool = shutil.which("keytool")
     assert keytool, "keytool is needed to write a JKS store"
     pem = tmp_path / "root.pem"

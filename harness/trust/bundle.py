@@ -1,7 +1,8 @@
 """A read-only index of a trust bundle: which certificates a client would trust.
 
-:meth:`TrustBundle.load` reads a PEM bundle file, or a directory of PEM files (such as
-``/etc/ssl/certs`` with its hashed links), once per run: results are cached by
+:meth:`TrustBundle.load` reads a PEM bundle file, a directory of PEM files (such as
+``/etc/ssl/certs`` with its hashed links) or a Java keystore (JKS or PKCS#12, such as the
+JVM's ``cacerts``; :mod:`tlsmatrix.trust.keystore`), once per run: results are cached by
 (real path, mtime, size). Lookups answer the explainer's questions: does this store hold
 the issuer the server did not send, and which certificate is it?
 """
