@@ -69,7 +69,7 @@ def run_matrix(
         from tlsmatrix.explain.refine import refine_reason
 
         stores = run_stores(results, infos, trust)
-        fetcher = AIAFetcher(enabled=fetch_aia)
+        fetcher = AIAFetcher(enabled=fetch_aia and not partial)  # an interrupt waits for none
         inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
         reports = {name: i.report for name, i in inspections.items()}
         graphs = {name: i.graph for name, i in inspections.items() if i.graph is not None}
