@@ -60,7 +60,9 @@ def server():
 
 @pytest.mark.parametrize("path", ["/der", "/pem", "/p7c", "/hop"])
 def test_every_form_parses(server, path):
-    assert fetch_issuer(server + path, timeout=5).certificates == (CERT,)
+    fetched = fetch_issuer(server + path, timeout=5)
+    assert fetched.certificates == (CERT,)
+    assert fetched.form == {"/der": "DER", "/pem": "PEM", "/p7c": "PKCS#7 DER", "/hop": "DER"}[path]
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ class AIAFetchError(Exception):
 class Fetched:
     url: str
     certificates: tuple[x509.Certificate, ...]
+    form: str = ""  # "DER", "PEM", "PKCS#7 DER" or "PKCS#7 PEM"
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
@@ -92,28 +93,34 @@ def fetch_issuer(url: str, timeout: float) -> Fetched:
         raise AIAFetchError(f"AIA download {url} failed: {reason}") from None
     if len(body) > MAX_BYTES:
         raise AIAFetchError(f"AIA download {url} is larger than {MAX_BYTES} bytes")
-    certificates = parse_certificates(body)
+    certificates, form = parse_with_form(body)
     if not certificates:
         raise AIAFetchError(f"AIA download {url} holds no certificate (DER, PEM or PKCS#7)")
-    return Fetched(url, certificates)
+    return Fetched(url, certificates, form or "")
 
 
 def parse_certificates(body: bytes) -> tuple[x509.Certificate, ...]:
     """Certificates in DER, PEM or PKCS#7 form; empty when none parses."""
+    return parse_with_form(body)[0]
+
+
+def parse_with_form(body: bytes) -> tuple[tuple[x509.Certificate, ...], str | None]:
+    """The certificates in ``body`` and the form they came in ("DER", "PEM", "PKCS#7 DER",
+    "PKCS#7 PEM"); ((), None) when none parses."""
     parsers = (
-        lambda b: [x509.load_der_x509_certificate(b)],
-        x509.load_pem_x509_certificates,
-        pkcs7.load_der_pkcs7_certificates,
-        pkcs7.load_pem_pkcs7_certificates,
+        ("DER", lambda b: [x509.load_der_x509_certificate(b)]),
+        ("PEM", x509.load_pem_x509_certificates),
+        ("PKCS#7 DER", pkcs7.load_der_pkcs7_certificates),
+        ("PKCS#7 PEM", pkcs7.load_pem_pkcs7_certificates),
     )
-    for parse in parsers:
+    for form, parse in parsers:
         try:
             found = parse(body)
         except Exception:  # noqa: BLE001 - try the next form
             continue
         if found:
-            return tuple(found)
-    return ()
+            return tuple(found), form
+    return (), None
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,7 @@ class AIAFetch:
     elapsed_ms: float
     certificates: tuple[bytes, ...] = ()
     error: str | None = None
+    form: str = ""  # how the answer was encoded, when it held certificates
 
     @property
     def ok(self) -> bool:
@@ -139,6 +147,7 @@ class AIAFetch:
             "started_at": self.started_at,
             "elapsed_ms": self.elapsed_ms,
             "certificates": [hashlib.sha256(d).hexdigest() for d in self.certificates],
+            "form": self.form,
             "error": self.error,
         }
 
@@ -186,7 +195,7 @@ class AIAFetcher:
             from cryptography.hazmat.primitives.serialization import Encoding
 
             ders = tuple(c.public_bytes(Encoding.DER) for c in got.certificates)
-            result = AIAFetch(url, started, _ms(clock), certificates=ders)
+            result = AIAFetch(url, started, _ms(clock), certificates=ders, form=got.form)
         except AIAFetchError as exc:
             result = AIAFetch(url, started, _ms(clock), error=str(exc))
         with self._lock:

@@ -161,7 +161,7 @@ def path_lines(inspection: Any) -> list[str]:
         }[path.ends]
         out.append(f"  {n}. " + " <- ".join(parts) + f"  ({end})")
     for fetch in graph.fetches:
-        got = f"{len(fetch.certificates)} certificate(s)" if fetch.ok else fetch.error
+        got = f"{len(fetch.certificates)} certificate(s), {fetch.form}" if fetch.ok else fetch.error
         out.append(f"  AIA download {fetch.url}: {got}")
     return out
 
