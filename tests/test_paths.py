@@ -155,3 +155,24 @@ def test_a_root_that_is_merely_not_sent_is_not_downloaded(tmp_path):
     graph = build_graph([leaf.der, inter.der], [roots], fetcher)
     assert graph.sent_finding().status == COMPLETE
     assert fetcher.record == () and graph.fetches == ()
+
+
+def test_a_missing_link_before_an_untrusted_root_names_both(tmp_path):
+    from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+    from tlsmatrix.explain.path_text import reject_text
+
+    root = make("Behind Root")
+    inter = make("Behind Intermediate", root)
+    leaf = make("behind.leaf", inter, ca=False)
+    files = Files(str(tmp_path))
+    elsewhere = files.write("elsewhere.pem", root, inter)
+    mine = files.write("mine.pem", make("Unrelated Root"))
+    graph = build_graph([leaf.der], [elsewhere, mine])
+    verdict = graph.verdict_for(ClientView(mine))
+    assert verdict is not None and verdict.kind == MISSING_LINK
+    rejected = Observation(
+        "t", "c", Verdict.REJECT, Reason.INCOMPLETE_CHAIN, trust=TrustUsed("bundle", "x", mine)
+    )
+    text = reject_text(rejected, ClientInfo("c", True), graph, verdict, "its bundle")
+    assert "'Behind Intermediate'" in text
+    assert "and even with it, 'Behind Root' is not in this store" in text

@@ -122,7 +122,26 @@ def best_verdict(paths: Sequence[CandidatePath], view: ClientView) -> PathVerdic
     if not verdicts:
         return None
     return min(
-        verdicts, key=lambda v: (_PREFERENCE.index(v.kind), len(v.aia_used), len(v.path.links))
+        verdicts,
+        key=lambda v: (
+            _PREFERENCE.index(v.kind),
+            not beyond_is_trusted(v, view),  # a gap before this client's own anchor first
+            len(v.aia_used),
+            len(v.path.links),
+        ),
+    )
+
+
+def beyond_is_trusted(verdict: PathVerdict, view: ClientView) -> bool:
+    """Whether the path, past the certificate the verdict turns on, reaches an anchor this
+    client takes (so that certificate is the only thing in the way)."""
+    if view.store is None:
+        return False
+    store = store_source(view.store)
+    links = verdict.path.links
+    return any(
+        store in link.sources and (link.self_signed or view.partial_chain)
+        for link in links[links.index(verdict.at) + 1 :]
     )
 
 
@@ -289,6 +308,7 @@ __all__ = [
     "PathVerdict",
     "SentFinding",
     "best_verdict",
+    "beyond_is_trusted",
     "build_graph",
     "judge",
     "supplied_by",

@@ -156,11 +156,12 @@ def reject_text(
             if not (info and info.fetches_aia)
             else "its AIA download did not supply it"
         )
-        return (
+        text = (
             f"rejected: the server does not send the intermediate '{name}' (issuer of "
             f"'{short_name(child.subject)}'), {trust} {held}, and {how}; "
-            f"it is held by {d.supplied_by(at)}."
+            f"it is held by {d.supplied_by(at)}"
         )
+        return text + _even_with_it(verdict, obs, info, graph) + "."
     if verdict.kind == d.INTERMEDIATE_REFUSED:
         return (
             f"rejected: {trust} holds the intermediate '{name}' but no root it chains to, "
@@ -184,6 +185,25 @@ def reject_text(
     return (
         f"rejected as issuer unknown although a path to '{name}' exists over what was sent "
         f"and {trust}: {UNEXPLAINED}."
+    )
+
+
+def _even_with_it(
+    verdict: PathVerdict, obs: Observation, info: ClientInfo | None, graph: ChainGraph
+) -> str:
+    """The cause behind the first one, when the path would still fail past the missing
+    certificate ("...and even with it, 'Root X' is not in this store")."""
+    from tlsmatrix.chain import diagnosis as d
+
+    view = d.ClientView(_store(obs), bool(info and info.partial_chain), False)
+    if not graph.store_readable(view.store) or d.beyond_is_trusted(verdict, view):
+        return ""
+    top = verdict.path.top
+    if verdict.path.ends == "root":
+        return f"; and even with it, '{short_name(top.subject)}' is not in this store"
+    return (
+        f"; and even with it, the issuer of '{short_name(top.subject)}', "
+        f"'{short_name(top.issuer)}', is in no store tlsmatrix can see"
     )
 
 
