@@ -47,3 +47,38 @@ def test_inspect_names_the_missing_middle_and_reads_the_java_keystore(tmp_path):
     assert "exhausted" not in text and "not a PEM bundle" not in text
     assert table.returncode == 0, table.stderr
     assert "Paths from the leaf:" in table.stdout and "AIA http://127.0.0.1" in table.stdout
+
+
+def test_inspect_explains_an_intermediate_only_store_and_a_complete_leaf_by_root(tmp_path):
+    root = make("Store Root")
+    inter = make("Store Intermediate", root)
+    leaf = make("localhost", inter, ca=False)
+    direct = make("localhost", root, ca=False)
+    files = Files(str(tmp_path))
+    only_inter = files.write("inter.pem", inter)
+    roots = files.write("roots.pem", root)
+    full = files.write("full.pem", leaf, inter, key=leaf)
+    by_root = files.write("by-root.pem", direct, key=direct)
+    docs = {}
+    for name, chain, store in (("partial", full, only_inter), ("direct", by_root, roots)):
+        with TLSServer(chain, chain + ".key") as server:
+            result = tlsmatrix(
+                "inspect",
+                f"https://localhost:{server.port}",
+                "--resolve",
+                f"localhost:{server.port}:127.0.0.1",
+                "--ca-file",
+                store,
+                "--format",
+                "json",
+            )
+        assert result.returncode == 0, result.stderr
+        docs[name] = json.loads(result.stdout)
+    partial = {s["origin"]: s for s in docs["partial"]["trust_stores"]}["--ca-file"]
+    assert partial["verdict"] == "reject"
+    assert "holds the intermediate 'Store Intermediate' but no root" in partial["detail"]
+    direct_doc = docs["direct"]
+    assert direct_doc["issues"] == [] and direct_doc["fix"] == ""
+    assert direct_doc["sent"]["status"] == "complete"
+    mine = {s["origin"]: s for s in direct_doc["trust_stores"]}["--ca-file"]
+    assert mine["verdict"] == "accept" and "self-signed root 'Store Root'" in mine["detail"]
