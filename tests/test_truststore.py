@@ -233,3 +233,31 @@ def test_java_keystores_are_read_as_trust_stores(cas, tmp_path: Path):
     )
     with pytest.raises(TrustBundleError, match="PKCS#12"):
         TrustBundle.load(locked)
+
+
+def test_nss_database_is_read_as_a_trust_store(cas, tmp_path: Path):
+    import shutil
+    import subprocess
+
+    certutil = shutil.which("certutil")
+    assert certutil, "certutil (libnss3-tools) is needed to write an NSS database"
+    db = tmp_path / "nssdb"
+    db.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [certutil, *args, "-d", f"sql:{db}"],
+            check=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+    run("-N", "--empty-password")
+    for name, ca in (("root", cas[0]), ("inter", cas[1])):
+        pem = tmp_path / f"{name}.pem"
+        pem.write_bytes(ca.cert_pem.bytes())
+        run("-A", "-n", name, "-t", "C,," if name == "root" else ",,", "-i", str(pem))
+    bundle = TrustBundle.load(db)
+    assert bundle.form == "NSS database" and len(bundle) == 2
+    assert bundle.contains(_cert(cas[0].cert_pem)) and bundle.contains(_cert(cas[1].cert_pem))

@@ -2,7 +2,8 @@
 
 :meth:`TrustBundle.load` reads a PEM bundle file, a directory of PEM files (such as
 ``/etc/ssl/certs`` with its hashed links) or a Java keystore (JKS or PKCS#12, such as the
-JVM's ``cacerts``; :mod:`tlsmatrix.trust.keystore`), once per run: results are cached by
+JVM's ``cacerts``; :mod:`tlsmatrix.trust.keystore`) or an NSS database directory (``cert9.db``;
+:mod:`tlsmatrix.trust.nss`), once per run: results are cached by
 (real path, mtime, size). Lookups answer the explainer's questions: does this store hold
 the issuer the server did not send, and which certificate is it?
 """
@@ -78,7 +79,20 @@ class TrustBundle:
             if cached is not None:
                 return cached
         if stat.S_ISDIR(info.st_mode):
-            bundle = cls._load_directory(shown, real)
+            from tlsmatrix.trust.nss import NSSError, is_nss_dir, read_nss
+
+            if is_nss_dir(real):
+                try:
+                    certs, skipped = read_nss(real)
+                except NSSError as exc:
+                    raise TrustBundleError(f"trust store {shown}: {exc}") from None
+                if not certs:
+                    raise TrustBundleError(
+                        f"trust store {shown}: NSS database holds no certificate"
+                    )
+                bundle = replace(cls._build(shown, certs, skipped), form="NSS database")
+            else:
+                bundle = cls._load_directory(shown, real)
         else:
             bundle = cls.from_bytes(_read_file(shown, real), source=shown)
         if use_cache:
