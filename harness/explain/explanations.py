@@ -242,7 +242,7 @@ def _explain_reject(
     reason = obs.reason
     leaf = report.leaf
     graph, verdict = _verdict(obs, evidence, info)
-    if graph is not None and reason in _PATH_REASONS:
+    if graph is not None and reason in _PATH_REASONS and _agrees(obs, report, verdict):
         from tlsmatrix.explain.path_text import reject_text
 
         text = reject_text(obs, info, graph, verdict, trust_phrase(obs.trust))
@@ -313,6 +313,17 @@ def _explain_reject(
         urls = ", ".join(leaf.crl_urls) if leaf and leaf.crl_urls else "its CRL"
         return f"rejected: the leaf is listed as revoked ({urls})."
     return f"rejected ({reason.value}) on the client's own signal: {obs.detail[:160]}"
+
+
+def _agrees(obs: Observation, report: ChainReport, verdict: Any) -> bool:
+    """Whether the path verdict tells the story of this row's reason: always for a reason
+    the graph decided; for the client's own precise reason only when the graph names the
+    same cause (else the graph would explain a different failure)."""
+    if obs.reason_source is not ReasonSource.CLIENT or verdict is None:
+        return True
+    from tlsmatrix.explain.refine import chain_reason
+
+    return chain_reason(report, verdict)[0] is obs.reason
 
 
 _PATH_REASONS = frozenset(
