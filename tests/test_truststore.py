@@ -261,3 +261,17 @@ def test_nss_database_is_read_as_a_trust_store(cas, tmp_path: Path):
     bundle = TrustBundle.load(db)
     assert bundle.form == "NSS database" and len(bundle) == 2
     assert bundle.contains(_cert(cas[0].cert_pem)) and bundle.contains(_cert(cas[1].cert_pem))
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\xfe\xed\xfe\xed\x00\x00\x00\x02\x00\x00\x00\x05\x00\x00", "truncated keystore"),
+        (b"\xfe\xed\xfe\xed\x00\x00\x00\x07\x00\x00\x00\x00", "unsupported JKS version"),
+        (b"\x30\x03\x02\x01\x00", "PKCS#12"),
+    ],
+)
+def test_broken_keystores_are_one_line_errors(data: bytes, message: str):
+    with pytest.raises(TrustBundleError, match=message) as info:
+        TrustBundle.from_bytes(data, source="ks")
+    assert "\n" not in str(info.value)
