@@ -306,6 +306,10 @@ class Observation:
     # True when the client rejected the certificate without saying why (Chromium's
     # ERR_CERT_INVALID); the harness names the reason from the captured chain's issues.
     certificate_invalid: bool = False
+    # The probe's wall-clock window (time.time()), set by the runner: an AIA server log
+    # entry belongs to this probe only if it falls inside it.
+    started_at: float | None = None
+    finished_at: float | None = None
 
 
 @runtime_checkable

@@ -10,7 +10,7 @@ import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
-from tlsmatrix.chain.aia import AIAFetchError, fetch_issuer
+from tlsmatrix.chain.aia import AIAFetcher, AIAFetchError, fetch_issuer
 
 CA = trustme.CA()
 CERT = x509.load_pem_x509_certificate(CA.cert_pem.bytes())
@@ -49,6 +49,8 @@ def server():
         "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
         "/loop": (302, {"Location": f"{base}/loop"}, b""),
         "/hop": (302, {"Location": f"{base}/der"}, b""),
+        # same address, other host name: a hop off the URL's own host is never followed
+        "/off-host": (302, {"Location": base.replace("127.0.0.1", "localhost") + "/der"}, b""),
     }
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -58,7 +60,9 @@ def server():
 
 @pytest.mark.parametrize("path", ["/der", "/pem", "/p7c", "/hop"])
 def test_every_form_parses(server, path):
-    assert fetch_issuer(server + path, timeout=5).certificates == (CERT,)
+    fetched = fetch_issuer(server + path, timeout=5)
+    assert fetched.certificates == (CERT,)
+    assert fetched.form == {"/der": "DER", "/pem": "PEM", "/p7c": "PKCS#7 DER", "/hop": "DER"}[path]
 
 
 @pytest.mark.parametrize(
@@ -68,6 +72,7 @@ def test_every_form_parses(server, path):
         ("/junk", "holds no certificate"),
         ("/to-file", "redirect refused"),
         ("/loop", "redirect refused"),
+        ("/off-host", "another host"),
         ("/missing", "HTTP 404"),
         ("/hang", "timed out"),
     ],
@@ -84,3 +89,17 @@ def test_non_http_schemes_are_refused_before_any_request():
     for url in ("file:///etc/passwd", "ftp://127.0.0.1/x", "ldap://127.0.0.1/x"):
         with pytest.raises(AIAFetchError, match="only http and https"):
             fetch_issuer(url, timeout=1)
+
+
+def test_fetcher_bounds_the_run_and_records_every_download(server):
+    fetcher = AIAFetcher(max_fetches=2, total_seconds=5, per_url_seconds=1)
+    first = fetcher.fetch(server + "/der")
+    assert first.ok and first.certificates == (CERT.public_bytes(Encoding.DER),)
+    assert fetcher.fetch(server + "/der") is first  # each URL once
+    failed = fetcher.fetch(server + "/missing")
+    assert not failed.ok and "HTTP 404" in (failed.error or "")
+    refused = fetcher.fetch(server + "/pem")
+    assert not refused.ok and "limit of 2" in (refused.error or "")
+    assert [f.url for f in fetcher.record] == [server + p for p in ("/der", "/missing", "/pem")]
+    off = AIAFetcher(enabled=False).fetch(server + "/der")
+    assert not off.ok and "turned off" in (off.error or "")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from tlsmatrix.chain.analysis import analyse_chain
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict, verdict_for
+from tlsmatrix.chain.diagnosis import build_graph
+from tlsmatrix.chain.inspection import apply_graph
+from tlsmatrix.clients.base import (
+    ClientInfo,
+    Observation,
+    Reason,
+    ReasonSource,
+    TrustUsed,
+    Verdict,
+    verdict_for,
+)
 from tlsmatrix.explain.explanations import UNEXPLAINED, Evidence, explain_row
 from tlsmatrix.explain.refine import refine_reason
 
@@ -36,22 +47,41 @@ def obs(
     )
 
 
-def test_issuer_unknown_is_refined_from_the_chain():
+def test_issuer_unknown_is_refined_from_the_chain(tmp_path):
     leaf_only = analyse_chain(ders(LEAF, 1), "localhost")
     other_full = analyse_chain(ders(OTHER_LEAF), "localhost")
-    assert (
-        refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True), leaf_only).reason
-        is Reason.INCOMPLETE_CHAIN
+    # The sent list alone cannot tell a missing intermediate from an unknown root: that is
+    # unknown_issuer, marked inferred (it used to be guessed as incomplete_chain).
+    alone = refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True), leaf_only)
+    assert alone.reason is Reason.UNKNOWN_ISSUER
+    assert alone.reason_source is ReasonSource.INFERRED
+    # With the paths over the stores the missing intermediate is decided.
+    roots = _bundle(tmp_path, ROOT)
+    cached = tmp_path / "cached.pem"
+    cached.write_bytes(ROOT.cert_pem.bytes() + INTER.cert_pem.bytes())
+    graph = build_graph(ders(LEAF, 1), [roots, str(cached)])
+    with_roots = replace(
+        obs(Reason.UNKNOWN_ISSUER, issuer_unknown=True),
+        trust=TrustUsed("bundle", "explicit bundle", roots),
     )
-    assert (
-        refine_reason(obs(Reason.INCOMPLETE_CHAIN, issuer_unknown=True), other_full).reason
-        is Reason.UNTRUSTED_ROOT
+    decided = refine_reason(with_roots, apply_graph(leaf_only, graph), graph, ClientInfo("x", True))
+    assert decided.reason is Reason.INCOMPLETE_CHAIN
+    assert decided.reason_source is ReasonSource.CHAIN
+    # leaf + intermediate of another root: a root some other store holds and this one lacks
+    other_store = str(tmp_path / "other.pem")
+    (tmp_path / "other.pem").write_bytes(OTHER.cert_pem.bytes())
+    other_graph = build_graph(ders(OTHER_LEAF), [roots, other_store])
+    untrusted = refine_reason(
+        with_roots, apply_graph(other_full, other_graph), other_graph, ClientInfo("x", True)
     )
+    assert untrusted.reason is Reason.UNTRUSTED_ROOT
+    assert untrusted.reason_source is ReasonSource.CHAIN
     # a precise signal is never overridden
     assert refine_reason(obs(Reason.EXPIRED), leaf_only).reason is Reason.EXPIRED
     assert refine_reason(obs(Reason.INCOMPLETE_CHAIN), other_full).reason is (
         Reason.INCOMPLETE_CHAIN
     )
+    assert refine_reason(obs(Reason.EXPIRED), leaf_only).reason_source is ReasonSource.CLIENT
 
 
 def _bundle(tmp_path, *cas: trustme.CA) -> str:
@@ -125,3 +155,31 @@ def test_vague_date_error_is_named_from_the_chain():
     assert refine_reason(bare, analyse_chain(ders(LEAF), "localhost")).reason is (
         Reason.HANDSHAKE_FAILURE
     )
+
+
+def test_aia_log_entries_match_by_user_agent_and_probe_window():
+    from dataclasses import dataclass
+
+    from tlsmatrix.explain.path_text import log_entries_for
+
+    @dataclass(frozen=True)
+    class Entry:
+        path: str
+        time: float
+        user_agent: str | None
+        status: int | None = 200
+
+    info = ClientInfo("any-name", True, fetches_aia=True, aia_user_agent="Java/")
+    probe = replace(obs(Reason.OK), started_at=1000.0, finished_at=1002.0)
+    url = ["http://aia.invalid/i.der"]
+    log = [
+        Entry("/i.der", 999.0, "Java/17"),  # before this probe: another scenario's download
+        Entry("/i.der", 1001.0, "curl/8"),  # inside the window, other client
+        Entry("/i.der", 1001.5, "Java/17"),  # this probe's
+        Entry("/other.der", 1001.6, "Java/17"),  # another URL
+        Entry("/i.der", 1010.0, "Java/17"),  # after it
+    ]
+    assert [e.time for e in log_entries_for(probe, info, url, log)] == [1001.5]
+    # without a measured User-Agent or a window nothing is claimed
+    assert log_entries_for(probe, ClientInfo("x", True), url, log) == []
+    assert log_entries_for(obs(Reason.OK), info, url, log) == []

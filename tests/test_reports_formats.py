@@ -116,7 +116,7 @@ def test_schema_command_prints_the_shipped_schema():
     result = tlsmatrix("schema")
     assert result.returncode == 0, result.stderr
     assert result.stdout == schema_text()
-    assert json.loads(result.stdout)["properties"]["schema"] == {"const": "tlsmatrix/1"}
+    assert json.loads(result.stdout)["properties"]["schema"] == {"const": "tlsmatrix/2"}
 
 
 # --- JUnit ----------------------------------------------------------------------------

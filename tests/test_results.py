@@ -73,3 +73,69 @@ def test_classify_walks_wrapped_exceptions():
     assert classify_exception(ValueError("?")).reason is Reason.CLIENT_ERROR
     wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
     assert classify_exception(wrong).reason is Reason.NOT_TLS
+
+
+def test_schema_2_carries_reason_source_and_verify_code_only_when_given():
+    from tlsmatrix.clients.base import ClientInfo, ReasonSource
+    from tlsmatrix.results.model import SCHEMA
+    from tlsmatrix.results.schema import load_schema, validate
+
+    given = Observation(
+        "https://a.example", "openssl", Verdict.REJECT, Reason.EXPIRED, verify_code=10
+    )
+    inferred = Observation(
+        "https://a.example",
+        "java",
+        Verdict.REJECT,
+        Reason.UNKNOWN_ISSUER,
+        reason_source=ReasonSource.INFERRED,
+        started_at=100.0,
+        finished_at=101.5,
+    )
+    run = RunResult(
+        (given, inferred), (ClientInfo("openssl", True), ClientInfo("java", True)), {}, "t"
+    )
+    doc = to_dict(run)
+    assert doc["schema"] == SCHEMA == "tlsmatrix/2"
+    assert validate(json.loads(json.dumps(doc))) == []
+    first, second = doc["results"]
+    assert first["verify_code"] == 10 and "verify_code" not in second
+    assert (first["reason_source"], second["reason_source"]) == ("client", "inferred")
+    back = from_dict(doc)
+    assert back.results == run.results
+    assert load_schema()["$defs"]["reason_source"]["enum"] == [s.value for s in ReasonSource]
+    # reports mark the inferred row
+    table = render(run, "table")
+    assert "unknown_issuer?" in table and "inferred" in table
+    assert "unknown_issuer?" in render(run, "markdown")
+
+
+def test_schema_1_documents_still_load():
+    from tlsmatrix.clients.base import ReasonSource
+
+    old = {
+        "schema": "tlsmatrix/1",
+        "generated_at": "t",
+        "partial": False,
+        "environment": {},
+        "clients": [],
+        "results": [
+            {
+                "target": "https://a.example",
+                "client": "curl",
+                "verdict": "reject",
+                "reason": "incomplete_chain",
+                "detail": "",
+                "verify_code": None,
+                "tls_version": None,
+                "elapsed_ms": 1.0,
+                "trust": None,
+                "explanation": "",
+            }
+        ],
+        "chains": {},
+        "divergences": [],
+    }
+    [row] = from_dict(old).results
+    assert row.reason is Reason.INCOMPLETE_CHAIN and row.reason_source is ReasonSource.CLIENT
+    assert row.verify_code is None

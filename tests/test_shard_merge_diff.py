@@ -106,7 +106,8 @@ def _run_args(ten, pki, *extra: str) -> list[str]:
 
 def _cells(document: dict) -> list[dict]:
     """The result cells without what varies between two runs of the same thing."""
-    cells = [{k: v for k, v in r.items() if k != "elapsed_ms"} for r in document["results"]]
+    varies = {"elapsed_ms", "started_at", "finished_at"}  # timing differs between runs
+    cells = [{k: v for k, v in r.items() if k not in varies} for r in document["results"]]
     return sorted(cells, key=lambda c: (c["target"], c["client"]))
 
 

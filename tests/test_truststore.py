@@ -167,3 +167,111 @@ def _write(path: Path, data: bytes) -> Path:
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+def test_java_keystores_are_read_as_trust_stores(cas, tmp_path: Path):
+    import shutil
+    import subprocess
+
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    root, inter = cas[0], cas[1]
+    root_cert, inter_cert = _cert(root.cert_pem), _cert(inter.cert_pem)
+    # PKCS#12 with the JDK's store password, as cacerts ships on current JDKs
+    p12 = tmp_path / "cacerts.p12"
+    p12.write_bytes(
+        pkcs12.serialize_java_truststore(
+            [
+                pkcs12.PKCS12Certificate(root_cert, b"root"),
+                pkcs12.PKCS12Certificate(inter_cert, b"inter"),
+            ],
+            serialization.BestAvailableEncryption(b"changeit"),
+        )
+    )
+    bundle = TrustBundle.load(p12)
+    assert bundle.form == "PKCS#12 keystore" and len(bundle) == 2
+    assert (
+        bundle.contains(root_cert)
+        and bundle.find_issuer(_cert(cas[2].cert_chain_pems[0])) is not None
+    )
+    # JKS, as keytool writes it (and as Debian's JVM cacerts is)
+    keytool = shutil.which("keytool")
+    assert keytool, "keytool is needed to write a JKS store"
+    pem = tmp_path / "root.pem"
+    pem.write_bytes(root.cert_pem.bytes())
+    jks = tmp_path / "cacerts.jks"
+    subprocess.run(
+        [
+            keytool,
+            "-importcert",
+            "-noprompt",
+            "-storetype",
+            "JKS",
+            "-keystore",
+            str(jks),
+            "-storepass",
+            "changeit",
+            "-alias",
+            "root",
+            "-file",
+            str(pem),
+        ],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    bundle = TrustBundle.load(jks)
+    assert bundle.form == "JKS keystore" and bundle.contains(root_cert)
+    # a keystore with a wrong password: one line, no traceback
+    locked = tmp_path / "locked.p12"
+    locked.write_bytes(
+        pkcs12.serialize_java_truststore(
+            [pkcs12.PKCS12Certificate(root_cert, b"root")],
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    )
+    with pytest.raises(TrustBundleError, match="PKCS#12"):
+        TrustBundle.load(locked)
+
+
+def test_nss_database_is_read_as_a_trust_store(cas, tmp_path: Path):
+    import shutil
+    import subprocess
+
+    certutil = shutil.which("certutil")
+    assert certutil, "certutil (libnss3-tools) is needed to write an NSS database"
+    db = tmp_path / "nssdb"
+    db.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run(
+            [certutil, *args, "-d", f"sql:{db}"],
+            check=True,
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+    run("-N", "--empty-password")
+    for name, ca in (("root", cas[0]), ("inter", cas[1])):
+        pem = tmp_path / f"{name}.pem"
+        pem.write_bytes(ca.cert_pem.bytes())
+        run("-A", "-n", name, "-t", "C,," if name == "root" else ",,", "-i", str(pem))
+    bundle = TrustBundle.load(db)
+    assert bundle.form == "NSS database" and len(bundle) == 2
+    assert bundle.contains(_cert(cas[0].cert_pem)) and bundle.contains(_cert(cas[1].cert_pem))
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\xfe\xed\xfe\xed\x00\x00\x00\x02\x00\x00\x00\x05\x00\x00", "truncated keystore"),
+        (b"\xfe\xed\xfe\xed\x00\x00\x00\x07\x00\x00\x00\x00", "unsupported JKS version"),
+        (b"\x30\x03\x02\x01\x00", "PKCS#12"),
+    ],
+)
+def test_broken_keystores_are_one_line_errors(data: bytes, message: str):
+    with pytest.raises(TrustBundleError, match=message) as info:
+        TrustBundle.from_bytes(data, source="ks")
+    assert "\n" not in str(info.value)

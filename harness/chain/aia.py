@@ -1,12 +1,15 @@
 """Downloading issuer certificates from AIA caIssuers URLs, within hard bounds: http(s)
-only, a size cap, few redirects (each checked again), a deadline per request, no proxy."""
+only, a size cap, few redirects and never off the URL's own host, a deadline per request,
+no proxy. :class:`AIAFetcher` adds the bounds of a whole run (count, total time) and keeps
+a record of every download, which the diagnosis cites as evidence."""
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -15,6 +18,11 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 MAX_BYTES = 1_000_000
 MAX_REDIRECTS = 3
 ALLOWED_SCHEMES = ("http", "https")
+USER_AGENT = "tlsmatrix-aia"  # how tlsmatrix's own downloads show up in an AIA server log
+# Bounds of one run's downloads (AIAFetcher): how many URLs, and how long in total.
+MAX_FETCHES = 8
+TOTAL_SECONDS = 15.0
+PER_URL_SECONDS = 5.0
 
 
 class AIAFetchError(Exception):
@@ -25,6 +33,7 @@ class AIAFetchError(Exception):
 class Fetched:
     url: str
     certificates: tuple[x509.Certificate, ...]
+    form: str = ""  # "DER", "PEM", "PKCS#7 DER" or "PKCS#7 PEM"
 
 
 class _Redirects(urllib.request.HTTPRedirectHandler):
@@ -33,7 +42,23 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         if urlsplit(newurl).scheme not in ALLOWED_SCHEMES:
             raise AIAFetchError(f"{req.full_url} redirects to a non-http(s) URL: {newurl}")
+        if _origin(newurl) != _origin(req.full_url):
+            # An AIA URL is the CA's own; a hop to another host is not followed (it could
+            # point anywhere, including this machine's private services).
+            raise AIAFetchError(
+                f"AIA download {req.full_url}: redirect refused (to another host: {newurl})"
+            )
         return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _origin(url: str) -> tuple[str, int | None]:
+    parts = urlsplit(url)
+    default = 443 if parts.scheme.lower() == "https" else 80
+    try:
+        port = parts.port or default
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port
 
 
 def _opener() -> urllib.request.OpenerDirector:
@@ -50,7 +75,7 @@ def fetch_issuer(url: str, timeout: float) -> Fetched:
     if scheme not in ALLOWED_SCHEMES:
         raise AIAFetchError(f"refusing to fetch {url}: only http and https AIA URLs are followed")
     started = time.monotonic()
-    request = urllib.request.Request(url, headers={"User-Agent": "tlsmatrix fix-chain"})
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with _opener().open(request, timeout=timeout) as response:
             body = response.read(MAX_BYTES + 1)
@@ -68,25 +93,115 @@ def fetch_issuer(url: str, timeout: float) -> Fetched:
         raise AIAFetchError(f"AIA download {url} failed: {reason}") from None
     if len(body) > MAX_BYTES:
         raise AIAFetchError(f"AIA download {url} is larger than {MAX_BYTES} bytes")
-    certificates = parse_certificates(body)
+    certificates, form = parse_with_form(body)
     if not certificates:
         raise AIAFetchError(f"AIA download {url} holds no certificate (DER, PEM or PKCS#7)")
-    return Fetched(url, certificates)
+    return Fetched(url, certificates, form or "")
 
 
 def parse_certificates(body: bytes) -> tuple[x509.Certificate, ...]:
     """Certificates in DER, PEM or PKCS#7 form; empty when none parses."""
+    return parse_with_form(body)[0]
+
+
+def parse_with_form(body: bytes) -> tuple[tuple[x509.Certificate, ...], str | None]:
+    """The certificates in ``body`` and the form they came in ("DER", "PEM", "PKCS#7 DER",
+    "PKCS#7 PEM"); ((), None) when none parses."""
     parsers = (
-        lambda b: [x509.load_der_x509_certificate(b)],
-        x509.load_pem_x509_certificates,
-        pkcs7.load_der_pkcs7_certificates,
-        pkcs7.load_pem_pkcs7_certificates,
+        ("DER", lambda b: [x509.load_der_x509_certificate(b)]),
+        ("PEM", x509.load_pem_x509_certificates),
+        ("PKCS#7 DER", pkcs7.load_der_pkcs7_certificates),
+        ("PKCS#7 PEM", pkcs7.load_pem_pkcs7_certificates),
     )
-    for parse in parsers:
+    for form, parse in parsers:
         try:
             found = parse(body)
         except Exception:  # noqa: BLE001 - try the next form
             continue
         if found:
-            return tuple(found)
-    return ()
+            return tuple(found), form
+    return (), None
+
+
+@dataclass(frozen=True)
+class AIAFetch:
+    """One download tlsmatrix made: what it asked for and what it got. ``certificates``
+    are DER; ``error`` is one line when the download failed or was not attempted."""
+
+    url: str
+    started_at: float  # time.time()
+    elapsed_ms: float
+    certificates: tuple[bytes, ...] = ()
+    error: str | None = None
+    form: str = ""  # how the answer was encoded, when it held certificates
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, object]:
+        import hashlib
+
+        return {
+            "url": self.url,
+            "started_at": self.started_at,
+            "elapsed_ms": self.elapsed_ms,
+            "certificates": [hashlib.sha256(d).hexdigest() for d in self.certificates],
+            "form": self.form,
+            "error": self.error,
+        }
+
+
+@dataclass
+class AIAFetcher:
+    """Downloads for one run, each URL once, within ``max_fetches`` and ``total_seconds``.
+    Thread-safe; ``record`` lists every attempt in order."""
+
+    max_fetches: int = MAX_FETCHES
+    total_seconds: float = TOTAL_SECONDS
+    per_url_seconds: float = PER_URL_SECONDS
+    enabled: bool = True
+    _done: dict[str, AIAFetch] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _spent: float = 0.0
+
+    @property
+    def record(self) -> tuple[AIAFetch, ...]:
+        with self._lock:
+            return tuple(self._done.values())
+
+    def fetch(self, url: str) -> AIAFetch:
+        """The download of ``url`` (cached); a refused or failed one has ``error`` set."""
+        with self._lock:
+            if url in self._done:
+                return self._done[url]
+            refusal = None
+            if not self.enabled:
+                refusal = "AIA downloads are turned off"
+            elif len(self._done) >= self.max_fetches:
+                refusal = f"not downloaded: the run's limit of {self.max_fetches} AIA URLs"
+            elif self._spent >= self.total_seconds:
+                refusal = (
+                    f"not downloaded: the run's {self.total_seconds:.0f}s of AIA time is spent"
+                )
+            if refusal is not None:
+                result = AIAFetch(url, time.time(), 0.0, error=refusal)
+                self._done[url] = result
+                return result
+            budget = min(self.per_url_seconds, self.total_seconds - self._spent)
+        started, clock = time.time(), time.monotonic()
+        try:
+            got = fetch_issuer(url, timeout=max(budget, 0.1))
+            from cryptography.hazmat.primitives.serialization import Encoding
+
+            ders = tuple(c.public_bytes(Encoding.DER) for c in got.certificates)
+            result = AIAFetch(url, started, _ms(clock), certificates=ders, form=got.form)
+        except AIAFetchError as exc:
+            result = AIAFetch(url, started, _ms(clock), error=str(exc))
+        with self._lock:
+            self._spent += time.monotonic() - clock
+            return self._done.setdefault(url, result)
+
+
+def _ms(since: float) -> float:
+    return round((time.monotonic() - since) * 1000, 1)

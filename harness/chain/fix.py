@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from tlsmatrix.chain.aia import AIAFetchError, fetch_issuer
 from tlsmatrix.chain.analysis import signature_verifies
 from tlsmatrix.chain.verify import StoreVerdict, verify_against
-from tlsmatrix.explain.explanations import short_name
+from tlsmatrix.explain.names import short_name
 
 MAX_DEPTH = 6
 
@@ -67,6 +67,13 @@ def build_chain(
         current = issuer
     else:
         raise FixChainError(f"no anchor within {MAX_DEPTH} certificates: giving up")
+    top = path[-1]
+    if _self_signed(top) and not any(_issued_by(top, root) for root in roots):
+        # say it in words rather than pass the verifier's internals through
+        raise FixChainError(
+            f"the chain ends at the root '{_name(top)}', which the trust bundle does not "
+            "contain: serving more certificates cannot fix that"
+        )
     chain = tuple(c for c in path if not _self_signed(c) or c is path[0])
     verdict = verify_against(chain[0], chain[1:], roots, hostname)
     if not verdict.ok:

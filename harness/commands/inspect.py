@@ -28,10 +28,13 @@ def command_inspect(args: argparse.Namespace) -> int:
     [target] = apply_resolve([target], [parse_resolve(r) for r in args.resolve])
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
 
+    from tlsmatrix.chain.aia import AIAFetcher
     from tlsmatrix.chain.inspection import inspect_chain
 
-    inspection = inspect_chain(target, args.timeout)
-    stores = store_verdicts(inspection, target.host, ca_file)
+    stores = known_stores(ca_file)
+    paths = [s["store"] for s in stores if s["store"]]
+    inspection = inspect_chain(target, args.timeout, stores=paths, fetcher=AIAFetcher())
+    store_verdicts(inspection, stores)
     if args.format == "json":
         from tlsmatrix.explain.explanations import fix_advice
 
@@ -42,56 +45,125 @@ def command_inspect(args: argparse.Namespace) -> int:
     return 0 if inspection.report is not None else 1
 
 
-def store_verdicts(inspection: Any, hostname: str, ca_file: str | None) -> list[dict[str, Any]]:
-    """Each distinct trust store (the clients' native ones and --ca-file) and whether the
-    presented chain verifies against it."""
-    from cryptography import x509
-    from tlsmatrix.chain.verify import verify_against
-    from tlsmatrix.explain.explanations import short_name
+def known_stores(ca_file: str | None) -> list[dict[str, Any]]:
+    """Each distinct trust store: --ca-file and the native store of every client here,
+    with the clients that use it and whether any of them anchors at an intermediate."""
     from tlsmatrix.runner.pool import collect_infos, load_clients
-    from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError
 
     stores: dict[str, dict[str, Any]] = {}
     if ca_file:
-        stores[ca_file] = {"store": ca_file, "origin": "--ca-file", "clients": []}
+        stores[ca_file] = {"store": ca_file, "origin": "--ca-file", "clients": [], "partial": []}
     for info in collect_infos(load_clients(None)).values():
         trust = info.native_trust
         if not info.available or trust is None:
             continue
         key = trust.path or f"({trust.origin})"
-        entry = stores.setdefault(key, {"store": trust.path, "origin": trust.origin, "clients": []})
+        entry = stores.setdefault(
+            key, {"store": trust.path, "origin": trust.origin, "clients": [], "partial": []}
+        )
         entry["clients"].append(info.name)
-    certs = []
-    for der in inspection.captured.certificates:
-        try:
-            certs.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            continue
-    for entry in stores.values():
-        if not certs:
-            entry.update(verdict="error", detail="no certificate captured")
+        if info.partial_chain:
+            entry["partial"].append(info.name)
+    return list(stores.values())
+
+
+def store_verdicts(inspection: Any, stores: list[dict[str, Any]]) -> None:
+    """Judge the paths for each store, in place: ``verdict`` (accept/reject/unknown/error),
+    ``detail`` saying what the path lacks in plain words, and ``path`` (subjects, leaf
+    first). A store whose clients anchor at an intermediate gets ``partial_chain_verdict``
+    when that changes the answer."""
+    from tlsmatrix.chain.diagnosis import VERIFIED, ClientView
+
+    graph = inspection.graph
+    errors = dict(graph.store_errors) if graph is not None else {}
+    for entry in stores:
+        entry.pop("partial_chain_verdict", None)
+        if inspection.report is None or graph is None:
+            entry.update(verdict="error", detail="no certificate captured", path=[])
             continue
         if not entry["store"]:
             entry.update(verdict="unknown", detail="built-in store, contents not inspectable")
+            entry["path"] = []
             continue
-        try:
-            roots = TrustBundle.load(entry["store"]).certificates
-        except TrustBundleError as exc:
-            entry.update(verdict="error", detail=str(exc))
+        if entry["store"] in errors:
+            entry.update(verdict="error", detail=errors[entry["store"]], path=[])
             continue
-        result = verify_against(certs[0], certs[1:], roots, hostname)
-        detail = result.detail
-        missing = inspection.report.missing_issuer if inspection.report else None
-        if (
-            not result.ok
-            and missing
-            and not TrustBundle.load(entry["store"]).contains_subject(missing)
-        ):
-            detail = f"no path: '{short_name(missing)}' is neither sent nor in this store"
+        strict = graph.verdict_for(ClientView(entry["store"], partial_chain=False))
         entry.update(
-            verdict="accept" if result.ok else "reject", detail=detail, path=list(result.path)
+            verdict="accept" if strict is not None and strict.kind == VERIFIED else "reject",
+            detail=path_detail(strict),
+            path=[link.subject for link in strict.path.links] if strict else [],
+            form=dict(graph.store_forms).get(entry["store"], ""),
         )
-    return list(stores.values())
+        if entry.get("partial"):
+            loose = graph.verdict_for(ClientView(entry["store"], partial_chain=True))
+            if loose is not None and strict is not None and loose.kind != strict.kind:
+                entry["partial_chain_verdict"] = {
+                    "clients": entry["partial"],
+                    "verdict": "accept" if loose.kind == VERIFIED else "reject",
+                    "detail": path_detail(loose),
+                }
+
+
+def path_detail(verdict: Any) -> str:
+    """One plain sentence on a store's best path: never a verifier library's internals."""
+    from tlsmatrix.chain import diagnosis as d
+    from tlsmatrix.explain.names import short_name
+
+    if verdict is None:
+        return "no path could be built from the leaf"
+    at = verdict.at
+    name = short_name(at.subject)
+    if verdict.kind == d.VERIFIED:
+        kind = "self-signed root" if at.self_signed else "intermediate (partial chain)"
+        return f"path ends at the {kind} '{name}' in this store"
+    if verdict.kind == d.MISSING_LINK:
+        child = verdict.path.links[verdict.path.links.index(at) - 1]
+        return (
+            f"no path: the intermediate '{name}' (issuer of '{short_name(child.subject)}') is "
+            f"neither sent nor in this store; held by {d.supplied_by(at)}"
+        )
+    if verdict.kind == d.INTERMEDIATE_REFUSED:
+        return (
+            f"this store holds the intermediate '{name}' but no root for it: only clients that "
+            "take an intermediate in the store as an anchor accept (not OpenSSL's default)"
+        )
+    if verdict.kind == d.UNTRUSTED_ROOT:
+        return f"no path: the chain ends at the root '{name}', which this store does not contain"
+    if verdict.kind == d.SELF_SIGNED:
+        return f"the leaf '{name}' is self-signed and not in this store"
+    return (
+        f"no path: the issuer of '{name}', '{short_name(at.issuer)}', is neither sent nor in "
+        "this store, and nothing tlsmatrix can see supplies it"
+    )
+
+
+def path_lines(inspection: Any) -> list[str]:
+    """The candidate paths, one line each: every link and where it came from."""
+    from tlsmatrix.explain.names import short_name
+
+    graph = inspection.graph
+    if graph is None or not graph.paths:
+        return []
+    out = ["Paths from the leaf:"]
+    for n, path in enumerate(graph.paths, 1):
+        parts = []
+        for link in path.links:
+            where = ["sent"] if link.sent else []
+            where += [f"store {s}" for s in link.stores()]
+            where += [f"AIA {u}" for u in link.aia_urls_fetched()]
+            parts.append(f"{short_name(link.subject)} [{', '.join(where) or '?'}]")
+        end = {
+            "root": "ends at a self-signed root",
+            "no_issuer": f"issuer '{short_name(path.top.issuer)}' not found anywhere",
+            "loop": "loops",
+            "too_deep": "too deep, stopped",
+        }[path.ends]
+        out.append(f"  {n}. " + " <- ".join(parts) + f"  ({end})")
+    for fetch in graph.fetches:
+        got = f"{len(fetch.certificates)} certificate(s), {fetch.form}" if fetch.ok else fetch.error
+        out.append(f"  AIA download {fetch.url}: {got}")
+    return out
 
 
 def render(inspection: Any, stores: list[dict[str, Any]]) -> str:
@@ -151,14 +223,24 @@ def render(inspection: Any, stores: list[dict[str, Any]]) -> str:
         out.extend(f"  {i.code}: {i.message}" for i in report.issues)
     else:
         out.append("Issues: none")
+    lines = path_lines(inspection)
+    if lines:
+        out.append("")
+        out.extend(lines)
     out.append("")
     out.append("Trust stores:")
     for s in stores:
         who = f" (used by {', '.join(s['clients'])})" if s["clients"] else ""
         name = s["store"] or s["origin"]
-        out.append(f"  {s['verdict'].upper():7} {name} [{s['origin']}]{who}")
-        if s["verdict"] != "accept":
-            out.append(f"          {s['detail']}")
+        form = f", {s['form']}" if s.get("form") and s["form"] != "PEM" else ""
+        out.append(f"  {s['verdict'].upper():7} {name} [{s['origin']}{form}]{who}")
+        out.append(f"          {s['detail']}")
+        partial = s.get("partial_chain_verdict")
+        if partial:
+            out.append(
+                f"          for {', '.join(partial['clients'])} (partial chain): "
+                f"{partial['verdict'].upper()}: {partial['detail']}"
+            )
     fix = fix_advice(report)
     if fix:
         out.append("")

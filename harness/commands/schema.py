@@ -1,4 +1,4 @@
-"""``tlsmatrix schema``: print the JSON Schema of the tlsmatrix/1 report."""
+"""``tlsmatrix schema``: print the JSON Schema of the tlsmatrix/2 report."""
 
 from __future__ import annotations
 

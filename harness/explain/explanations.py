@@ -22,13 +22,18 @@ from tlsmatrix.chain.analysis import (
     WEAK_SIGNATURE,
     ChainReport,
 )
-from tlsmatrix.clients.base import ClientInfo, Observation, Reason, TrustUsed, Verdict
+from tlsmatrix.clients.base import (
+    ClientInfo,
+    Observation,
+    Reason,
+    ReasonSource,
+    TrustUsed,
+    Verdict,
+)
+from tlsmatrix.explain.names import short_name
 from tlsmatrix.results.model import Divergence, grouped
 
 UNEXPLAINED = "unexplained"
-
-# How a client's AIA downloads show up in the AIA server's log.
-AIA_USER_AGENTS = {"java": "Java/", "java-aia": "Java/", "chromium": "Chrome/"}
 
 
 class AIALogEntry(Protocol):
@@ -45,6 +50,7 @@ class Evidence:
     infos: Mapping[str, ClientInfo]
     reports: Mapping[str, ChainReport | None]  # target name -> analysis of what it sent
     aia_log: Sequence[AIALogEntry] = ()
+    graphs: Mapping[str, Any] = field(default_factory=dict)  # target -> ChainGraph
     _bundles: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def bundle(self, path: str | None) -> Any:
@@ -59,18 +65,6 @@ class Evidence:
             except TrustBundleError:
                 self._bundles[path] = None
         return self._bundles[path]
-
-
-def short_name(name: str | None) -> str:
-    """'CN=Lab Intermediate CA,O=Lab' -> 'Lab Intermediate CA' (else the first value)."""
-    if not name:
-        return "?"
-    parts = [p.partition("=") for p in name.split(",")]
-    for key, _, value in parts:
-        if key.strip().upper() == "CN" and value:
-            return value.strip()
-    first = parts[0][2].strip()
-    return first or name
 
 
 def trust_phrase(trust: TrustUsed | None) -> str:
@@ -101,14 +95,17 @@ def _contains(evidence: Evidence, trust: TrustUsed | None, name: str | None) -> 
     return None if bundle is None else bool(bundle.contains_subject(name))
 
 
-def aia_fetches(evidence: Evidence, client: str, report: ChainReport) -> list[AIALogEntry]:
-    """AIA log entries that show ``client`` downloading the leaf's issuer."""
+def aia_fetches(
+    evidence: Evidence, obs: Observation, info: ClientInfo | None, report: ChainReport
+) -> list[AIALogEntry]:
+    """AIA log entries that show this probe downloading the leaf's issuer: matched by the
+    client's measured AIA User-Agent and the probe's time window, never by its name."""
+    from tlsmatrix.explain.path_text import log_entries_for
+
     leaf = report.leaf
-    hint = AIA_USER_AGENTS.get(client)
-    if leaf is None or not leaf.aia_ca_issuers or not hint:
+    if leaf is None or not leaf.aia_ca_issuers:
         return []
-    paths = {_url_path(u) for u in leaf.aia_ca_issuers}
-    return [e for e in evidence.aia_log if e.path in paths and hint in (e.user_agent or "")]
+    return log_entries_for(obs, info, leaf.aia_ca_issuers, evidence.aia_log)
 
 
 def _url_path(url: str) -> str:
@@ -149,10 +146,29 @@ def explain_row(obs: Observation, evidence: Evidence) -> str:
         return (
             "no chain could be captured from the server, so the verdict cannot be "
             "checked against what it sends."
-        )
+        ) + _provisional(obs)
     if obs.verdict is Verdict.ACCEPT:
         return _explain_accept(obs, evidence, info, report)
-    return _explain_reject(obs, evidence, info, report) + env_note(obs.trust)
+    text = _explain_reject(obs, evidence, info, report) + env_note(obs.trust)
+    return text + _provisional(obs)
+
+
+def _provisional(obs: Observation) -> str:
+    if obs.reason_source is not ReasonSource.INFERRED:
+        return ""
+    return (
+        f" Provisional: '{obs.reason.value}' is inferred; neither the client's own signal "
+        "nor the chain decides it."
+    )
+
+
+def _verdict(obs: Observation, evidence: Evidence, info: ClientInfo | None) -> Any:
+    graph = evidence.graphs.get(obs.target)
+    if graph is None:
+        return None, None
+    from tlsmatrix.explain.refine import path_verdict
+
+    return graph, path_verdict(obs, graph, info)
 
 
 def _explain_accept(
@@ -160,10 +176,17 @@ def _explain_accept(
 ) -> str:
     codes = report.issue_codes
     notes: list[str] = []
-    if INCOMPLETE in codes:
+    graph, verdict = _verdict(obs, evidence, info)
+    if graph is not None:
+        from tlsmatrix.explain.path_text import accept_text
+
+        notes.append(
+            accept_text(obs, info, graph, verdict, trust_phrase(obs.trust), evidence.aia_log)
+        )
+    elif INCOMPLETE in codes:
         missing = report.missing_issuer
         holds = _contains(evidence, obs.trust, missing)
-        fetched = aia_fetches(evidence, obs.client, report)
+        fetched = aia_fetches(evidence, obs, info, report)
         if holds:
             notes.append(
                 f"accepted although the server does not send '{short_name(missing)}': "
@@ -200,8 +223,16 @@ def _explain_accept(
                 f"accepted: the chain leads to '{short_name(anchor)}', which "
                 f"{trust_phrase(obs.trust)} contains."
             )
+        elif anchor and holds is False:
+            notes.append(
+                f"accepted although the chain leads to '{short_name(anchor)}', which "
+                f"{trust_phrase(obs.trust)} does not contain: {UNEXPLAINED}."
+            )
         else:
-            notes.append("accepted: the chain verified against " + trust_phrase(obs.trust) + ".")
+            notes.append(
+                f"accepted: the chain verified against {trust_phrase(obs.trust)} "
+                "(contents not inspectable, so the anchor cannot be named)."
+            )
     return " ".join(notes) + env_note(obs.trust)
 
 
@@ -210,6 +241,18 @@ def _explain_reject(
 ) -> str:
     reason = obs.reason
     leaf = report.leaf
+    graph, verdict = _verdict(obs, evidence, info)
+    if graph is not None and reason in _PATH_REASONS and _agrees(obs, report, verdict):
+        from tlsmatrix.explain.path_text import reject_text
+
+        text = reject_text(obs, info, graph, verdict, trust_phrase(obs.trust))
+        if text is not None:
+            return text
+    if reason is Reason.UNKNOWN_ISSUER:
+        return (
+            f"rejected: the issuer of '{short_name(_top_subject(report))}' is unknown to the "
+            f"client, and the evidence cannot tell a missing intermediate from an untrusted root."
+        )
     if reason is Reason.INCOMPLETE_CHAIN:
         missing = report.missing_issuer or report.expected_anchor
         holds = _contains(evidence, obs.trust, missing)
@@ -269,7 +312,23 @@ def _explain_reject(
     if reason is Reason.REVOKED:
         urls = ", ".join(leaf.crl_urls) if leaf and leaf.crl_urls else "its CRL"
         return f"rejected: the leaf is listed as revoked ({urls})."
-    return f"rejected ({reason.value}): {obs.detail[:160]}"
+    return f"rejected ({reason.value}) on the client's own signal: {obs.detail[:160]}"
+
+
+def _agrees(obs: Observation, report: ChainReport, verdict: Any) -> bool:
+    """Whether the path verdict tells the story of this row's reason: always for a reason
+    the graph decided; for the client's own precise reason only when the graph names the
+    same cause (else the graph would explain a different failure)."""
+    if obs.reason_source is not ReasonSource.CLIENT or verdict is None:
+        return True
+    from tlsmatrix.explain.refine import chain_reason
+
+    return chain_reason(report, verdict)[0] is obs.reason
+
+
+_PATH_REASONS = frozenset(
+    {Reason.INCOMPLETE_CHAIN, Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER, Reason.SELF_SIGNED}
+)
 
 
 def _aia_clause(
@@ -280,7 +339,7 @@ def _aia_clause(
         return "the client does not fetch intermediates via AIA"
     if leaf is None or not leaf.aia_ca_issuers:
         return "the leaf names no AIA caIssuers URL to fetch it from"
-    fetched = aia_fetches(evidence, obs.client, report)
+    fetched = aia_fetches(evidence, obs, info, report)
     if fetched:
         e = fetched[0]
         outcome = f"status {e.status}" if e.status is not None else "no answer"

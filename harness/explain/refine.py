@@ -1,61 +1,108 @@
-"""Refining a client's "issuer unknown" into the reason the captured chain shows.
+"""Refining a client's "issuer unknown" or "invalid" into the reason the evidence shows.
 
 Java, GnuTLS, wget and Chromium say the same thing for a missing intermediate, an
-untrusted root and a self-signed leaf; OpenSSL's codes 2/20/21 cover the first two.
-What the server actually sent tells them apart.
+untrusted root and a self-signed leaf; OpenSSL's codes 2/20/21 cover the first two. The
+paths over what the server sent, this client's trust store and the issuers AIA serves
+(:mod:`tlsmatrix.chain.diagnosis`) tell them apart. A reason the graph decides gets
+``reason_source=chain``; one it cannot decide stays provisional with ``inferred`` (and
+"issuer unknown" then becomes ``unknown_issuer``, never a guess between the two).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from tlsmatrix.chain.analysis import (
     CONTAINS_ANCHOR,
     HOSTNAME_MISMATCH,
-    INCOMPLETE,
     WEAK_KEY,
     WEAK_SIGNATURE,
     ChainReport,
 )
-from tlsmatrix.clients.base import Observation, Reason, Verdict
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, ReasonSource, Verdict
 
-_REFINABLE = frozenset({Reason.INCOMPLETE_CHAIN, Reason.UNTRUSTED_ROOT, Reason.SELF_SIGNED})
+if TYPE_CHECKING:
+    from tlsmatrix.chain.diagnosis import ChainGraph, ClientView, PathVerdict
+
+_REFINABLE = frozenset(
+    {Reason.INCOMPLETE_CHAIN, Reason.UNTRUSTED_ROOT, Reason.SELF_SIGNED, Reason.UNKNOWN_ISSUER}
+)
 
 
-def refine_reason(obs: Observation, report: ChainReport | None) -> Observation:
-    """The observation with its reason decided by the chain, when the client's own
-    signal was only "issuer unknown" or "certificate invalid". Anything else is returned
-    unchanged."""
-    if obs.verdict is not Verdict.REJECT or report is None:
+def refine_reason(
+    obs: Observation,
+    report: ChainReport | None,
+    graph: ChainGraph | None = None,
+    info: ClientInfo | None = None,
+) -> Observation:
+    """The observation with its reason decided by the evidence when the client's own
+    signal was only "issuer unknown" or "certificate invalid", and ``reason_source`` set
+    to say how. Anything else is returned unchanged."""
+    if obs.verdict is not Verdict.REJECT:
         return obs
     if obs.certificate_invalid:
-        reason = invalid_reason(report, obs.reason)
-        return obs if reason is None else replace(obs, reason=reason)
-    if not obs.issuer_unknown:
+        reason = invalid_reason(report, obs.reason) if report is not None else None
+        if reason is None:
+            return replace(obs, reason_source=ReasonSource.INFERRED)
+        return replace(obs, reason=reason, reason_source=ReasonSource.CHAIN)
+    if not obs.issuer_unknown or obs.reason not in _REFINABLE:
         return obs
-    if obs.reason not in _REFINABLE:
-        return obs
-    reason = chain_reason(report)
-    return obs if reason is None or reason is obs.reason else replace(obs, reason=reason)
+    if report is None:
+        return replace(obs, reason=Reason.UNKNOWN_ISSUER, reason_source=ReasonSource.INFERRED)
+    verdict = path_verdict(obs, graph, info)
+    reason, decisive = chain_reason(report, verdict)
+    source = ReasonSource.CHAIN if decisive else ReasonSource.INFERRED
+    return replace(obs, reason=reason, reason_source=source)
 
 
-def chain_reason(report: ChainReport) -> Reason | None:
-    """Which "issuer unknown" this chain produces: a self-signed leaf, a missing
-    intermediate, or a path that ends at an anchor the client does not trust."""
-    leaf = report.leaf
-    if leaf is None or leaf.error:
+def client_view(obs: Observation, info: ClientInfo | None) -> ClientView:
+    """The path-building facts of the client behind ``obs``: the store it used (when one
+    can be read), its anchor rule and whether it downloads issuers itself."""
+    from tlsmatrix.chain.diagnosis import ClientView
+
+    store = obs.trust.path if obs.trust is not None else None
+    return ClientView(
+        store,
+        partial_chain=bool(info and info.partial_chain),
+        fetches_aia=bool(info and info.fetches_aia),
+    )
+
+
+def path_verdict(
+    obs: Observation, graph: ChainGraph | None, info: ClientInfo | None
+) -> PathVerdict | None:
+    if graph is None:
         return None
-    if leaf.self_signed:
-        return Reason.SELF_SIGNED
-    codes = report.issue_codes
-    if INCOMPLETE in codes:
-        return Reason.INCOMPLETE_CHAIN
-    if CONTAINS_ANCHOR in codes or report.expected_anchor is not None:
-        # the sent path reaches a root (sent, or named as the issuer of the last CA sent)
-        # that this client does not trust
-        return Reason.UNTRUSTED_ROOT
-    return None
+    return graph.verdict_for(client_view(obs, info))
+
+
+def chain_reason(report: ChainReport, verdict: PathVerdict | None = None) -> tuple[Reason, bool]:
+    """Which "issuer unknown" this is, and whether the evidence decides it: a self-signed
+    leaf, a missing intermediate (at any depth), a path ending at an anchor the client does
+    not take, or (undecided) ``unknown_issuer``."""
+    from tlsmatrix.chain import diagnosis as d
+
+    leaf = report.leaf
+    if leaf is not None and not leaf.error and leaf.self_signed:
+        return Reason.SELF_SIGNED, True
+    if verdict is None:
+        # Only the sent list: it decides nothing but a sent root the client refused.
+        if CONTAINS_ANCHOR in report.issue_codes:
+            return Reason.UNTRUSTED_ROOT, True
+        return Reason.UNKNOWN_ISSUER, False
+    decided = {
+        d.MISSING_LINK: Reason.INCOMPLETE_CHAIN,
+        d.INTERMEDIATE_REFUSED: Reason.UNTRUSTED_ROOT,
+        d.UNTRUSTED_ROOT: Reason.UNTRUSTED_ROOT,
+        d.SELF_SIGNED: Reason.SELF_SIGNED,
+    }
+    if verdict.kind in decided:
+        return decided[verdict.kind], True
+    # unknown_issuer, or a path this client could have built (then its refusal is not
+    # about the issuer at all, and the evidence does not say what it was about)
+    return Reason.UNKNOWN_ISSUER, False
 
 
 # Chain issues that make a verifier call a certificate invalid, most specific first.

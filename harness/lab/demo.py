@@ -51,16 +51,13 @@ def run_demo(
         pair = [c for c in clients if c.name in ("curl", "requests")]
         if len(pair) == 2:
             swapped = {"curl": CERTIFI, "requests": LAPTOP}
-            scene(
+            swap = scene(
                 "2. Swap the stores: requests gets the laptop's store, curl gets certifi's",
                 broken.target,
                 pair,
                 swapped,
             )
-            write(
-                "   requests now accepts and curl now rejects: the difference was the trust "
-                "store, not the library.\n"
-            )
+            write(swap_summary(swap.run))
         write(_diagnosis(first.run))
         scene(
             "4. The fix: the same leaf and key, now served with Lab Intermediate CA after it",
@@ -77,6 +74,23 @@ def run_demo(
         else:
             write("   Every client accepts the full chain, whichever store it has.\n")
     return scenes
+
+
+def swap_summary(run: RunResult) -> str:
+    """What the store swap showed, from its results: the trust-store sentence only when
+    requests really accepted and curl really rejected."""
+    verdicts = {o.client: o.verdict for o in run.results}
+    requests, curl = verdicts.get("requests"), verdicts.get("curl")
+    if requests is Verdict.ACCEPT and curl is Verdict.REJECT:
+        return (
+            "   requests now accepts and curl now rejects: the difference was the trust "
+            "store, not the library.\n"
+        )
+    shown = ", ".join(
+        f"{name} {v.value if v else 'no result'}"
+        for name, v in (("requests", requests), ("curl", curl))
+    )
+    return f"   After the swap: {shown}; the swap alone does not explain the difference.\n"
 
 
 def _intro(url: str, aia_url: str, stores: dict[str, str]) -> str:

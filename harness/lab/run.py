@@ -76,7 +76,12 @@ def run_lab(
     ``profile_for`` (else ``default_profile``)."""
     profile_for = dict(profile_for or {})
     profiles = {c.name: profile_for.get(c.name, default_profile) for c in clients}
-    plan = TrustPlan(per_client={n: trust_profiles[p] for n, p in profiles.items()})
+    # Every profile is a store the diagnosis may read to name a missing link, even the ones
+    # no client was given (the workstation profile holds the lab's intermediate).
+    plan = TrustPlan(
+        per_client={n: trust_profiles[p] for n, p in profiles.items()},
+        known_stores=tuple(str(p) for p in trust_profiles.values()),
+    )
     run = run_matrix(
         [t.target for t in targets],
         clients,

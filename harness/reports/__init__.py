@@ -40,7 +40,7 @@ def document(
     expectations: ExpectationResult | None = None,
     shard: Shard | None = None,
 ) -> dict[str, Any]:
-    """The tlsmatrix/1 JSON document: the run, plus ``shard`` and ``expectations`` when
+    """The tlsmatrix/2 JSON document: the run, plus ``shard`` and ``expectations`` when
     given (see ``tlsmatrix schema``)."""
     from tlsmatrix.results.model import to_dict
 

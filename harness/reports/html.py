@@ -15,10 +15,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tlsmatrix.clients.base import Observation, Verdict
+from tlsmatrix.clients.base import Observation, ReasonSource, Verdict
 from tlsmatrix.reports import grid
 from tlsmatrix.results.expectations import ExpectationResult
-from tlsmatrix.results.model import RunResult
+from tlsmatrix.results.model import INFERRED_NOTE, RunResult, reason_text
 
 # Solid fills, also checked by the screenshot test (pixels of the matrix).
 COLOURS = {
@@ -175,7 +175,7 @@ def _matrix(
             title = o.detail or o.reason.value
             if violated:
                 title = "; ".join(v.message() for v in violated) + " — " + title
-            reason = "" if o.verdict is Verdict.ACCEPT else f"<small>{esc(o.reason.value)}</small>"
+            reason = "" if o.verdict is Verdict.ACCEPT else f"<small>{esc(reason_text(o))}</small>"
             row.append(
                 f'<td class="{" ".join(classes)}" style="{_verdict_style(o.verdict)}" '
                 f'title="{esc(title)}">{SYMBOLS[o.verdict]} {esc(o.verdict.value)}{reason}</td>'
@@ -187,6 +187,8 @@ def _matrix(
         f'<span style="{_verdict_style(v)}">{SYMBOLS[v]} {v.value}</span>' for v in Verdict
     )
     note = " A framed cell broke an expectation." if expectations is not None else ""
+    if any(o.reason_source is ReasonSource.INFERRED for o in cells.values()):
+        note += " " + esc(INFERRED_NOTE)
     out.append(f'<p class="legend">{legend}{note}</p>')
     return out
 
@@ -227,7 +229,7 @@ def _target_section(
         out.append(
             f"<tr><td>{esc(o.client)}</td>"
             f'<td><span class="pill" style="{_verdict_style(o.verdict)}">{esc(o.verdict.value)}'
-            f"</span></td><td>{esc(o.reason.value)}</td>"
+            f"</span></td><td>{esc(reason_text(o))}</td>"
             f'<td class="detail">{detail}</td><td>{esc(o.tls_version or "-")}</td>'
             f"<td>{esc(trust)}</td><td>{o.elapsed_ms / 1000:.2f}s</td></tr>"
         )

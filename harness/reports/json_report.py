@@ -1,4 +1,4 @@
-"""The JSON report (schema tlsmatrix/1): the complete, reloadable record of a run."""
+"""The JSON report (schema tlsmatrix/2): the complete, reloadable record of a run."""
 
 from __future__ import annotations
 

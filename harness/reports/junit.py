@@ -33,7 +33,11 @@ def _seconds(ms: float) -> str:
 
 
 def _system_out(o: Observation) -> str:
-    lines = [f"verdict: {o.verdict.value}", f"reason: {o.reason.value}"]
+    lines = [
+        f"verdict: {o.verdict.value}",
+        f"reason: {o.reason.value}",
+        f"reason_source: {o.reason_source.value}",
+    ]
     if o.detail:
         lines.append(f"detail: {o.detail}")
     if o.verify_code is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 
-from tlsmatrix.clients.base import Observation, Verdict
+from tlsmatrix.clients.base import Observation, ReasonSource, Verdict
 from tlsmatrix.reports import grid
 from tlsmatrix.results.expectations import ExpectationResult
-from tlsmatrix.results.model import RunResult
+from tlsmatrix.results.model import INFERRED_NOTE, RunResult, reason_text
 
 ICONS = {
     Verdict.ACCEPT: "✅",
@@ -41,10 +41,10 @@ def cell_text(obs: Observation | None) -> str:
     if obs.verdict is Verdict.ACCEPT:
         return f"{icon} accept"
     if obs.verdict is Verdict.REJECT:
-        return f"{icon} {md_escape(obs.reason.value)}"
+        return f"{icon} {md_escape(reason_text(obs))}"
     if obs.verdict is Verdict.SKIPPED:
         return f"{icon} skipped"
-    return f"{icon} {obs.verdict.value}: {md_escape(obs.reason.value)}"
+    return f"{icon} {obs.verdict.value}: {md_escape(reason_text(obs))}"
 
 
 def render_markdown(run: RunResult, expectations: ExpectationResult | None = None) -> str:
@@ -66,6 +66,8 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
     out += [headline, ""]
     if run.partial:
         out += ["> **Partial results:** the run was interrupted or a shard is missing.", ""]
+    if any(o.reason_source is ReasonSource.INFERRED for o in run.results):
+        out += [f"> {md_escape(INFERRED_NOTE)}", ""]
     if targets:
         out.append("| target | " + " | ".join(md_escape(c) for c in clients) + " |")
         out.append("|---|" + "---|" * len(clients))
@@ -111,7 +113,7 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
                 detail = (
                     o.detail if len(o.detail) <= DETAIL_WIDTH else o.detail[:DETAIL_WIDTH] + "…"
                 )
-                line = f"- {md_escape(o.client)}: {o.verdict.value} ({o.reason.value})"
+                line = f"- {md_escape(o.client)}: {o.verdict.value} ({reason_text(o)})"
                 if detail:
                     line += f" — {md_escape(detail)}"
                 if o.explanation:

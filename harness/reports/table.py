@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tabulate import tabulate
-from tlsmatrix.clients.base import TrustUsed
-from tlsmatrix.results.model import RunResult, grouped
+from tlsmatrix.clients.base import ReasonSource, TrustUsed
+from tlsmatrix.results.model import INFERRED_NOTE, RunResult, grouped, reason_text
 
 HEADERS = ("client", "verdict", "reason", "detail", "TLS", "trusted", "time")
 
@@ -37,7 +37,7 @@ def render_table(run: RunResult) -> str:
                 o.verdict.value.upper()
                 if o.verdict.value in ("accept", "reject")
                 else o.verdict.value,
-                o.reason.value,
+                reason_text(o),
                 short(o.detail, 60),
                 o.tls_version or "-",
                 trust_label(o.trust),
@@ -63,6 +63,8 @@ def render_table(run: RunResult) -> str:
         if fix:
             out.append(fix)
         out.append("")
+    if any(o.reason_source is ReasonSource.INFERRED for o in run.results):
+        out.append(INFERRED_NOTE)
     if run.partial:
         out.append("PARTIAL RESULTS: the run was interrupted.")
     return "\n".join(out).rstrip() + "\n"

@@ -16,11 +16,15 @@ from tlsmatrix.clients.base import (
     ClientInfo,
     Observation,
     Reason,
+    ReasonSource,
     TrustUsed,
     Verdict,
 )
 
-SCHEMA = "tlsmatrix/1"
+SCHEMA = "tlsmatrix/2"
+# Versions from_dict reads: /1 lacks reason_source (every reason was the client's, or a
+# refinement it did not mark) and the path fields; both load.
+READABLE_SCHEMAS = ("tlsmatrix/1", SCHEMA)
 _CORE_KEYS = frozenset(
     {
         "schema",
@@ -98,6 +102,14 @@ def label(obs: Observation) -> str:
     return f"{obs.verdict.value} ({obs.reason.value})"
 
 
+INFERRED_NOTE = "? reason inferred: provisional, no client signal or chain evidence decides it."
+
+
+def reason_text(obs: Observation) -> str:
+    """The reason as reports show it: an inferred (provisional) one carries a '?'."""
+    return obs.reason.value + ("?" if obs.reason_source is ReasonSource.INFERRED else "")
+
+
 def find_divergences(results: Iterable[Observation]) -> tuple[Divergence, ...]:
     """Per target, the clients that disagree. Skipped clients take no side; clients that
     reject for different reasons do disagree (that is often the interesting part)."""
@@ -127,22 +139,29 @@ def grouped(rows: Iterable[Observation]) -> list[tuple[list[str], str]]:
 
 
 def observation_to_dict(obs: Observation) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "target": obs.target,
         "client": obs.client,
         "verdict": obs.verdict.value,
         "reason": obs.reason.value,
+        "reason_source": obs.reason_source.value,
         "detail": obs.detail,
-        "verify_code": obs.verify_code,
         "tls_version": obs.tls_version,
         "elapsed_ms": obs.elapsed_ms,
         "trust": obs.trust.to_dict() if obs.trust else None,
         "explanation": obs.explanation,
     }
+    if obs.verify_code is not None:  # only a code the client itself gave
+        data["verify_code"] = obs.verify_code
+    if obs.started_at is not None and obs.finished_at is not None:
+        data["started_at"] = obs.started_at
+        data["finished_at"] = obs.finished_at
+    return data
 
 
 def observation_from_dict(data: Mapping[str, Any]) -> Observation:
     trust = data.get("trust")
+    started, finished = data.get("started_at"), data.get("finished_at")
     return Observation(
         target=data["target"],
         client=data["client"],
@@ -154,6 +173,9 @@ def observation_from_dict(data: Mapping[str, Any]) -> Observation:
         elapsed_ms=float(data.get("elapsed_ms") or 0.0),
         trust=TrustUsed(trust["kind"], trust["origin"], trust.get("path")) if trust else None,
         explanation=data.get("explanation") or "",
+        reason_source=ReasonSource(data.get("reason_source") or ReasonSource.CLIENT.value),
+        started_at=float(started) if started is not None else None,
+        finished_at=float(finished) if finished is not None else None,
     )
 
 
@@ -184,6 +206,9 @@ def client_info_from_dict(data: Mapping[str, Any]) -> ClientInfo:
         min_rsa_bits=int(data.get("min_rsa_bits") or 2048),
         rejects_sha1=bool(data.get("rejects_sha1", True)),
         checks_revocation=bool(data.get("checks_revocation", False)),
+        partial_chain=bool(data.get("partial_chain", False)),
+        strict_x509=bool(data.get("strict_x509", False)),
+        aia_user_agent=data.get("aia_user_agent"),
     )
 
 
@@ -210,8 +235,9 @@ def to_dict(run: RunResult) -> dict[str, Any]:
 
 
 def from_dict(data: Mapping[str, Any]) -> RunResult:
-    """Load a saved run. Raises KeyError/ValueError on a document that is not tlsmatrix/1."""
-    if data.get("schema") != SCHEMA:
+    """Load a saved run (tlsmatrix/2, or /1 from older versions). Raises
+    KeyError/ValueError on a document that is neither."""
+    if data.get("schema") not in READABLE_SCHEMAS:
         raise ValueError(f"not a {SCHEMA} document (schema={data.get('schema')!r})")
     results = tuple(observation_from_dict(o) for o in data["results"])
     divergences = tuple(

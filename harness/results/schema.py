@@ -1,6 +1,7 @@
-"""The JSON Schema (draft 2020-12) of the ``tlsmatrix/1`` report, shipped as package data
-(``harness/schemas/tlsmatrix-1.json``) so ``tlsmatrix schema`` prints what ``run`` writes.
-A test validates real runs against it, which keeps the two in sync."""
+"""The JSON Schema (draft 2020-12) of the ``tlsmatrix/2`` report, shipped as package data
+(``harness/results/schemas/tlsmatrix-2.json``; the /1 schema stays beside it for the old
+reports ``diff`` and ``merge`` still read) so ``tlsmatrix schema`` prints what ``run``
+writes. A test validates real runs against it, which keeps the two in sync."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-SCHEMA_FILE = "schemas/tlsmatrix-1.json"
+SCHEMA_FILE = "schemas/tlsmatrix-2.json"
 
 
 def schema_text() -> str:

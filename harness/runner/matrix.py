@@ -21,6 +21,10 @@ class TrustPlan:
 
     ca_file: str | None = None
     per_client: Mapping[str, str] = field(default_factory=dict)
+    # Further stores tlsmatrix may read to build paths, though no client uses them here
+    # (the lab's other trust profiles): they can show that a missing issuer is an
+    # intermediate, where the stores in use alone leave it unknown_issuer.
+    known_stores: tuple[str, ...] = ()
 
     def for_client(self, name: str) -> Trust:
         path = self.per_client.get(name) or self.ca_file
@@ -38,11 +42,14 @@ def run_matrix(
     stop: threading.Event | None = None,
     capture_chains: bool = True,
     aia_log: Callable[[], Sequence[Any]] | None = None,
+    fetch_aia: bool = True,
 ) -> RunResult:
     """Probe every target with every client. With ``capture_chains`` the chain each target
     presents is captured alongside (one extra unverified handshake per target) to refine
-    "issuer unknown" signals and to explain every row; ``aia_log`` (the lab's) lets the
-    explanations cite AIA downloads."""
+    "issuer unknown" signals and to explain every row: the paths from each leaf are built
+    over what was sent, every trust store the run used and (with ``fetch_aia``) the issuers
+    that AIA URLs serve, downloaded by tlsmatrix within fixed bounds. ``aia_log`` (the
+    lab's) lets the explanations cite the clients' own AIA downloads."""
     trust = trust or TrustPlan()
     captures = ChainCaptures(targets, timeout) if capture_chains and targets else None
     infos = collect_infos(clients)
@@ -56,14 +63,26 @@ def run_matrix(
     inspections = captures.collect(wait=not partial) if captures else {}
     divergences = find_divergences(results)
     if inspections:
+        from tlsmatrix.chain.aia import AIAFetcher
+        from tlsmatrix.chain.inspection import with_paths
         from tlsmatrix.explain.explanations import Evidence, explain_results
         from tlsmatrix.explain.refine import refine_reason
 
+        stores = run_stores(results, infos, trust)
+        fetcher = AIAFetcher(enabled=fetch_aia and not partial)  # an interrupt waits for none
+        inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
         reports = {name: i.report for name, i in inspections.items()}
-        results = tuple(refine_reason(o, reports.get(o.target)) for o in results)
+        graphs = {name: i.graph for name, i in inspections.items() if i.graph is not None}
+        results = tuple(
+            refine_reason(o, reports.get(o.target), graphs.get(o.target), infos.get(o.client))
+            for o in results
+        )
         divergences = find_divergences(results)
         evidence = Evidence(
-            infos=infos, reports=reports, aia_log=tuple(aia_log()) if aia_log else ()
+            infos=infos,
+            reports=reports,
+            aia_log=tuple(aia_log()) if aia_log else (),
+            graphs=graphs,
         )
         results, divergences = explain_results(results, divergences, evidence)
     return RunResult(
@@ -75,6 +94,21 @@ def run_matrix(
         chains={name: _chain_entry(i) for name, i in inspections.items()},
         partial=partial,
     )
+
+
+def run_stores(
+    results: Sequence[Observation], infos: Mapping[str, Any], trust: TrustPlan
+) -> list[str]:
+    """Every trust store this run touched, readable or not: the bundles given, the stores
+    each probe reported using, and each client's native store."""
+    found: list[str] = []
+    found += [p for p in (trust.ca_file, *trust.per_client.values(), *trust.known_stores) if p]
+    found += [o.trust.path for o in results if o.trust is not None and o.trust.path]
+    for info in infos.values():
+        native = getattr(info, "native_trust", None)
+        if native is not None and native.path:
+            found.append(native.path)
+    return list(dict.fromkeys(found))
 
 
 def _chain_entry(inspection: Any) -> dict[str, Any]:

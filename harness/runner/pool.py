@@ -6,6 +6,7 @@ crash or a hang that ignores its timeout, becomes an Observation.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -101,7 +102,14 @@ def guarded_probe(
 
 
 def _run_one(probe: Probe, info: ClientInfo | None, timeout: float) -> Observation:
-    """One probe in the calling thread; never raises (an adapter bug becomes a row)."""
+    """One probe in the calling thread, stamped with its wall-clock window (to tie AIA
+    log entries to it); never raises (an adapter bug becomes a row)."""
+    began = time.time()
+    obs = _run_unstamped(probe, info, timeout)
+    return dataclasses.replace(obs, started_at=began, finished_at=time.time())
+
+
+def _run_unstamped(probe: Probe, info: ClientInfo | None, timeout: float) -> Observation:
     started = time.monotonic()
     if info is not None and not info.available:
         return _observation(
@@ -255,16 +263,16 @@ def _give_up(
     assert worker.index is not None
     probe = probes[worker.index]
     worker.abandoned = True
-    record(
-        worker.index,
-        _observation(
-            probe.target,
-            probe.client.name,
-            Reason.TIMEOUT,
-            f"no answer within {timeout:g}s (stopped waiting)",
-            now - worker.started,
-        ),
+    obs = _observation(
+        probe.target,
+        probe.client.name,
+        Reason.TIMEOUT,
+        f"no answer within {timeout:g}s (stopped waiting)",
+        now - worker.started,
     )
+    wall = time.time()
+    stamped = dataclasses.replace(obs, started_at=wall - (now - worker.started), finished_at=wall)
+    record(worker.index, stamped)
 
 
 def terminal_progress(done: int, total: int, obs: Observation) -> None:

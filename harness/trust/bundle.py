@@ -1,7 +1,9 @@
 """A read-only index of a trust bundle: which certificates a client would trust.
 
-:meth:`TrustBundle.load` reads a PEM bundle file, or a directory of PEM files (such as
-``/etc/ssl/certs`` with its hashed links), once per run: results are cached by
+:meth:`TrustBundle.load` reads a PEM bundle file, a directory of PEM files (such as
+``/etc/ssl/certs`` with its hashed links) or a Java keystore (JKS or PKCS#12, such as the
+JVM's ``cacerts``; :mod:`tlsmatrix.trust.keystore`) or an NSS database directory (``cert9.db``;
+:mod:`tlsmatrix.trust.nss`), once per run: results are cached by
 (real path, mtime, size). Lookups answer the explainer's questions: does this store hold
 the issuer the server did not send, and which certificate is it?
 """
@@ -14,8 +16,9 @@ import os
 import re
 import stat
 import threading
+import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -46,6 +49,7 @@ class TrustBundle:
     source: str
     certificates: tuple[x509.Certificate, ...]
     skipped: int = 0
+    form: str = "PEM"  # "PEM", "PEM directory", "JKS keystore", "PKCS#12 keystore"
     _by_subject: dict[x509.Name, list[x509.Certificate]] = field(
         default_factory=dict, repr=False, compare=False
     )
@@ -75,13 +79,49 @@ class TrustBundle:
             if cached is not None:
                 return cached
         if stat.S_ISDIR(info.st_mode):
-            bundle = cls._load_directory(shown, real)
+            from tlsmatrix.trust.nss import NSSError, is_nss_dir, read_nss
+
+            if is_nss_dir(real):
+                try:
+                    certs, skipped = read_nss(real)
+                except NSSError as exc:
+                    raise TrustBundleError(f"trust store {shown}: {exc}") from None
+                if not certs:
+                    raise TrustBundleError(
+                        f"trust store {shown}: NSS database holds no certificate"
+                    )
+                bundle = replace(cls._build(shown, certs, skipped), form="NSS database")
+            else:
+                bundle = cls._load_directory(shown, real)
         else:
-            bundle = cls.from_pem(_read_file(shown, real), source=shown)
+            bundle = cls.from_bytes(_read_file(shown, real), source=shown)
         if use_cache:
             with _CACHE_LOCK:
                 _CACHE[key] = bundle
         return bundle
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source: str = "<memory>") -> TrustBundle:
+        """Index PEM ``data``, or a Java keystore (JKS/PKCS#12, e.g. the JVM's cacerts)."""
+        from tlsmatrix.trust.keystore import (
+            KeystoreError,
+            is_keystore,
+            keystore_kind,
+            read_keystore,
+        )
+
+        if b"-----BEGIN" in data or not is_keystore(data):
+            return cls.from_pem(data, source=source)
+        try:
+            certs, skipped = read_keystore(data)
+        except KeystoreError as exc:
+            raise TrustBundleError(f"trust store {source}: {exc}") from None
+        if not certs:
+            raise TrustBundleError(
+                f"trust store {source}: {keystore_kind(data)} keystore holds no certificate"
+            )
+        bundle = cls._build(source, certs, skipped)
+        return replace(bundle, form=f"{keystore_kind(data)} keystore")
 
     @classmethod
     def from_pem(cls, data: bytes, *, source: str = "<memory>") -> TrustBundle:
@@ -129,7 +169,7 @@ class TrustBundle:
                 f"trust bundle {shown}: directory holds no PEM certificate "
                 f"({len(files)} candidate files)"
             )
-        return cls._build(shown, certs, skipped)
+        return replace(cls._build(shown, certs, skipped), form="PEM directory")
 
     @classmethod
     def _build(cls, source: str, certs: list[x509.Certificate], skipped: int) -> TrustBundle:
@@ -153,7 +193,14 @@ class TrustBundle:
             unique.append(cert)
             by_subject.setdefault(subject, []).append(cert)
             by_text.setdefault(text, []).append(cert)
-        return cls(source, tuple(unique), skipped, by_subject, by_text, frozenset(fingerprints))
+        return cls(
+            source,
+            tuple(unique),
+            skipped,
+            _by_subject=by_subject,
+            _by_text=by_text,
+            _fingerprints=frozenset(fingerprints),
+        )
 
     # --- lookups --------------------------------------------------------------------------
 
@@ -235,7 +282,9 @@ def _parse_pem(data: bytes) -> tuple[list[x509.Certificate], int]:
             der = base64.b64decode(b"".join(match.group(2).split()), validate=True)
             if match.group(1) == b"TRUSTED ":
                 der = _first_tlv(der)  # OpenSSL's trusted form appends trust settings
-            certs.append(x509.load_der_x509_certificate(der))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # old roots with a non-positive serial
+                certs.append(x509.load_der_x509_certificate(der))
         except (ValueError, binascii.Error):
             bad += 1
     return certs, bad
