@@ -9,6 +9,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,38 @@ def files(tmp_path: Path) -> Files:
 
 
 @pytest.fixture
+def aia_files(tmp_path: Path) -> Iterator[tuple[Files, str]]:
+    """Files whose leaf names an AIA URL on 127.0.0.1 that serves the intermediate, as a
+    public CA's does: the evidence a diagnosis may use offline (no network needed)."""
+    import http.server
+    import threading
+
+    der: list[bytes] = []
+
+    class Issuer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pkix-cert")
+            self.send_header("Content-Length", str(len(der[0])))
+            self.end_headers()
+            self.wfile.write(der[0])
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Issuer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/intermediate.crt"
+        made = make_files(str(tmp_path), aia=url)
+        der.append(made.intermediate_cert.public_bytes(serialization.Encoding.DER))
+        yield made, url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
 def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where preflight's private directory goes, to check it is gone afterwards."""
     place = tmp_path / "tmp"
@@ -53,8 +86,9 @@ def preflight(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str,
 
 
 def test_leaf_alone_is_caught_before_deployment(
-    files: Files, private_tmp: Path, capsys: pytest.CaptureFixture[str]
+    aia_files: tuple[Files, str], private_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    files, aia_url = aia_files
     args = ("--cert", files.leaf, "--key", files.key, "--ca-file", files.root)
     code, out, err = preflight(capsys, *args, "-c", ",".join(INCIDENT_CLIENTS), "--format", "json")
     assert code == 1
@@ -68,7 +102,7 @@ def test_leaf_alone_is_caught_before_deployment(
     assert INTERMEDIATE in chain["fix"]
     missing = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(missing) == 1
-    assert f"'{INTERMEDIATE}'" in missing[0] and AIA_URL in missing[0]
+    assert f"'{INTERMEDIATE}'" in missing[0] and aia_url in missing[0]
     assert "tlsmatrix: preflight: 1 lint error in the files" in err
     [rejected] = [line for line in err.splitlines() if line.startswith("tlsmatrix: --fail-on: ")]
     assert rejected.startswith(f"tlsmatrix: --fail-on: rejected on https://{NAME}:")
@@ -95,42 +129,21 @@ def test_aia_fetching_clients_are_held_back_offline(
         f"missing issuer from {AIA_URL}; not fetched offline"
     )
     assert code == 1  # the lint error still fails the check
+    # tlsmatrix's own diagnosis does not download it either.
+    fetches = [f for c in json.loads(out)["chains"].values() for f in c.get("aia_fetches", [])]
+    assert all(f["error"] == "AIA downloads are turned off" for f in fetches)
 
 
 def test_aia_fetch_that_stays_on_this_machine_is_run(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    aia_files: tuple[Files, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An AIA URL on 127.0.0.1 needs no network: java-aia runs, fetches and accepts."""
-    import http.server
-    import threading
-
-    der: list[bytes] = []
-
-    class Issuer(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-            self.send_response(200)
-            self.send_header("Content-Type", "application/pkix-cert")
-            self.send_header("Content-Length", str(len(der[0])))
-            self.end_headers()
-            self.wfile.write(der[0])
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Issuer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/intermediate.crt"
-        files = make_files(str(tmp_path), aia=url)
-        der.append(files.intermediate_cert.public_bytes(serialization.Encoding.DER))
-        code, out, err = preflight(
-            capsys,
-            *("--cert", files.leaf, "--key", files.key, "--ca-file", files.root),
-            *("-c", "java-aia,openssl", "--format", "json"),
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+    files, _ = aia_files
+    code, out, err = preflight(
+        capsys,
+        *("--cert", files.leaf, "--key", files.key, "--ca-file", files.root),
+        *("-c", "java-aia,openssl", "--format", "json"),
+    )
     rows = {r["client"]: (r["verdict"], r["reason"]) for r in json.loads(out)["results"]}
     assert rows == {"java-aia": ("accept", "ok"), "openssl": ("reject", "incomplete_chain")}
     assert code == 1  # the lint error and openssl's rejection stand
@@ -294,7 +307,13 @@ def test_nginx_serves_the_files(files: Files, capsys: pytest.CaptureFixture[str]
         *("-c", "openssl", "--server", "nginx", "--format", "json"),
     )
     [row] = json.loads(out)["results"]
-    assert (row["verdict"], row["reason"]) == ("reject", "incomplete_chain")
+    # Offline, with the AIA URL on a remote name and the intermediate in no store, nothing
+    # tells a missing intermediate from an untrusted root: the honest reason, marked inferred.
+    assert (row["verdict"], row["reason"], row["reason_source"]) == (
+        "reject",
+        "unknown_issuer",
+        "inferred",
+    )
     assert code == 1
 
 

@@ -238,7 +238,7 @@ def _missing(
     if found is not None:
         where = f"{store} holds it, as a store that cached it does; most clients' stores do not"
     elif urls:
-        where = f"its AIA URL {urls[0]} serves it; not in {store}"
+        where = f"its AIA URL {urls[0]} says where it is published (not downloaded); not in {store}"
     else:
         where = f"not in {store}, and '{name_of(top)}' names no AIA URL: get it from your CA"
     if found is None and not urls and _is_ca(top):

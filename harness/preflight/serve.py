@@ -164,4 +164,7 @@ def run_served(
             timeout=timeout,
             jobs=jobs,
             progress=progress,
+            # tlsmatrix's own AIA downloads (for the diagnosis) stay offline too, unless
+            # every URL is on this machine or the user allowed the network.
+            fetch_aia=note is None,
         )
