@@ -412,6 +412,9 @@ def _weak_signature(cert: x509.Certificate, info: CertInfo) -> bool:
 
 __all__ = [
     "CONTAINS_ANCHOR",
+    "CertInfo",
+    "ChainIssue",
+    "ChainReport",
     "EXPIRED_IN_CHAIN",
     "EXTRA_CERTS",
     "HOSTNAME_MISMATCH",
@@ -421,9 +424,6 @@ __all__ = [
     "WEAK_KEY",
     "WEAK_SIGNATURE",
     "WRONG_ORDER",
-    "CertInfo",
-    "ChainIssue",
-    "ChainReport",
     "analyse_chain",
     "leaf_matches_hostname",
     "path_from_leaf",

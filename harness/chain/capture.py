@@ -250,4 +250,9 @@ def _one_line(exc: BaseException) -> str:
     return (" ".join(str(exc).split()) or type(exc).__name__)[:300]
 
 
-__all__ = ["MAX_CERTIFICATES", "MAX_TOTAL_BYTES", "CapturedChain", "capture_chain"]
+__all__ = [
+    "CapturedChain",
+    "MAX_CERTIFICATES",
+    "MAX_TOTAL_BYTES",
+    "capture_chain",
+]
