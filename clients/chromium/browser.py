@@ -281,12 +281,12 @@ def trust_key(trust: Trust) -> tuple[str, str | None, int, int]:
 
 __all__ = [
     "BLOCKED_HOSTS",
-    "DEFAULT_BINARY",
-    "QUIET_FLAGS",
     "Browser",
     "BrowserGone",
     "BrowserKey",
     "BrowserUnavailable",
+    "DEFAULT_BINARY",
+    "QUIET_FLAGS",
     "check_alive",
     "default_binary",
     "resolver_rules",

@@ -297,4 +297,7 @@ class ChromiumClient(SubprocessAdapter):
         self.close()
 
 
-__all__ = ["NATIVE_TRUST", "ChromiumClient"]
+__all__ = [
+    "ChromiumClient",
+    "NATIVE_TRUST",
+]

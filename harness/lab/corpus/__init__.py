@@ -21,7 +21,6 @@ from tlsmatrix.lab.corpus.run import (
 )
 
 __all__ = [
-    "POLICIES",
     "Alternative",
     "Case",
     "Corpus",
@@ -29,6 +28,7 @@ __all__ = [
     "CorpusRun",
     "Expectation",
     "Mismatch",
+    "POLICIES",
     "ServedCase",
     "build_corpus",
     "run_corpus",
