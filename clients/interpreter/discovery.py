@@ -153,10 +153,10 @@ def resolve(spec: str) -> Interpreter:
 def discover() -> list[Interpreter]:
     """Every interpreter found on PATH and in pyenv, one per sys.executable."""
     paths: list[str] = []
-    for name in LISTED_NAMES:
-        found = shutil.which(name)
-        if found and not _is_shim(found):
-            paths.append(found)
+    shims = os.path.join(pyenv_root(), "shims")
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if directory and directory != shims:  # every PATH entry: shims hide the system's
+            paths.extend(os.path.join(directory, name) for name in LISTED_NAMES)
     for directory in pyenv_versions():
         paths.append(os.path.join(directory, "bin", "python"))
     seen: dict[str, Interpreter] = {}
