@@ -87,8 +87,14 @@ def _in_pyenv(command: str) -> str | None:
     return None
 
 
+def _is_shim_dir(directory: str) -> bool:
+    """pyenv's shims (and its plugins', e.g. pyenv-virtualenv's)."""
+    root = os.path.join(pyenv_root(), "")
+    return os.path.basename(directory.rstrip("/")) == "shims" and directory.startswith(root)
+
+
 def _is_shim(path: str) -> bool:
-    return os.path.dirname(path) == os.path.join(pyenv_root(), "shims")
+    return _is_shim_dir(os.path.dirname(path))
 
 
 def candidate(spec: str) -> str | None:
@@ -153,9 +159,8 @@ def resolve(spec: str) -> Interpreter:
 def discover() -> list[Interpreter]:
     """Every interpreter found on PATH and in pyenv, one per sys.executable."""
     paths: list[str] = []
-    shims = os.path.join(pyenv_root(), "shims")
     for directory in os.environ.get("PATH", "").split(os.pathsep):
-        if directory and directory != shims:  # every PATH entry: shims hide the system's
+        if directory and not _is_shim_dir(directory):  # every entry: shims hide the system's
             paths.extend(os.path.join(directory, name) for name in LISTED_NAMES)
     for directory in pyenv_versions():
         paths.append(os.path.join(directory, "bin", "python"))
