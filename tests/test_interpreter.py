@@ -11,7 +11,7 @@ import pytest
 from tlsmatrix import clients
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.interpreter import check_name, split_name
-from tlsmatrix.clients.interpreter.adapter import info_from_payload
+from tlsmatrix.clients.interpreter.adapter import info_from_payload, key_policy
 from tlsmatrix.clients.interpreter.discovery import (
     Interpreter,
     InterpreterNotFound,
@@ -338,3 +338,17 @@ def test_cli_lists_interpreters() -> None:
     assert {"path", "version", "openssl"} <= set(found[0])
     assert any(i["version"].startswith("3.13.") for i in found)
     assert {i["version"] for i in found} == {i.version for i in discover()}
+
+
+def test_key_policy_from_the_measured_security_level() -> None:
+    assert key_policy(2, "OpenSSL 3.0.22") == {"min_rsa_bits": 2048, "rejects_sha1": True}
+    assert key_policy(1, "OpenSSL 3.0.22") == {"min_rsa_bits": 1024, "rejects_sha1": True}
+    assert key_policy(1, "OpenSSL 1.1.0f  25 May 2017") == {
+        "min_rsa_bits": 1024,
+        "rejects_sha1": False,
+    }
+    assert key_policy(None, "OpenSSL 1.1.0f") == {}
+    info = info_from_payload("stdlib@x", "stdlib", {**_info_payload(0), "security_level": 1}, {})
+    assert (info.min_rsa_bits, info.rejects_sha1) == (1024, True)  # "OpenSSL 9.9.9"
+    unread = info_from_payload("stdlib@x", "stdlib", _info_payload(0), {})
+    assert any("not measured" in n for n in unread.notes)

@@ -279,6 +279,20 @@ def test_old_openssl_client(lab: Servers) -> None:
     assert (lo.reason, lo.verify_code) == (Reason.INCOMPLETE_CHAIN, 20), lo.detail
 
 
+@provisions
+def test_old_openssl_client_native_trust(lab: Servers, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenSSL 1.1.0f's own default paths point into the wheel's build tree; SSL_CERT_FILE
+    still redirects them, and the system file is pyOpenSSL's fallback without it."""
+    c = client("pyopenssl@3.6")
+    monkeypatch.setenv("SSL_CERT_FILE", lab.root)
+    obs = c.probe(lab.target("good"), Trust.native(), 10)
+    assert obs.verdict is Verdict.ACCEPT, obs.detail
+    assert obs.trust is not None and obs.trust.origin == "SSL_CERT_FILE"
+    monkeypatch.delenv("SSL_CERT_FILE")
+    obs = c.probe(lab.target("good"), Trust.native(), 10)
+    assert (obs.verdict, obs.reason) == (Verdict.REJECT, Reason.INCOMPLETE_CHAIN), obs.detail
+
+
 def test_run_command_shows_names_as_typed(lab: Servers, tmp_path: Path) -> None:
     """The done-when of issue 15, part 1: stdlib rejects, stdlib@python3.13 accepts."""
     need("3.13")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -204,6 +205,19 @@ def info_from_payload(
     )
     if adapter == "pyopenssl":
         notes.append("no host name check of its own: service-identity checks it")
+        default_file = payload.get("default_cert_file")
+        fallback = payload.get("ca_file_candidates")
+        if isinstance(default_file, str) and not os.path.exists(default_file) and not fallback:
+            notes.append(
+                f"its OpenSSL's default CA file {default_file} does not exist here: native "
+                "trust is empty unless SSL_CERT_FILE or SSL_CERT_DIR is set"
+            )
+    policy = key_policy(payload.get("security_level"), tls_library)
+    if not policy:
+        notes.append(
+            "OpenSSL security level not readable: the RSA/SHA-1 policy shown is tlsmatrix's "
+            "default (OpenSSL 3, level 2), not measured"
+        )
     return ClientInfo(
         name=name,
         available=True,
@@ -217,7 +231,25 @@ def info_from_payload(
         notes=tuple(notes),
         partial_chain=measured and bool(flags & PARTIAL_CHAIN),
         strict_x509=measured and bool(flags & X509_STRICT),
+        **policy,
     )
+
+
+# OpenSSL security level -> the smallest RSA key it accepts.
+LEVEL_RSA_BITS = {0: 0, 1: 1024, 2: 2048, 3: 3072, 4: 7680, 5: 15360}
+
+
+def key_policy(level: object, library: str) -> dict[str, Any]:
+    """min_rsa_bits/rejects_sha1 from the context's measured security level. OpenSSL 3
+    counts SHA-1 as under 80 bits (refused from level 1); 1.1 refuses it from level 2."""
+    if not isinstance(level, int) or level not in LEVEL_RSA_BITS:
+        return {}
+    match = re.search(r"OpenSSL (\d+)\.", library)
+    major = int(match.group(1)) if match else 3
+    return {
+        "min_rsa_bits": LEVEL_RSA_BITS[level],
+        "rejects_sha1": level >= 2 or (level >= 1 and major >= 3),
+    }
 
 
 def native_trust(adapter: str, payload: Mapping[str, Any], env: Mapping[str, str]) -> TrustUsed:
@@ -226,12 +258,14 @@ def native_trust(adapter: str, payload: Mapping[str, Any], env: Mapping[str, str
         default = TrustUsed("native", "certifi", payload.get("certifi"))
         return trust_from_env(env, ENV_VARS[adapter], default)
     if adapter == "pyopenssl":
-        default = TrustUsed(
-            "native",
-            "set_default_verify_paths (its OpenSSL's default)",
-            payload.get("default_cert_file"),
-        )
-        return trust_from_env(env, ENV_VARS[adapter], default)
+        where = payload.get("default_cert_file")
+        origin = "set_default_verify_paths (its OpenSSL's default)"
+        candidates = payload.get("ca_file_candidates") or ()
+        if not (isinstance(where, str) and os.path.exists(where)):
+            found = next((c for c in candidates if isinstance(c, str) and os.path.exists(c)), None)
+            if found:
+                where, origin = found, "set_default_verify_paths (system CA file fallback)"
+        return trust_from_env(env, ENV_VARS[adapter], TrustUsed("native", origin, where))
     paths = payload.get("default_paths") or {}
     for var_key in ("cafile_env", "capath_env"):
         var = paths.get(var_key)

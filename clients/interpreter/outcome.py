@@ -124,7 +124,7 @@ def classify(records: Sequence[Mapping[str, Any]], verify_errors: Sequence[Any])
             return Outcome(reason_for_code(code), f"{text} (depth {depth})", code)
     for r in records:
         if _classes(r) & HOSTNAME_CLASSES:
-            return Outcome(Reason.HOSTNAME_MISMATCH, detail, 62)
+            return Outcome(Reason.HOSTNAME_MISMATCH, _describe(r), 62)
     for r in records:
         classes = _classes(r)
         if classes & DNS_CLASSES:
@@ -139,11 +139,11 @@ def classify(records: Sequence[Mapping[str, Any]], verify_errors: Sequence[Any])
             if name == "CERTIFICATE_VERIFY_FAILED":
                 # Python 3.6's ssl (and pyOpenSSL without a callback code) gives no code:
                 # rejected, the cause is for the chain analysis to name.
-                return Outcome(Reason.INVALID_CERTIFICATE, detail, certificate_invalid=True)
+                return Outcome(Reason.INVALID_CERTIFICATE, _describe(r), certificate_invalid=True)
             if name in OPENSSL_REASONS:
-                return Outcome(OPENSSL_REASONS[name], detail)
+                return Outcome(OPENSSL_REASONS[name], _describe(r))
             if "ALERT" in name:
-                return Outcome(Reason.HANDSHAKE_FAILURE, detail)
+                return Outcome(Reason.HANDSHAKE_FAILURE, _describe(r))
     for r in records:
         classes = _classes(r)
         errno_reason = ERRNO_REASONS.get(_str(r.get("errno_name")) or "")

@@ -129,6 +129,12 @@ def flags_of(ctx):
         return None
 
 
+def level_of(ctx):
+    """OpenSSL's security level of the context (readable from Python 3.10 on)."""
+    level = getattr(ctx, "security_level", None)
+    return level if isinstance(level, int) else None
+
+
 def paths_info():
     p = ssl.get_default_verify_paths()
     return {
@@ -146,6 +152,7 @@ def info_stdlib():
         "library_version": None,
         "tls_library_version": ssl.OPENSSL_VERSION,
         "verify_flags": flags_of(ssl.create_default_context()),
+        "security_level": level_of(ssl.create_default_context()),
         "default_paths": paths_info(),
     }
 
@@ -205,6 +212,7 @@ def info_urllib3():
         "library_version": f"urllib3 {urllib3.__version__}",
         "tls_library_version": ssl.OPENSSL_VERSION,
         "verify_flags": flags_of(urllib3_context(None)),
+        "security_level": level_of(urllib3_context(None)),
         "default_paths": paths_info(),
     }
 
@@ -245,6 +253,7 @@ def info_requests():
         "library_version": f"requests {requests.__version__} (urllib3 {urllib3.__version__})",
         "tls_library_version": ssl.OPENSSL_VERSION,
         "verify_flags": flags_of(create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)),
+        "security_level": level_of(create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)),
         "certifi": certifi.where(),
     }
 
@@ -304,6 +313,7 @@ def info_httpx():
         "library_version": f"httpx {httpx.__version__} (httpcore {httpcore.__version__})",
         "tls_library_version": ssl.OPENSSL_VERSION,
         "verify_flags": flags_of(httpx_context(None)),
+        "security_level": level_of(httpx_context(None)),
         "certifi": certifi.where(),
     }
 
@@ -352,19 +362,32 @@ def pyopenssl_versions():
 
 
 def info_pyopenssl():
+    from OpenSSL import SSL
+
     version, library = pyopenssl_versions()
-    default_file = None
+    default_file = level = None
     try:
         from OpenSSL._util import ffi, lib
 
         default_file = ffi.string(lib.X509_get_default_cert_file()).decode()
+        get_level = getattr(lib, "SSL_CTX_get_security_level", None)
+        if get_level is not None:
+            ctx = SSL.Context(getattr(SSL, "TLS_CLIENT_METHOD", SSL.SSLv23_METHOD))
+            level = int(get_level(ctx._context))
     except Exception:
         pass
     return {
         "library_version": version,
         "tls_library_version": library,
         "verify_flags": None,  # pyOpenSSL cannot read them back; OpenSSL's default is 0
+        "security_level": level,
         "default_cert_file": default_file,
+        # newer pyOpenSSL falls back to these when the wheel's OpenSSL directory is empty
+        "ca_file_candidates": [
+            c.decode() if isinstance(c, bytes) else str(c)
+            for c in getattr(SSL, "_CERTIFICATE_FILE_LOCATIONS", None) or []
+        ]
+        or None,
     }
 
 
