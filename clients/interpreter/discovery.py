@@ -2,8 +2,8 @@
 
 ``INTERPRETER`` is a path (``/opt/py36/bin/python3``), a name on PATH (``python3.13``) or
 a pyenv version (``3.12`` -> the newest ``$(pyenv root)/versions/3.12.*``). pyenv's shims
-on PATH only run the versions pyenv has selected, so a shim is looked through: the same
-command name is searched in pyenv's versions instead.
+on PATH only run the versions pyenv has selected, so a shim is looked through: ``pyenv
+which`` names the selected one, else the newest version that has the command is used.
 
 Every candidate is run once (``-E -s -c``, a Python 2 compatible script) to learn what it
 really is: its sys.executable, version and ssl.OPENSSL_VERSION.
@@ -111,9 +111,22 @@ def candidate(spec: str) -> str | None:
                     return path
         return None
     found = shutil.which(spec)
-    if found is None or _is_shim(found):
-        return _in_pyenv(spec) or (None if found is None else found)
-    return found
+    if found is not None and _is_shim(found):
+        # the version pyenv selects for this command, else the newest that has it
+        return _pyenv_which(spec) or _in_pyenv(spec) or found
+    return found or _in_pyenv(spec)
+
+
+def _pyenv_which(command: str) -> str | None:
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    try:
+        res = run_command([pyenv, "which", command], timeout=10)
+    except OSError:
+        return None
+    path = res.stdout.strip()
+    return path if res.returncode == 0 and os.access(path, os.X_OK) else None
 
 
 def describe_lookup(spec: str) -> str:

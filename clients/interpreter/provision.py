@@ -111,7 +111,9 @@ def cache_root() -> Path:
 
 
 def venv_dir(interpreter: Interpreter, req: Requirements, root: Path | None = None) -> Path:
-    key = "\0".join([interpreter.path, interpreter.version, req.adapter, *req.specs])
+    # realpath: python, python3 and python3.6 of one installation share one venv
+    real = os.path.realpath(interpreter.path)
+    key = "\0".join([real, interpreter.version, req.adapter, *req.specs])
     digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     return (root or cache_root()) / "venvs" / f"{req.adapter}-py{interpreter.short}-{digest}"
 
