@@ -353,3 +353,22 @@ def test_ip_target_checks_the_ip_san(lab: Servers) -> None:
     c = client("stdlib@3.13")
     obs = c.probe(lab.target("good", host="127.0.0.1"), Trust.bundle(lab.root), 10)
     assert obs.verdict is Verdict.ACCEPT, obs.detail
+
+
+@provisions
+def test_failed_provisioning_is_reported_and_leaves_nothing(tmp_path: Path) -> None:
+    from tlsmatrix.clients.interpreter import provision
+
+    here = need(sys.executable)
+    impossible = provision.Requirements("urllib3", ("urllib3==0.0.0",))
+    with pytest.raises(provision.ProvisionError, match=r"^pip install failed \(exit \d+\)"):
+        provision.provision(here, impossible, tmp_path, timeout=300)
+    assert not provision.venv_dir(here, impossible, tmp_path).exists()
+    assert provision.find_ready(here, impossible, tmp_path) is None
+
+
+def test_python2_is_listed_as_too_old() -> None:
+    need("2.7")
+    info = clients.load("stdlib@2.7").info()
+    assert not info.available
+    assert "stdlib needs Python >= 3.6 for the tlsmatrix probe" in (info.unavailable_reason or "")
