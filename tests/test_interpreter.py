@@ -335,7 +335,11 @@ def test_cli_lists_interpreters() -> None:
     import json
 
     found = json.loads(res.stdout)
-    assert {"path", "version", "openssl"} <= set(found[0])
+    assert {"path", "version", "openssl", "adapters"} <= set(found[0])
+    for row in found:  # what each can run follows the pins (httpx needs 3.8)
+        major_minor = tuple(int(p) for p in row["version"].split(".")[:2])
+        assert ("httpx" in row["adapters"]) is (major_minor >= (3, 8)), row
+        assert ("stdlib" in row["adapters"]) is (major_minor >= (3, 6)), row
     assert any(i["version"].startswith("3.13.") for i in found)
     assert {i["version"] for i in found} == {i.version for i in discover()}
 

@@ -73,9 +73,14 @@ def command_clients(args: argparse.Namespace) -> int:
 def list_interpreters(fmt: str) -> int:
     """The interpreters NAME@INTERPRETER can name: path, version, OpenSSL version."""
     from tabulate import tabulate
-    from tlsmatrix.clients.interpreter import ADAPTERS, discover
+    from tlsmatrix.clients.interpreter import ADAPTERS, Interpreter, discover
+    from tlsmatrix.clients.interpreter.provision import requirements_for
 
     found = discover()
+
+    def runs(interp: Interpreter) -> list[str]:
+        return [a for a in ADAPTERS if not isinstance(requirements_for(a, interp), str)]
+
     if fmt == "json":
         rows = [
             {
@@ -83,13 +88,18 @@ def list_interpreters(fmt: str) -> int:
                 "version": i.version,
                 "implementation": i.implementation,
                 "openssl": i.openssl,
+                "adapters": runs(i),
             }
             for i in found
         ]
         print(json.dumps(rows, indent=2))
         return 0
-    table = [[i.path, f"{i.implementation} {i.version}", i.openssl or "-"] for i in found]
-    print(tabulate(table, headers=["interpreter", "version", "OpenSSL"], tablefmt="simple"))
+    table = [
+        [i.path, f"{i.implementation} {i.version}", i.openssl or "-", ", ".join(runs(i)) or "-"]
+        for i in found
+    ]
+    headers = ["interpreter", "version", "OpenSSL", "NAME@ it can run"]
+    print(tabulate(table, headers=headers, tablefmt="simple"))
     print(
         f"\n(use NAME@INTERPRETER, NAME one of {', '.join(ADAPTERS)}; INTERPRETER a path, "
         "a name on PATH or a pyenv version such as 3.12)"
