@@ -372,3 +372,33 @@ def test_python2_is_listed_as_too_old() -> None:
     info = clients.load("stdlib@2.7").info()
     assert not info.available
     assert "stdlib needs Python >= 3.6 for the tlsmatrix probe" in (info.unavailable_reason or "")
+
+
+@pytest.mark.parametrize("spec", ["3.13", "3.6"])
+def test_probe_line_carries_structured_fields(lab: Servers, spec: str) -> None:
+    """The raw line probe.py prints under that Python: versions, measured flags, and the
+    failure as fields (3.13: verify_code; 3.6: only the SSLError's reason and library)."""
+    from tlsmatrix.clients.interpreter.adapter import SCRIPT
+
+    interp = need(spec)
+    c = InterpreterClient(f"stdlib@{spec}", "stdlib", spec)
+    args = c.arguments(lab.target("leaf_only"), Trust.bundle(lab.root), 10)
+    res = subprocess.run(
+        [interp.path, "-I", str(SCRIPT), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    line = json.loads(res.stdout.strip().splitlines()[-1])
+    assert line["ok"] is False and line["python"] == interp.version
+    assert line["ssl_openssl"] == interp.openssl and isinstance(line["verify_flags"], int)
+    assert line["stage"] == "before_handshake"
+    coded = [r for r in line["errors"] if "verify_code" in r]
+    if interp.version_info >= (3, 7):
+        assert coded and coded[0]["verify_code"] == 20
+        assert "SSLCertVerificationError" in coded[0]["mro"]
+    else:
+        assert not coded
+        record = line["errors"][0]
+        assert (record["reason"], record["library"]) == ("CERTIFICATE_VERIFY_FAILED", "SSL")

@@ -53,6 +53,9 @@ def main():
             out["verify_errors"] = state["verify_errors"]
     if state.get("tls_version"):
         out["tls_version"] = state["tls_version"]
+    for key in ("tls_library_version", "verify_flags"):
+        if state.get(key) is not None:
+            out[key] = state[key]
     sys.stdout.write(json.dumps(out) + "\n")
 
 
@@ -159,6 +162,7 @@ def info_stdlib():
 
 def probe_stdlib(args, state):
     ctx = ssl.create_default_context(cafile=args.get("cafile"))
+    state["verify_flags"] = flags_of(ctx)
     sock = socket.create_connection((args["address"], args["port"]), timeout=args["timeout"])
     try:
         tls = ctx.wrap_socket(sock, server_hostname=args["host"])
@@ -220,12 +224,14 @@ def info_urllib3():
 def probe_urllib3(args, state):
     import urllib3
 
+    ctx = urllib3_context(args.get("cafile"))
+    state["verify_flags"] = flags_of(ctx)
     pool = recording_pool(state)(
         args["address"],
         args["port"],
         server_hostname=args["host"],
         cert_reqs="CERT_REQUIRED",
-        ssl_context=urllib3_context(args.get("cafile")),
+        ssl_context=ctx,
         timeout=urllib3.Timeout(connect=args["timeout"], read=args["timeout"]),
         retries=False,
     )
@@ -321,9 +327,9 @@ def info_httpx():
 def probe_httpx(args, state):
     import httpx
 
-    client = httpx.Client(
-        verify=httpx_context(args.get("cafile")), trust_env=False, timeout=args["timeout"]
-    )
+    ctx = httpx_context(args.get("cafile"))
+    state["verify_flags"] = flags_of(ctx)
+    client = httpx.Client(verify=ctx, trust_env=False, timeout=args["timeout"])
     request = client.build_request(
         "GET",
         args["connect_url"],
@@ -417,6 +423,7 @@ def probe_pyopenssl(args, state):
     from OpenSSL import SSL
 
     deadline = time.monotonic() + args["timeout"]
+    state["tls_library_version"] = pyopenssl_versions()[1]
     errors = state.setdefault("verify_errors", [])
 
     def remember(_conn, _cert, errnum, depth, ok):
