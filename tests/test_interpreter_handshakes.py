@@ -248,12 +248,15 @@ def test_second_load_reuses_the_venv(tmp_path: Path) -> None:
     assert len(list((tmp_path / "venvs").glob("urllib3-*/"))) == 1
 
 
+@provisions
 def test_probe_never_installs(tmp_path: Path, lab: Servers) -> None:
     spec = sys.executable
     fresh = InterpreterClient(f"urllib3@{spec}", "urllib3", spec, cache=tmp_path)
     obs = fresh.probe(lab.target("good"), Trust.bundle(lab.root), 5)
     assert obs.verdict is Verdict.SKIPPED and "not provisioned" in obs.detail
     assert not (tmp_path / "venvs").exists() or not any((tmp_path / "venvs").iterdir())
+    fresh.prepare()  # what load() does: now it installs, and the probe runs
+    assert fresh.probe(lab.target("good"), Trust.bundle(lab.root), 10).verdict is Verdict.ACCEPT
 
 
 # --- the 2017-era client: pyOpenSSL on cryptography 2.0.3 (OpenSSL 1.1.0f), Python 3.6 -----

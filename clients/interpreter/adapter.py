@@ -88,11 +88,11 @@ class InterpreterClient:
                         ready = provision.provision(self._interpreter, req, self.cache)
                     else:
                         ready = provision.find_ready(self._interpreter, req, self.cache)
-                    if ready is None:
-                        self._unavailable = "its venv is not provisioned yet"
-                    else:
-                        self.provisioned = ready
-                        self._python = ready.python
+                    if ready is None:  # a probe before load(): say so, install later
+                        self._unavailable = "its venv is not provisioned yet (load() does it)"
+                        return
+                    self.provisioned = ready
+                    self._python = ready.python
             except (InterpreterNotFound, provision.ProvisionError) as exc:
                 self._unavailable = str(exc)
             self._prepared = True
