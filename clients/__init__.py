@@ -59,9 +59,23 @@ def _entry_points() -> dict[str, str]:
     return found
 
 
-def registry() -> dict[str, str]:
+class Registry(dict[str, str]):
+    """name -> "module:Class". ``NAME@INTERPRETER`` is also "in" it when NAME is a Python
+    adapter that runs under another interpreter (tlsmatrix.clients.interpreter)."""
+
+    def __contains__(self, name: object) -> bool:
+        if super().__contains__(name):
+            return True
+        if not isinstance(name, str) or "@" not in name:
+            return False
+        from tlsmatrix.clients.interpreter import ADAPTERS
+
+        return name.partition("@")[0] in ADAPTERS
+
+
+def registry() -> Registry:
     """Every known adapter: built-ins first, then plugins (a plugin cannot shadow one)."""
-    names = dict(BUILTIN)
+    names = Registry(BUILTIN)
     for name, ref in _entry_points().items():
         names.setdefault(name, ref)
     return names
@@ -72,7 +86,16 @@ def names() -> list[str]:
 
 
 def load(name: str) -> Client:
-    """Instantiate the adapter called ``name``. Raises UnknownClient for an unknown name."""
+    """Instantiate the adapter called ``name``. Raises UnknownClient for an unknown name.
+
+    ``NAME@INTERPRETER`` loads NAME under that Python, provisioning its venv now (once,
+    cached), so that no probe ever waits for an install."""
+    if "@" in name and name not in BUILTIN:
+        from tlsmatrix.clients import interpreter
+
+        if name not in registry():
+            raise UnknownClient(name)
+        return interpreter.load(name)
     ref = registry().get(name)
     if ref is None:
         raise UnknownClient(name)

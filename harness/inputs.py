@@ -55,6 +55,13 @@ def check_clients(names: list[str]) -> list[str]:
     known = clients.names()
     chosen = split_names(names)
     for name in chosen:
+        if "@" in name and name not in known:  # NAME@INTERPRETER: another Python
+            from tlsmatrix.clients.interpreter import check_name
+
+            problem = check_name(name)
+            if problem is not None:
+                raise UsageError(f"--client {name}: {problem}")
+            continue
         if name not in known:
             raise unknown_name("client", name, known)
     return list(dict.fromkeys(chosen))
@@ -104,7 +111,7 @@ def parse_trust_options(items: list[str], chosen: list[str]) -> dict[str, str]:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise UsageError(f"--trust wants CLIENT=PEM, got {item!r}")
-        if name not in known:
+        if name not in known and name not in clients.registry():  # or NAME@INTERPRETER
             raise UsageError(f"--trust names unknown client {name!r}; known: {', '.join(known)}")
         if chosen and name not in chosen:
             raise UsageError(f"--trust names client {name!r}, which this run does not include")

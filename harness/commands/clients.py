@@ -28,6 +28,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also show the native trust store, the environment variables and notes",
     )
+    parser.add_argument(
+        "--python",
+        action="store_true",
+        help="list the Python interpreters found (PATH, pyenv) for NAME@INTERPRETER clients",
+    )
     parser.set_defaults(func=command_clients)
 
 
@@ -37,6 +42,8 @@ def command_clients(args: argparse.Namespace) -> int:
     from tlsmatrix.results.model import client_info_to_dict
     from tlsmatrix.runner.pool import collect_infos, load_clients
 
+    if args.python:
+        return list_interpreters(args.format)
     infos = list(collect_infos(load_clients(None)).values())
     if args.format == "json":
         print(json.dumps([client_info_to_dict(i) for i in infos], indent=2))
@@ -60,6 +67,43 @@ def command_clients(args: argparse.Namespace) -> int:
     print(tabulate(rows, headers=headers, tablefmt="simple"))
     if not args.wide:
         print("\n(--wide adds native trust, environment variables and notes)")
+    return 0
+
+
+def list_interpreters(fmt: str) -> int:
+    """The interpreters NAME@INTERPRETER can name: path, version, OpenSSL version."""
+    from tabulate import tabulate
+    from tlsmatrix.clients.interpreter import ADAPTERS, Interpreter, discover
+    from tlsmatrix.clients.interpreter.provision import requirements_for
+
+    found = discover()
+
+    def runs(interp: Interpreter) -> list[str]:
+        return [a for a in ADAPTERS if not isinstance(requirements_for(a, interp), str)]
+
+    if fmt == "json":
+        rows = [
+            {
+                "path": i.path,
+                "version": i.version,
+                "implementation": i.implementation,
+                "openssl": i.openssl,
+                "adapters": runs(i),
+            }
+            for i in found
+        ]
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = [
+        [i.path, f"{i.implementation} {i.version}", i.openssl or "-", ", ".join(runs(i)) or "-"]
+        for i in found
+    ]
+    headers = ["interpreter", "version", "OpenSSL", "NAME@ it can run"]
+    print(tabulate(table, headers=headers, tablefmt="simple"))
+    print(
+        f"\n(use NAME@INTERPRETER, NAME one of {', '.join(ADAPTERS)}; INTERPRETER a path, "
+        "a name on PATH or a pyenv version such as 3.12)"
+    )
     return 0
 
 
