@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from tlsmatrix.replay.serve import Replay, compare_with_capture, run_replay
 from tlsmatrix.results.model import to_dict
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.pool import load_clients
+
+from tests.conftest import needs_binary
 
 FAST = ("stdlib", "requests", "httpx", "curl", "openssl", "node", "gnutls")
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -238,7 +239,7 @@ def test_capture_records_what_was_sent_and_fetched(fast_clients, aia, tmp_path):
     assert [c.pem for c in case.presented] == sent
     assert case.target.sni == HOST and case.tls_version == "TLSv1.3"
     assert [c.pem for c in case.anchors] == [pem(built.trust[0]).decode()]
-    assert case.results is not None and case.results["schema"] == "tlsmatrix/1"
+    assert case.results is not None and case.results["schema"] == "tlsmatrix/2"
     assert "PRIVATE KEY" not in (tmp_path / "case.json").read_text()
 
 
@@ -260,10 +261,7 @@ def test_leaf_only_replay_serves_the_twin_intermediate(fast_clients, aia, tmp_pa
         assert twin_inter.public_key() != fetched[0].certificates[0].certificate().public_key()
 
 
-@pytest.mark.skipif(
-    not os.environ.get("CI") and __import__("shutil").which("java") is None,
-    reason="java is not installed",
-)
+@needs_binary("java")
 def test_replay_equals_live_with_java(aia, tmp_path):
     clients = load_clients(["java", "java-aia", "stdlib"])
     try:

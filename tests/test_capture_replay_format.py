@@ -264,7 +264,7 @@ def test_capture_and_replay_from_the_command_line(served, tmp_path, capsys):
     )
     assert code == 0, capsys.readouterr().err
     document = json.loads(out.read_text())
-    assert document["format"] == FORMAT and document["results"]["schema"] == "tlsmatrix/1"
+    assert document["format"] == FORMAT and document["results"]["schema"] == "tlsmatrix/2"
     assert json.loads((tmp_path / "shop.limbo.json").read_text())["testcases"]
     capsys.readouterr()
     code = main(["lab", "replay", str(tmp_path), "-c", "stdlib", "--format", "json"])

@@ -19,9 +19,11 @@ from tlsmatrix.replay.serve import Replay, run_replay
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.pool import load_clients
 
+from tests.conftest import needs
+
 FAST = ("stdlib", "requests", "httpx", "curl", "openssl", "node", "gnutls")
 IN_CI = bool(os.environ.get("CI"))
-NGINX = pytest.mark.skipif(nginx_binary() is None and not IN_CI, reason="nginx is not installed")
+NGINX = needs(nginx_binary() is not None, "nginx is not installed")
 
 
 def _close(clients) -> None:  # noqa: ANN001

@@ -226,11 +226,11 @@ def test_run_help_has_examples_and_every_option_is_explained():
     for text in (
         "only these clients",
         "only these scenarios",
-        "serve the scenarios with",
+        "serve with Python's ssl",
         "hard deadline per probe",
         "probes run at once",
         "from -o's extension",
-        "exit 1 on disagreement",
+        "exit 1 when clients disagree",
     ):
         assert text in lab, text
 

@@ -23,6 +23,8 @@ from tlsmatrix.clients.interpreter.provision import requirements_for
 from tlsmatrix.errors import UsageError
 from tlsmatrix.inputs import check_clients
 
+from tests.conftest import missing
+
 IN_CI = bool(os.environ.get("CI"))
 
 
@@ -31,9 +33,8 @@ def need(spec: str) -> Interpreter:
     try:
         return resolve(spec)
     except InterpreterNotFound as exc:
-        if IN_CI:
-            pytest.fail(f"CI needs Python {spec}: {exc}")
-        pytest.skip(str(exc))
+        missing(f"Python {spec} is not installed: {exc}")
+        raise
 
 
 def _ssl_error(**fields: object) -> dict[str, object]:

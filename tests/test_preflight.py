@@ -21,6 +21,7 @@ from tlsmatrix.lab.nginx import nginx_binary
 from tlsmatrix.preflight import inputs
 from tlsmatrix.preflight.serve import offline_aia_note, private_dir, serving
 
+from tests.conftest import needs
 from tests.test_preflight_lint import AIA_URL, INTERMEDIATE, NAME, Files, _key_pem, make_files
 
 IN_CI = bool(os.environ.get("CI"))
@@ -299,7 +300,7 @@ def test_lint_only_starts_no_server(files: Files, capsys: pytest.CaptureFixture[
     assert "missing" in err
 
 
-@pytest.mark.skipif(nginx_binary() is None and not IN_CI, reason="nginx is not installed")
+@needs(nginx_binary() is not None, "nginx is not installed")
 def test_nginx_serves_the_files(files: Files, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = preflight(
         capsys,

@@ -12,6 +12,8 @@ import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import chromium
 
+from tests.conftest import missing
+
 CERT_NAME = re.compile(rb"CERT(?:IFICATE)?_[A-Z_]{4,60}")
 # Certificate-range names as net_error_list.h spells them: everything else in the binary
 # that starts with CERT_ is an unrelated identifier.
@@ -40,7 +42,7 @@ def _binary() -> bytes:
     if path is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing")
-        pytest.skip("chromium not installed")
+        missing("chromium not installed")
     real = os.path.realpath(path)
     candidates = [real, "/usr/lib/chromium/chromium"]
     for candidate in candidates:
@@ -50,7 +52,7 @@ def _binary() -> bytes:
                 mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped,
             ):
                 return bytes(mapped)
-    pytest.skip("chromium is a wrapper whose binary was not found")
+    missing("chromium is a wrapper whose binary was not found")
 
 
 def test_every_certificate_error_of_the_installed_chromium_is_mapped() -> None:

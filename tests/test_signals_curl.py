@@ -16,6 +16,7 @@ from tlsmatrix.clients.signals import curl
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests._signal_pki import scenarios
+from tests.conftest import missing
 
 
 def test_every_libcurl_error_number_is_explained() -> None:
@@ -77,7 +78,7 @@ def _curl() -> str:
     if found is None:
         if os.environ.get("CI"):
             pytest.fail("curl is missing")
-        pytest.skip("curl not installed")
+        missing("curl not installed")
     return found
 
 

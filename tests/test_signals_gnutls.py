@@ -18,6 +18,7 @@ from tlsmatrix.clients.signals import gnutls
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests._signal_pki import scenarios
+from tests.conftest import missing
 
 
 def _libgnutls() -> ctypes.CDLL:
@@ -26,7 +27,7 @@ def _libgnutls() -> ctypes.CDLL:
     except OSError:
         if os.environ.get("CI"):
             pytest.fail("libgnutls is missing")
-        pytest.skip("libgnutls not installed")
+        missing("libgnutls not installed")
 
 
 class _Datum(ctypes.Structure):
@@ -36,7 +37,7 @@ class _Datum(ctypes.Structure):
 def test_bits_match_the_header() -> None:
     header = "/usr/include/gnutls/gnutls.h"
     if not os.path.exists(header):
-        pytest.skip("libgnutls28-dev not installed")
+        missing("libgnutls28-dev not installed")
     with open(header) as handle:
         pairs = re.findall(r"GNUTLS_CERT_(\w+) = 1 << (\d+)", handle.read())
     assert len(pairs) == len(gnutls.FLAGS)
@@ -96,7 +97,7 @@ def _binary(name: str) -> str:
     if found is None:
         if os.environ.get("CI"):
             pytest.fail(f"{name} is missing")
-        pytest.skip(f"{name} not installed")
+        missing(f"{name} not installed")
     return found
 
 

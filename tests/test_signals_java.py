@@ -14,6 +14,7 @@ from tlsmatrix.clients.signals import java
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests._signal_pki import scenarios
+from tests.conftest import missing
 
 PROBE = os.path.join(os.path.dirname(java.__file__), os.pardir, "java", "TlsProbe.java")
 
@@ -34,7 +35,7 @@ def _jdk(tool: str) -> str:
     if found is None:
         if os.environ.get("CI"):
             pytest.fail(f"{tool} is missing")
-        pytest.skip(f"{tool} not installed")
+        missing(f"{tool} not installed")
     return found
 
 

@@ -16,6 +16,7 @@ from tlsmatrix.clients.signals import node, openssl
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests._signal_pki import scenarios
+from tests.conftest import missing
 
 PROBE = os.path.join(os.path.dirname(node.__file__), os.pardir, "node", "probe.js")
 
@@ -65,7 +66,7 @@ def _node() -> str:
     if found is None:
         if os.environ.get("CI"):
             pytest.fail("node is missing")
-        pytest.skip("node not installed")
+        missing("node not installed")
     return found
 
 

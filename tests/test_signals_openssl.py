@@ -17,6 +17,7 @@ from tlsmatrix.clients.signals import openssl, openssl_reasons, python_ssl
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests._signal_pki import scenarios
+from tests.conftest import missing
 
 UNKNOWN = b"unknown certificate verification error"
 
@@ -52,7 +53,7 @@ def test_every_verify_code_of_the_library_is_in_the_table_with_its_text(path: st
 def test_table_names_match_the_header() -> None:
     header = "/usr/include/openssl/x509_vfy.h"
     if not os.path.exists(header):
-        pytest.skip("libssl-dev headers not installed")
+        missing("libssl-dev headers not installed")
     with open(header) as handle:
         pairs = re.findall(r"#\s*define\s+X509_V_ERR_(\w+)\s+(\d+)\b", handle.read())
     assert len(pairs) > 90
@@ -127,7 +128,7 @@ def test_lookup_by_node_name_and_by_exact_library_text() -> None:
 def _ssl_reason_names() -> dict[str, int]:
     header = "/usr/include/openssl/sslerr.h"
     if not os.path.exists(header):
-        pytest.skip("libssl-dev headers not installed")
+        missing("libssl-dev headers not installed")
     with open(header) as handle:
         return {
             n: int(v) for n, v in re.findall(r"#\s*define\s+SSL_R_(\w+)\s+(\d+)", handle.read())

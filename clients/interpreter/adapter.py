@@ -18,20 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tlsmatrix.clients._common import (
-    Outcome,
-    child_env,
-    explicit_trust,
-    observe,
-    observe_outcome,
-    run_command,
-    run_json_program,
-    trust_from_env,
-)
+from tlsmatrix.clients._common import Outcome, observe, observe_outcome
+from tlsmatrix.clients._subprocess import run_json_program
+from tlsmatrix.clients._trust import explicit_trust, trust_from_env
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.interpreter import provision
 from tlsmatrix.clients.interpreter.discovery import Interpreter, InterpreterNotFound, resolve
 from tlsmatrix.clients.interpreter.outcome import interpret
+from tlsmatrix.clients.process import child_env, run_command
 
 SCRIPT = Path(__file__).with_name("probe.py")
 X509_STRICT = 0x20
@@ -276,7 +270,7 @@ def native_trust(adapter: str, payload: Mapping[str, Any], env: Mapping[str, str
 
 
 def _last_json(text: str) -> dict[str, Any] | None:
-    from tlsmatrix.clients._common import last_json_line
+    from tlsmatrix.clients.process import last_json_line
 
     return last_json_line(text)
 

@@ -19,7 +19,7 @@ import re
 import shutil
 from dataclasses import dataclass
 
-from tlsmatrix.clients._common import run_command
+from tlsmatrix.clients.process import run_command
 
 IDENTIFY = (
     "import json, platform, sys\n"

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlsmatrix.clients._common import first_line, run_command
+from tlsmatrix.clients.process import first_line, run_command
 from tlsmatrix.clients.interpreter.discovery import Interpreter
 
 # The probe script itself needs this much.

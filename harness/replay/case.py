@@ -25,7 +25,7 @@ Format ``tlsmatrix-case/1`` (JSON, one object; JSON Schema in
 ``revocation``   per certificate: ``certificate`` (sha256), ``crl_urls``, ``ocsp_urls``
 ``crls``         every CRL URL tlsmatrix downloaded (bounded): ``url``, ``outcome``,
                  ``detail``, ``encoding`` (der or pem, as served) and the CRL as ``pem``
-``results``      the live ``tlsmatrix/1`` report when captured ``--with-results``, else null
+``results``      the live ``tlsmatrix/2`` report when captured ``--with-results``, else null
 """
 
 from __future__ import annotations
