@@ -13,12 +13,13 @@ import subprocess
 import sys
 
 import pytest
-from tests._cli import ROOT, tlsmatrix
-from tests.conftest import clean_environ
 from tlsmatrix.reports import render
 from tlsmatrix.reports.colour import use_colour
 from tlsmatrix.results.model import from_dict
 from tlsmatrix.results.schema import validate
+
+from tests._cli import ROOT, tlsmatrix
+from tests.conftest import clean_environ
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 SCENARIOS = ("good", "leaf_only")
