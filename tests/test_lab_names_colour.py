@@ -168,3 +168,26 @@ def test_piped_table_is_plain_unless_always_and_fits_120_columns(lab_target):
     assert "\x1b[31mREJECT\x1b[0m" in always.stdout
     wide = tlsmatrix(*args, "--wide")
     assert f"bundle {bundle}" in wide.stdout or "bundle …" in wide.stdout
+
+
+def test_default_table_width_with_long_fields_stays_within_120():
+    from tlsmatrix.clients.base import Observation, Reason, TrustUsed, Verdict
+    from tlsmatrix.results.model import RunResult
+
+    rows = tuple(
+        Observation(
+            target="https://a-rather-long-host-name.example.invalid:8443/path",
+            client=client,
+            verdict=Verdict.REJECT,
+            reason=Reason.MALFORMED_CERTIFICATE,
+            detail="x" * 300,
+            tls_version="TLSv1.3",
+            elapsed_ms=12345.0,
+            trust=TrustUsed("bundle", "--ca-file", "/very/long/" * 10 + "some-bundle-name.pem"),
+        )
+        for client in ("gnutls-cli", "truststore", "java-aia")
+    )
+    table = render(RunResult(rows, (), {}, ""), "table")
+    assert max(len(line) for line in table.splitlines()[:5]) <= 120, table
+    wide = render(RunResult(rows, (), {}, ""), "table", wide=True)
+    assert max(len(line) for line in wide.splitlines()) > 120

@@ -12,7 +12,7 @@ from tlsmatrix.reports.colour import paint
 from tlsmatrix.results.model import INFERRED_NOTE, RunResult, grouped, reason_text
 
 HEADERS = ("client", "verdict", "reason", "detail", "TLS", "trusted", "time")
-DETAIL_WIDTH = 34  # the default table's detail column (the full text is in --wide/JSON)
+DETAIL_WIDTH = 32  # the default table's detail column (the full text is in --wide/JSON)
 WIDE_DETAIL_WIDTH = 60
 
 
@@ -56,7 +56,7 @@ def render_table(run: RunResult, *, colour: bool = False, wide: bool = False) ->
                 (
                     o.client,
                     paint(shown, verdict, colour),
-                    reason_text(o) if wide else short(reason_text(o), 22),
+                    reason_text(o) if wide else short(reason_text(o), 20),
                     short(o.detail, WIDE_DETAIL_WIDTH if wide else DETAIL_WIDTH),
                     o.tls_version or "-",
                     trust_label(o.trust) if wide else compact_trust(o.trust),
