@@ -206,3 +206,18 @@ def test_run_explains_an_accept_of_a_revoked_leaf(revoked_lab):
         assert "accepted although revoked (CRL http://127.0.0.1:" in row["explanation"]
         if not infos[row["client"]]["checks_revocation"]:
             assert "this client does not check revocation" in row["explanation"]
+
+
+def test_revocation_downloads_follow_their_switch(revoked_lab):
+    """Offline (preflight without --allow-network) tlsmatrix asks no CRL server."""
+    from tlsmatrix.runner.matrix import run_matrix
+    from tlsmatrix.runner.pool import load_clients
+
+    target = revoked_lab.scenarios[0].target
+    clients = load_clients(["requests"])
+    before = len(revoked_lab.aia.log())
+    off = run_matrix([target], clients, fetch_revocation=False)
+    assert "revocation" not in off.chains[target.name]
+    assert not [e for e in revoked_lab.aia.log()[before:] if e.path.endswith(".crl")]
+    on = run_matrix([target], clients)
+    assert on.chains[target.name]["revocation"]["status"] == "revoked"

@@ -43,6 +43,7 @@ def run_matrix(
     capture_chains: bool = True,
     aia_log: Callable[[], Sequence[Any]] | None = None,
     fetch_aia: bool = True,
+    fetch_revocation: bool | None = None,
 ) -> RunResult:
     """Probe every target with every client. With ``capture_chains`` the chain each target
     presents is captured alongside (one extra unverified handshake per target) to refine
@@ -71,7 +72,8 @@ def run_matrix(
         stores = run_stores(results, infos, trust)
         fetcher = AIAFetcher(enabled=fetch_aia and not partial)  # an interrupt waits for none
         inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
-        if fetch_aia and not partial:  # the same switch as tlsmatrix's own AIA downloads
+        revocation = fetch_aia if fetch_revocation is None else fetch_revocation
+        if revocation and not partial:
             inspections = check_revocations(inspections)
         reports = {name: i.report for name, i in inspections.items()}
         graphs = {name: i.graph for name, i in inspections.items() if i.graph is not None}
