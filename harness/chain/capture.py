@@ -170,7 +170,7 @@ def _handshake(
             error = "not tls: the server closed the connection during the handshake"
             break
         except SSL.Error as exc:
-            error = f"tls error: {_ssl_error(exc)}"
+            error = _tls_error(exc)
             break
 
     certificates, truncated = _peer_chain(conn)
@@ -227,6 +227,24 @@ def _syscall_error(exc: Exception) -> str:
     if len(args) >= 2 and isinstance(args[1], str):
         return f"connection error: {args[1]}"
     return f"connection error: {_one_line(exc)}"
+
+
+# OpenSSL's reason strings (its fixed table, the third field of each error-queue entry)
+# when the peer's bytes are not a TLS record: what `run` calls not_tls.
+_NOT_TLS_REASONS = frozenset(
+    {"wrong version number", "packet length too long", "record layer failure", "http request"}
+)
+
+
+def _tls_error(exc: Exception) -> str:
+    reasons = [
+        str(entry[2]).lower()
+        for entry in (exc.args[0] if exc.args and isinstance(exc.args[0], list) else ())
+        if isinstance(entry, tuple) and len(entry) == 3
+    ]
+    if any(r in _NOT_TLS_REASONS for r in reasons):
+        return f"not_tls: the server does not answer in TLS (OpenSSL: {'; '.join(reasons)})"
+    return f"tls error: {_ssl_error(exc)}"
 
 
 def _ssl_error(exc: Exception) -> str:

@@ -52,6 +52,11 @@ def build_chain(
     """Leaf + intermediates up to an anchor in ``roots``. Raises FixChainError."""
     if not sent:
         raise FixChainError("the server sent no certificate")
+    if _self_signed(sent[0]):
+        raise FixChainError(
+            f"the server's certificate '{_name(sent[0])}' is self-signed: there is no chain to "
+            "complete; serve a certificate issued by a CA your clients trust"
+        )
     deadline = time.monotonic() + timeout
     path = [sent[0]]
     steps = [f"leaf '{short_name(sent[0].subject.rfc4514_string())}' (sent by the server)"]
@@ -77,8 +82,29 @@ def build_chain(
     chain = tuple(c for c in path if not _self_signed(c) or c is path[0])
     verdict = verify_against(chain[0], chain[1:], roots, hostname)
     if not verdict.ok:
-        raise FixChainError(f"the built chain does not verify: {verdict.detail}")
+        raise FixChainError(f"the built chain does not verify: {_why_not(chain, hostname)}")
     return FixedChain(chain, tuple(steps), verdict)
+
+
+def _why_not(chain: Sequence[x509.Certificate], hostname: str | None) -> str:
+    """Why a verifier refused the built chain, in words from our own checks: the
+    verifier's message carries its internals (extension OIDs, object reprs)."""
+    from datetime import UTC, datetime
+
+    from tlsmatrix.chain.hostname import leaf_matches_hostname
+
+    now = datetime.now(UTC)
+    for cert in chain:
+        if cert.not_valid_after_utc < now:
+            return f"'{_name(cert)}' expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+        if cert.not_valid_before_utc > now:
+            return f"'{_name(cert)}' is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+    if hostname and not leaf_matches_hostname(chain[0], hostname)[0]:
+        return f"the leaf '{_name(chain[0])}' is not valid for {hostname}"
+    return (
+        "a certificate on the path breaks a rule of the web PKI (key usage, basic "
+        "constraints or an extension); run 'tlsmatrix inspect' to see which"
+    )
 
 
 def _issuer_of(

@@ -38,6 +38,7 @@ from tlsmatrix.clients.base import Target
 if TYPE_CHECKING:
     from tlsmatrix.chain.aia import AIAFetcher
     from tlsmatrix.chain.diagnosis import ChainGraph
+    from tlsmatrix.chain.revocation import RevocationReport
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,20 @@ class ChainInspection:
     captured: CapturedChain
     report: ChainReport | None
     graph: ChainGraph | None = None
+    revocation: RevocationReport | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the ``chains`` entry for one target."""
-        return {
+        data = {
             "target": self.captured.target,
             "tls_version": self.captured.tls_version,
             "error": self.captured.error,
             "truncated": self.captured.truncated,
             **(self.report.to_dict() if self.report is not None else {"certificates": []}),
         }
+        if self.revocation is not None:
+            data["revocation"] = self.revocation.to_dict()
+        return data
 
 
 def inspect_chain(
@@ -93,6 +98,19 @@ def with_paths(
         return inspection
     graph = build_graph(inspection.captured.certificates, stores, fetcher)
     return replace(inspection, report=apply_graph(inspection.report, graph), graph=graph)
+
+
+def with_revocation(
+    inspection: ChainInspection, cache: dict[str, bytes] | None = None
+) -> ChainInspection:
+    """The inspection with the revocation status of the leaf and intermediates on its
+    best path (tlsmatrix.chain.revocation: bounded CRL/OCSP downloads)."""
+    from tlsmatrix.chain.revocation import check_path, path_certificates
+
+    certs = path_certificates(inspection.graph)
+    if not certs:
+        return inspection
+    return replace(inspection, revocation=check_path(certs, cache=cache))
 
 
 def apply_graph(report: ChainReport, graph: ChainGraph) -> ChainReport:
@@ -172,4 +190,5 @@ __all__ = [
     "leaf_matches_hostname",
     "path_from_leaf",
     "with_paths",
+    "with_revocation",
 ]

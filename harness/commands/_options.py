@@ -46,6 +46,20 @@ def add_report(parser: argparse.ArgumentParser, default: str = "table") -> None:
         metavar="FILE",
         help="write the report here (atomically; .json .md .xml .csv .html pick the format)",
     )
+    parser.add_argument(
+        "--color",
+        "--colour",
+        dest="color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the table's verdicts: auto (default: only on a terminal, and not "
+        "when NO_COLOR is set), always or never",
+    )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="table: every column in full (full detail and trust store path)",
+    )
 
 
 def add_fail_on(parser: argparse.ArgumentParser, default: str | None = None) -> None:

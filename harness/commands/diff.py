@@ -41,9 +41,10 @@ class CellChange:
 
 def diff_runs(before: RunResult, after: RunResult) -> tuple[CellChange, ...]:
     """Every cell whose verdict or reason differs, or that is only on one side; in the
-    order of AFTER's cells, then the removed ones in BEFORE's order."""
-    old = {(o.target, o.client): o for o in before.results}
-    new = {(o.target, o.client): o for o in after.results}
+    order of AFTER's cells, then the removed ones in BEFORE's order. A lab cell is keyed
+    by its scenario's name, not its URL: the lab's ports change on every run."""
+    old = {(before.target_label(o.target), o.client): o for o in before.results}
+    new = {(after.target_label(o.target), o.client): o for o in after.results}
     changes: list[CellChange] = []
     for key, b in new.items():
         a = old.get(key)

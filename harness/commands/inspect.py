@@ -29,11 +29,12 @@ def command_inspect(args: argparse.Namespace) -> int:
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
 
     from tlsmatrix.chain.aia import AIAFetcher
-    from tlsmatrix.chain.inspection import inspect_chain
+    from tlsmatrix.chain.inspection import inspect_chain, with_revocation
 
     stores = known_stores(ca_file)
     paths = [s["store"] for s in stores if s["store"]]
     inspection = inspect_chain(target, args.timeout, stores=paths, fetcher=AIAFetcher())
+    inspection = with_revocation(inspection)
     store_verdicts(inspection, stores)
     if args.format == "json":
         from tlsmatrix.explain.explanations import fix_advice
@@ -218,11 +219,19 @@ def render(inspection: Any, stores: list[dict[str, Any]]) -> str:
         if leaf.crl_urls:
             out.append(f"leaf CRL: {', '.join(leaf.crl_urls)}")
     out.append("")
-    if report.issues:
+    issues = [f"  {i.code}: {i.message}" for i in report.issues]
+    revocation = inspection.revocation
+    revoked = revocation.revoked if revocation is not None else None
+    if revoked is not None:
+        issues.append(f"  revoked: '{short_name(revoked.subject)}' is {revoked.text()}")
+    if issues:
         out.append("Issues:")
-        out.extend(f"  {i.code}: {i.message}" for i in report.issues)
+        out.extend(issues)
     else:
         out.append("Issues: none")
+    if revocation is not None:
+        out.append("Revocation:")
+        out.extend(f"  {short_name(c.subject)}: {c.text()}" for c in revocation.checked)
     lines = path_lines(inspection)
     if lines:
         out.append("")

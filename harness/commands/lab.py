@@ -12,8 +12,12 @@ from tlsmatrix.errors import UsageError
 from tlsmatrix.reports import FORMATS
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from tlsmatrix.lab.export import ExportManifest
     from tlsmatrix.lab.lab import Lab
+    from tlsmatrix.lab.run import LabTarget
+    from tlsmatrix.runner.pool import Progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -175,7 +179,7 @@ def command_run(args: argparse.Namespace) -> int:
     from tlsmatrix.lab.run import LabTarget, render_lab_matrix, run_lab
     from tlsmatrix.reports import render
     from tlsmatrix.reports.output import write_text
-    from tlsmatrix.runner.pool import load_clients, terminal_progress
+    from tlsmatrix.runner.pool import load_clients
 
     clients = load_clients(chosen)
     if args.from_export:
@@ -193,7 +197,7 @@ def command_run(args: argparse.Namespace) -> int:
                 default_profile=args.trust_profile,
                 timeout=args.timeout,
                 jobs=args.jobs,
-                progress=terminal_progress,
+                progress=lab_progress(targets),
                 aia_log=lab.aia.log,
             )
     expectations = None
@@ -201,10 +205,13 @@ def command_run(args: argparse.Namespace) -> int:
         from tlsmatrix.results.expectations import evaluate
 
         expectations = evaluate(lab_run.run, spec, strict=True)
-    if fmt == "table":
-        text = render_lab_matrix(lab_run)
+    from tlsmatrix.reports.colour import use_colour
+
+    colour = use_colour(args.color, args.output)
+    if fmt == "table" and not args.wide:
+        text = render_lab_matrix(lab_run, colour=colour)
     else:
-        text = render(lab_run.run, fmt, expectations=expectations)
+        text = render(lab_run.run, fmt, expectations=expectations, colour=colour, wide=True)
     write_text(text, args.output)
     from tlsmatrix.commands.run import report_fail_on, report_violations
 
@@ -215,12 +222,18 @@ def command_run(args: argparse.Namespace) -> int:
     return 1 if failed or (args.strict and lab_run.mismatches()) else 0
 
 
+def lab_progress(targets: Sequence[LabTarget]) -> Progress:
+    """Progress naming scenarios, with a line every few seconds when stderr is piped."""
+    from tlsmatrix.runner.pool import Progress
+
+    return Progress({t.target.name: t.name for t in targets}, every=3.0)
+
+
 def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-untyped-def]
 
     from tlsmatrix.clients.base import Target
     from tlsmatrix.lab.export import load_manifest
     from tlsmatrix.lab.run import LabTarget, run_lab
-    from tlsmatrix.runner.pool import terminal_progress
 
     try:
         manifest = load_manifest(args.from_export)
@@ -248,7 +261,7 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
         default_profile=args.trust_profile,
         timeout=args.timeout,
         jobs=args.jobs,
-        progress=terminal_progress,
+        progress=lab_progress(targets),
         aia_log=aia_log,
     )
 

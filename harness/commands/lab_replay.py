@@ -50,7 +50,10 @@ def command_replay(args: argparse.Namespace) -> int:
         differences = compare_with_capture(replay, run)
     finally:
         replay.close()
-    write_text(render(run, fmt), args.output)
+    from tlsmatrix.reports.colour import use_colour
+
+    colour = use_colour(args.color, args.output)
+    write_text(render(run, fmt, colour=colour, wide=args.wide), args.output)
     compared = [rc for rc in cases if rc[1].results]
     if differences:
         print(

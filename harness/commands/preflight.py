@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from tlsmatrix.trust.bundle import TrustBundle
 
 
-
 def register(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser(
@@ -150,7 +149,10 @@ def command_preflight(args: argparse.Namespace) -> int:
         allow_network=args.allow_network,
         progress=terminal_progress,
     )
-    write_text(render(run, fmt), args.output)
+    from tlsmatrix.reports.colour import use_colour
+
+    colour = use_colour(args.color, args.output)
+    write_text(render(run, fmt, colour=colour, wide=args.wide), args.output)
     if run.partial:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130

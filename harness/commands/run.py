@@ -135,7 +135,11 @@ def command_run(args: argparse.Namespace) -> int:
 
         # A shard holds only some targets: sections for the others are not violations.
         expectations = evaluate(run, spec, strict=shard is None)
-    write_text(render(run, fmt, expectations=expectations, shard=shard), args.output)
+    from tlsmatrix.reports.colour import use_colour
+
+    colour = use_colour(args.color, args.output)
+    text = render(run, fmt, expectations=expectations, shard=shard, colour=colour, wide=args.wide)
+    write_text(text, args.output)
     if run.partial:
         print("tlsmatrix: interrupted: partial results written", file=sys.stderr)
         return 130

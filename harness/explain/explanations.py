@@ -348,9 +348,14 @@ def _aia_clause(
 
 
 def _library(info: ClientInfo | None) -> str:
+    """'OpenSSL 3.0.19': the library's name with its version (a version alone, as some
+    adapters report it, says nothing)."""
     if info is None:
         return "this client"
-    return info.tls_library_version or info.tls_library or "its TLS library"
+    name, version = info.tls_library, info.tls_library_version
+    if name and version:
+        return version if version.lower().startswith(name.lower()) else f"{name} {version}"
+    return name or version or "its TLS library"
 
 
 def _top_subject(report: ChainReport) -> str | None:

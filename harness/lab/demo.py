@@ -35,7 +35,10 @@ def run_demo(
         broken, fixed = lab.scenario("leaf_only"), lab.scenario("good")
         stores = lab.trust_profiles
 
+        numbers = iter(range(1, 10))  # the steps actually run are numbered 1, 2, 3...
+
         def scene(title: str, target, chosen: Sequence[Client], profiles: dict[str, str]) -> Scene:  # type: ignore[no-untyped-def]
+            title = f"{next(numbers)}. {title}"
             plan = TrustPlan(per_client={n: stores[p] for n, p in profiles.items()})
             run = run_matrix(
                 [target], chosen, trust=plan, timeout=timeout, jobs=jobs, aia_log=lab.aia.log
@@ -47,20 +50,20 @@ def run_demo(
 
         story = {n: (LAPTOP if n == "curl" else CERTIFI) for n in names}
         write(_intro(broken.url, lab.aia.url, stores))
-        first = scene("1. The broken server: only the leaf is sent", broken.target, clients, story)
+        first = scene("The broken server: only the leaf is sent", broken.target, clients, story)
         pair = [c for c in clients if c.name in ("curl", "requests")]
         if len(pair) == 2:
             swapped = {"curl": CERTIFI, "requests": LAPTOP}
             swap = scene(
-                "2. Swap the stores: requests gets the laptop's store, curl gets certifi's",
+                "Swap the stores: requests gets the laptop's store, curl gets certifi's",
                 broken.target,
                 pair,
                 swapped,
             )
             write(swap_summary(swap.run))
-        write(_diagnosis(first.run))
+        write(_diagnosis(first.run, next(numbers)))
         scene(
-            "4. The fix: the same leaf and key, now served with Lab Intermediate CA after it",
+            "The fix: the same leaf and key, now served with Lab Intermediate CA after it",
             fixed.target,
             clients,
             story,
@@ -140,11 +143,11 @@ def render_scene(scene: Scene) -> str:
     return text
 
 
-def _diagnosis(run: RunResult) -> str:
+def _diagnosis(run: RunResult, number: int = 3) -> str:
     target = run.targets()[0]
     chain = run.chains.get(target) or {}
     certs = chain.get("certificates") or []
-    lines = ["", "3. Diagnosis, from what the server sends and what each client trusted"]
+    lines = ["", f"{number}. Diagnosis, from what the server sends and what each client trusted"]
     if certs:
         sent = ", ".join(f"'{short_name(c.get('subject'))}'" for c in certs)
         lines.append(f"   The server sends {len(certs)} certificate(s): {sent}.")

@@ -8,8 +8,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tlsmatrix.clients.base import Client, ClientInfo, Observation, Reason, Target, Verdict
+from tlsmatrix.clients.base import Client, ClientInfo, Observation, Target, Verdict
 from tlsmatrix.lab.scenarios import ClientProps, Expectation, Scenario
+from tlsmatrix.reports.colour import paint
+from tlsmatrix.results.model import SHORT_REASONS as _SHORT
 from tlsmatrix.results.model import RunResult
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 
@@ -126,21 +128,6 @@ def run_lab(
 
 # --- rendering ------------------------------------------------------------------------
 
-_SHORT = {
-    Reason.INCOMPLETE_CHAIN: "chain",
-    Reason.UNTRUSTED_ROOT: "root",
-    Reason.SELF_SIGNED: "self",
-    Reason.EXPIRED: "expired",
-    Reason.NOT_YET_VALID: "notyet",
-    Reason.HOSTNAME_MISMATCH: "host",
-    Reason.REVOKED: "revoked",
-    Reason.WEAK_KEY: "key",
-    Reason.WEAK_SIGNATURE: "sig",
-    Reason.HANDSHAKE_FAILURE: "hs",
-    Reason.PROTOCOL_VERSION: "proto",
-    Reason.NOT_TLS: "nottls",
-}
-
 
 def cell_text(obs: Observation) -> str:
     if obs.verdict is Verdict.ACCEPT:
@@ -154,7 +141,7 @@ def cell_text(obs: Observation) -> str:
     return "x " + _SHORT.get(obs.reason, obs.reason.value)
 
 
-def render_lab_matrix(lab: LabRun) -> str:
+def render_lab_matrix(lab: LabRun, *, colour: bool = False) -> str:
     """Scenarios down, clients across; '!' marks a cell that differs from the prediction."""
     from tabulate import tabulate
 
@@ -168,7 +155,8 @@ def render_lab_matrix(lab: LabRun) -> str:
             if cell is None:
                 row.append("")
                 continue
-            row.append(cell_text(cell.observed) + ("" if cell.matches else " !"))
+            text = cell_text(cell.observed) + ("" if cell.matches else " !")
+            row.append(paint(text, cell.observed.verdict.value, colour))
         rows.append(row)
     out = [tabulate(rows, headers=["scenario", *clients], tablefmt="simple")]
     trusts = sorted(

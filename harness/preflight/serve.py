@@ -167,4 +167,6 @@ def run_served(
             # tlsmatrix's own AIA downloads (for the diagnosis) stay offline too, unless
             # every URL is on this machine or the user allowed the network.
             fetch_aia=note is None,
+            # CRL and OCSP URLs name the CA's servers: offline, tlsmatrix asks none of them.
+            fetch_revocation=allow_network,
         )

@@ -25,13 +25,19 @@ def render(
     *,
     expectations: ExpectationResult | None = None,
     shard: Shard | None = None,
+    colour: bool = False,
+    wide: bool = False,
 ) -> str:
-    """The report of ``run`` in format ``fmt`` (one of FORMATS). Raises ValueError for an
-    unknown format."""
+    """The report of ``run`` in format ``fmt`` (one of FORMATS). ``colour`` and ``wide``
+    change the table only. Raises ValueError for an unknown format."""
     if fmt == "json":
         import json
 
         return json.dumps(document(run, expectations, shard), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "table":
+        from tlsmatrix.reports.table import render_table
+
+        return render_table(run, colour=colour, wide=wide) + _violations_text(expectations)
     return _renderer(fmt)(run, expectations)
 
 

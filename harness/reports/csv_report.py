@@ -1,5 +1,6 @@
 """The CSV report: a header row, then one row per result. The columns are fixed (the
-``expectation`` column is empty unless the run was checked with ``--expect``), so a
+``expectation`` column is empty unless the run was checked with ``--expect``, and
+``scenario`` unless the target is a lab scenario), so a
 spreadsheet or a script can rely on them."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from tlsmatrix.results.model import RunResult
 
 COLUMNS = (
     "target",
+    "scenario",
     "client",
     "verdict",
     "reason",
@@ -32,11 +34,13 @@ def render_csv(run: RunResult, expectations: ExpectationResult | None = None) ->
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\r\n")
     writer.writeheader()
+    scenarios = run.scenarios()
     for o in run.results:
         violated = expectations.for_cell(o.target, o.client) if expectations else ()
         writer.writerow(
             {
                 "target": o.target,
+                "scenario": scenarios.get(o.target, ""),
                 "client": o.client,
                 "verdict": o.verdict.value,
                 "reason": o.reason.value,

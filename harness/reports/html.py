@@ -15,10 +15,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tlsmatrix.clients.base import Observation, ReasonSource, Verdict
+from tlsmatrix.clients.base import Observation, Reason, ReasonSource, Verdict
 from tlsmatrix.reports import grid
 from tlsmatrix.results.expectations import ExpectationResult
-from tlsmatrix.results.model import INFERRED_NOTE, RunResult, reason_text
+from tlsmatrix.results.model import INFERRED_NOTE, SHORT_REASONS, RunResult, reason_text
 
 # Solid fills, also checked by the screenshot test (pixels of the matrix).
 COLOURS = {
@@ -52,13 +52,21 @@ h3 { font-size: 15px; margin: 18px 0 8px; }
 .banner.bad { background: #ffebe9; color: #a40e26; }
 .banner.warn { background: #fff8c5; color: #7d4e00; }
 table { border-collapse: collapse; }
-table.matrix th, table.matrix td { border: 2px solid #ffffff; padding: 10px 14px; }
-table.matrix thead th { background: #f6f8fa; font-weight: 600; text-align: center; }
-table.matrix tbody th { background: #f6f8fa; text-align: left; font-weight: 600;
-  max-width: 420px; word-break: break-all; }
-table.matrix td { text-align: center; min-width: 120px; font-weight: 600; white-space: nowrap; }
-table.matrix td small { display: block; font-weight: 400; font-size: 12px; }
-td.unexpected { box-shadow: inset 0 0 0 4px #24292f; }
+.matrixwrap { overflow: auto; max-height: 85vh; max-width: 100%; border: 1px solid #d0d7de; }
+table.matrix { font-size: 12px; line-height: 1.25; }
+table.matrix td { font-size: 11px; }
+table.matrix th, table.matrix td { border: 1px solid #ffffff; padding: 2px 4px; }
+table.matrix thead th { position: sticky; top: 0; z-index: 2; background: #f6f8fa;
+  font-weight: 600; vertical-align: bottom; }
+table.matrix thead th span { writing-mode: vertical-rl; transform: rotate(180deg);
+  white-space: nowrap; }
+table.matrix thead th.corner { left: 0; z-index: 3; text-align: left; }
+table.matrix tbody th { position: sticky; left: 0; z-index: 1; background: #f6f8fa;
+  text-align: left; font-weight: 600; max-width: 190px; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis; }
+table.matrix tbody th a { color: #0969da; text-decoration: none; }
+table.matrix td { text-align: center; font-weight: 600; white-space: nowrap; }
+td.unexpected { box-shadow: inset 0 0 0 3px #24292f; }
 td.none { background: #f6f8fa; color: #8c959f; }
 .legend { margin: 10px 0 0; color: #57606a; font-size: 12px; }
 .legend span { display: inline-block; padding: 1px 8px; border-radius: 4px; margin-right: 6px; }
@@ -137,7 +145,7 @@ def render_html(run: RunResult, expectations: ExpectationResult | None = None) -
                 f'<p class="banner bad">Expectations ({esc(expectations.source)}): '
                 f"{len(expectations.violations)} violated.</p>"
             )
-    out += _matrix(targets, clients, cells, anchors, expectations)
+    out += _matrix(run, targets, clients, cells, anchors, expectations)
     if expectations is not None and expectations.violations:
         out.append('<h2 id="expectations">Unmet expectations</h2><ul class="violations">')
         out += [f"<li>{esc(v.message())}</li>" for v in expectations.violations]
@@ -149,20 +157,70 @@ def render_html(run: RunResult, expectations: ExpectationResult | None = None) -
     return "\n".join(out) + "\n"
 
 
+def short_target(run: RunResult, target: str) -> str:
+    """A matrix row's label: the lab scenario's name, else host:port (and path)."""
+    label = run.target_label(target)
+    if label != target:
+        return label
+    return target.removeprefix("https://").rstrip("/")
+
+
+# The matrix's reasons in at most 7 letters (the legend spells them out).
+SHORT = {
+    **SHORT_REASONS,
+    Reason.UNKNOWN_ISSUER: "issuer",
+    Reason.BAD_SIGNATURE: "badsig",
+    Reason.NOT_A_CA: "notca",
+    Reason.PATH_LENGTH: "pathlen",
+    Reason.NAME_CONSTRAINTS: "names",
+    Reason.WRONG_USAGE: "usage",
+    Reason.CRITICAL_EXTENSION: "critext",
+    Reason.MALFORMED_CERTIFICATE: "malform",
+    Reason.INVALID_CERTIFICATE: "invalid",
+    Reason.CONNECTION_REFUSED: "refused",
+    Reason.DNS_FAILURE: "dns",
+    Reason.TIMEOUT: "",
+    Reason.CLIENT_UNAVAILABLE: "",
+    Reason.CLIENT_ERROR: "crash",
+}
+
+
+def compact_reason(o: Observation) -> str:
+    """A cell's text: the verdict's symbol and a reason of a few letters."""
+    if o.verdict in (Verdict.ACCEPT, Verdict.SKIPPED):
+        return SYMBOLS[o.verdict]
+    text = SHORT.get(o.reason, o.reason.value)
+    text = text if len(text) <= 7 else text[:6] + "…"
+    if o.reason_source is ReasonSource.INFERRED:
+        text += "?"
+    return f"{SYMBOLS[o.verdict]} {text}".rstrip()
+
+
 def _matrix(
+    run: RunResult,
     targets: list[str],
     clients: list[str],
     cells: Mapping[tuple[str, str], Observation],
     anchors: Mapping[str, str],
     expectations: ExpectationResult | None,
 ) -> list[str]:
+    """Targets down, clients across, one compact cell each: the full text is on hover
+    (title) and in the target's section below. Header row and first column stay put."""
     if not targets:
         return ["<p>No targets in this run.</p>"]
-    out = ['<h2 id="matrix">Matrix</h2>', '<table class="matrix"><thead><tr><th>target</th>']
-    out += [f'<th scope="col">{esc(c)}</th>' for c in clients]
+    out = [
+        '<h2 id="matrix">Matrix</h2>',
+        '<div class="matrixwrap"><table class="matrix"><thead><tr><th class="corner">target</th>',
+    ]
+    out += [f'<th scope="col" title="{esc(c)}"><span>{esc(c)}</span></th>' for c in clients]
     out.append("</tr></thead><tbody>")
     for target in targets:
-        row = [f'<tr><th scope="row"><a href="#{anchors[target]}">{esc(target)}</a></th>']
+        label = short_target(run, target)
+        full = target if run.target_label(target) == target else f"{label}: {target}"
+        row = [
+            f'<tr><th scope="row" title="{esc(full)}">'
+            f'<a href="#{anchors[target]}">{esc(label)}</a></th>'
+        ]
         for client in clients:
             o = cells.get((target, client))
             if o is None:
@@ -172,21 +230,25 @@ def _matrix(
             violated = expectations.for_cell(target, client) if expectations else ()
             if violated:
                 classes.append("unexpected")
-            title = o.detail or o.reason.value
+            title = f"{client} on {label}: {o.verdict.value} ({reason_text(o)})"
+            if o.detail:
+                title += f" — {o.detail}"
             if violated:
                 title = "; ".join(v.message() for v in violated) + " — " + title
-            reason = "" if o.verdict is Verdict.ACCEPT else f"<small>{esc(reason_text(o))}</small>"
             row.append(
                 f'<td class="{" ".join(classes)}" style="{_verdict_style(o.verdict)}" '
-                f'title="{esc(title)}">{SYMBOLS[o.verdict]} {esc(o.verdict.value)}{reason}</td>'
+                f'title="{esc(title)}">{esc(compact_reason(o))}</td>'
             )
         row.append("</tr>")
         out.append("".join(row))
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     legend = " ".join(
         f'<span style="{_verdict_style(v)}">{SYMBOLS[v]} {v.value}</span>' for v in Verdict
     )
-    note = " A framed cell broke an expectation." if expectations is not None else ""
+    shorts = ", ".join(f"{v} = {k.value}" for k, v in SHORT.items() if v)
+    note = f" Reasons: {esc(shorts)}. Hover a cell for its detail."
+    if expectations is not None:
+        note += " A framed cell broke an expectation."
     if any(o.reason_source is ReasonSource.INFERRED for o in cells.values()):
         note += " " + esc(INFERRED_NOTE)
     out.append(f'<p class="legend">{legend}{note}</p>')
@@ -200,7 +262,9 @@ def _target_section(
     clients: list[str],
     cells: Mapping[tuple[str, str], Observation],
 ) -> list[str]:
-    out = [f'<section class="target" id="{anchor}"><h2>{esc(target)}</h2>']
+    label = run.target_label(target)
+    heading = esc(target) if label == target else f"{esc(label)} <small>({esc(target)})</small>"
+    out = [f'<section class="target" id="{anchor}"><h2>{heading}</h2>']
     out += _chain(run.chains.get(target))
     divergence = next((d for d in run.divergences if d.target == target), None)
     if divergence is not None:

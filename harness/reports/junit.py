@@ -77,7 +77,9 @@ def render_junit(run: RunResult, expectations: ExpectationResult | None = None) 
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     total_time = 0.0
     for target in targets:
-        suite = ET.SubElement(root, "testsuite", {"name": xml_text(target)})
+        # A lab target is named by its scenario (its port changes on every run).
+        label = run.target_label(target)
+        suite = ET.SubElement(root, "testsuite", {"name": xml_text(label)})
         counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         suite_time = 0.0
         names = [c for c in clients if (target, c) in cells] + extra_cells.get(target, [])
@@ -87,7 +89,7 @@ def render_junit(run: RunResult, expectations: ExpectationResult | None = None) 
                 suite,
                 "testcase",
                 {
-                    "classname": xml_text(target),
+                    "classname": xml_text(label),
                     "name": xml_text(client),
                     "time": _seconds(o.elapsed_ms if o else 0.0),
                 },
@@ -131,7 +133,7 @@ def render_junit(run: RunResult, expectations: ExpectationResult | None = None) 
                 case = ET.SubElement(
                     suite,
                     "testcase",
-                    {"classname": xml_text(target), "name": f"({v.rule})", "time": "0.000"},
+                    {"classname": xml_text(label), "name": f"({v.rule})", "time": "0.000"},
                 )
                 _add(case, "failure", f"expected {v.expected}", "expectation", v.message())
                 counts["tests"] += 1

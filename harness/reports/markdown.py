@@ -78,7 +78,7 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
                 if expectations is not None and expectations.for_cell(target, client):
                     text += " **(unexpected)**"
                 row.append(text)
-            name = md_escape(target)
+            name = md_escape(run.target_label(target))
             if expectations is not None and expectations.for_target(target):
                 name += " **(unexpected)**"
             out.append(f"| {name} | " + " | ".join(row) + " |")
@@ -89,7 +89,7 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
     if run.divergences:
         out += ["### Disagreements", ""]
         for d in run.divergences:
-            line = f"- **{md_escape(d.target)}**: {md_escape(d.summary())}"
+            line = f"- **{md_escape(run.target_label(d.target))}**: {md_escape(d.summary())}"
             if d.explanation:
                 line += f"  \n  Why: {md_escape(d.explanation)}"
             out.append(line)
@@ -107,7 +107,9 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
             mine = [o for o in noteworthy if o.target == target]
             if not mine:
                 continue
-            out.append(f"**{md_escape(target)}**")
+            label = run.target_label(target)
+            full = f" ({md_escape(target)})" if label != target else ""
+            out.append(f"**{md_escape(label)}**{full}")
             out.append("")
             for o in mine:
                 detail = (

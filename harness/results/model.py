@@ -38,6 +38,7 @@ _CORE_KEYS = frozenset(
     }
 )
 
+
 @dataclass(frozen=True)
 class Divergence:
     """Clients that reached different verdicts on one target."""
@@ -72,6 +73,16 @@ class RunResult:
     def client_names(self) -> list[str]:
         return list(dict.fromkeys(o.client for o in self.results))
 
+    def scenarios(self) -> dict[str, str]:
+        """Target -> lab scenario name, for the targets that are lab scenarios."""
+        lab = self.extra.get("lab")
+        names = lab.get("scenarios") if isinstance(lab, Mapping) else None
+        return {str(k): str(v) for k, v in names.items()} if isinstance(names, Mapping) else {}
+
+    def target_label(self, target: str) -> str:
+        """How reports name a target: its lab scenario's name, else the target itself."""
+        return self.scenarios().get(target, target)
+
     def to_json(self) -> str:
         """The JSON document ``tlsmatrix run --format json`` writes for this run."""
         from tlsmatrix.reports.json_report import render_json
@@ -101,6 +112,22 @@ def label(obs: Observation) -> str:
         return "accept"
     return f"{obs.verdict.value} ({obs.reason.value})"
 
+
+# A reason in a few letters, for matrices with many columns (the lab table, the HTML).
+SHORT_REASONS = {
+    Reason.INCOMPLETE_CHAIN: "chain",
+    Reason.UNTRUSTED_ROOT: "root",
+    Reason.SELF_SIGNED: "self",
+    Reason.EXPIRED: "expired",
+    Reason.NOT_YET_VALID: "notyet",
+    Reason.HOSTNAME_MISMATCH: "host",
+    Reason.REVOKED: "revoked",
+    Reason.WEAK_KEY: "key",
+    Reason.WEAK_SIGNATURE: "sig",
+    Reason.HANDSHAKE_FAILURE: "hs",
+    Reason.PROTOCOL_VERSION: "proto",
+    Reason.NOT_TLS: "nottls",
+}
 
 INFERRED_NOTE = "? reason inferred: provisional, no client signal or chain evidence decides it."
 
@@ -138,7 +165,7 @@ def grouped(rows: Iterable[Observation]) -> list[tuple[list[str], str]]:
 # --- JSON -----------------------------------------------------------------------------
 
 
-def observation_to_dict(obs: Observation) -> dict[str, Any]:
+def observation_to_dict(obs: Observation, scenario: str | None = None) -> dict[str, Any]:
     data: dict[str, Any] = {
         "target": obs.target,
         "client": obs.client,
@@ -156,6 +183,8 @@ def observation_to_dict(obs: Observation) -> dict[str, Any]:
     if obs.started_at is not None and obs.finished_at is not None:
         data["started_at"] = obs.started_at
         data["finished_at"] = obs.finished_at
+    if scenario is not None:  # the target is a lab scenario
+        data["scenario"] = scenario
     return data
 
 
@@ -213,13 +242,14 @@ def client_info_from_dict(data: Mapping[str, Any]) -> ClientInfo:
 
 
 def to_dict(run: RunResult) -> dict[str, Any]:
+    scenarios = run.scenarios()
     return {
         "schema": SCHEMA,
         "generated_at": run.generated_at,
         "partial": run.partial,
         "environment": dict(run.environment),
         "clients": [client_info_to_dict(c) for c in run.clients],
-        "results": [observation_to_dict(o) for o in run.results],
+        "results": [observation_to_dict(o, scenarios.get(o.target)) for o in run.results],
         "chains": dict(run.chains),
         "divergences": [
             {
@@ -248,6 +278,13 @@ def from_dict(data: Mapping[str, Any]) -> RunResult:
         )
         for d in data.get("divergences") or ()
     )
+    extra = {k: v for k, v in data.items() if k not in _CORE_KEYS}
+    # Rows name their scenario; a document whose lab section lost the mapping keeps it.
+    named = {o["target"]: o["scenario"] for o in data["results"] if o.get("scenario")}
+    if named:
+        lab = dict(extra.get("lab") or {})
+        lab["scenarios"] = {**named, **(lab.get("scenarios") or {})}
+        extra["lab"] = lab
     return RunResult(
         results=results,
         clients=tuple(client_info_from_dict(c) for c in data.get("clients") or ()),
@@ -256,7 +293,7 @@ def from_dict(data: Mapping[str, Any]) -> RunResult:
         divergences=divergences,
         chains=data.get("chains") or {},
         partial=bool(data.get("partial")),
-        extra={k: v for k, v in data.items() if k not in _CORE_KEYS},
+        extra=extra,
     )
 
 

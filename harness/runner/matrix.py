@@ -43,6 +43,7 @@ def run_matrix(
     capture_chains: bool = True,
     aia_log: Callable[[], Sequence[Any]] | None = None,
     fetch_aia: bool = True,
+    fetch_revocation: bool | None = None,
 ) -> RunResult:
     """Probe every target with every client. With ``capture_chains`` the chain each target
     presents is captured alongside (one extra unverified handshake per target) to refine
@@ -71,6 +72,9 @@ def run_matrix(
         stores = run_stores(results, infos, trust)
         fetcher = AIAFetcher(enabled=fetch_aia and not partial)  # an interrupt waits for none
         inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
+        revocation = fetch_aia if fetch_revocation is None else fetch_revocation
+        if revocation and not partial:
+            inspections = check_revocations(inspections)
         reports = {name: i.report for name, i in inspections.items()}
         graphs = {name: i.graph for name, i in inspections.items() if i.graph is not None}
         results = tuple(
@@ -85,6 +89,7 @@ def run_matrix(
             graphs=graphs,
         )
         results, divergences = explain_results(results, divergences, evidence)
+        results = explain_revoked(results, inspections, infos)
     return RunResult(
         results=results,
         clients=tuple(infos[c.name] for c in clients),
@@ -94,6 +99,41 @@ def run_matrix(
         chains={name: _chain_entry(i) for name, i in inspections.items()},
         partial=partial,
     )
+
+
+def check_revocations(inspections: Mapping[str, Any], parallel: int = 4) -> dict[str, Any]:
+    """Each inspection with its revocation status; a few targets at a time, each CRL
+    downloaded once per run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tlsmatrix.chain.inspection import with_revocation
+
+    cache: dict[str, bytes] = {}
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="revocation") as pool:
+        done = pool.map(lambda i: with_revocation(i, cache), inspections.values())
+        return dict(zip(inspections, done, strict=True))
+
+
+def explain_revoked(
+    results: Sequence[Observation], inspections: Mapping[str, Any], infos: Mapping[str, Any]
+) -> tuple[Observation, ...]:
+    """An accept of a leaf tlsmatrix found revoked is explained from the client's measured
+    ``checks_revocation``."""
+    from dataclasses import replace
+
+    from tlsmatrix.chain.revocation import REVOKED, revocation_explanation
+    from tlsmatrix.clients.base import Verdict
+
+    out = []
+    for o in results:
+        report = getattr(inspections.get(o.target), "revocation", None)
+        leaf = report.leaf if report is not None else None
+        if o.verdict is Verdict.ACCEPT and leaf is not None and leaf.status == REVOKED:
+            info = infos.get(o.client)
+            text = revocation_explanation(leaf, bool(getattr(info, "checks_revocation", False)))
+            o = replace(o, explanation=f"{text}. {o.explanation}" if o.explanation else text)
+        out.append(o)
+    return tuple(out)
 
 
 def run_stores(

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tlsmatrix.clients.base import (
@@ -275,10 +275,33 @@ def _give_up(
     record(worker.index, stamped)
 
 
+class Progress:
+    """Progress on stderr, each target named by its label (a lab scenario's name). On a
+    terminal: one self-overwriting line. Piped (a CI log) and ``every`` set: a plain line
+    at most every ``every`` seconds and at the end, so a long run is not silent."""
+
+    def __init__(self, labels: Mapping[str, str] | None = None, every: float | None = None) -> None:
+        self.labels = dict(labels or {})
+        self.every = every
+        self._last = time.monotonic()
+
+    def __call__(self, done: int, total: int, obs: Observation) -> None:
+        name = self.labels.get(obs.target, obs.target)
+        line = f"[{done}/{total}] {obs.client} {name}: {obs.verdict.value}"
+        if sys.stderr.isatty():
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r\x1b[K{line}{end}")
+        elif self.every is not None:
+            now = time.monotonic()
+            if done != total and now - self._last < self.every:
+                return
+            self._last = now
+            sys.stderr.write(f"tlsmatrix: {line}\n")
+        else:
+            return
+        sys.stderr.flush()
+
+
 def terminal_progress(done: int, total: int, obs: Observation) -> None:
     """One self-overwriting progress line on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return
-    end = "\n" if done == total else ""
-    sys.stderr.write(f"\r\x1b[K[{done}/{total}] {obs.client} {obs.target}: {obs.verdict}{end}")
-    sys.stderr.flush()
+    Progress()(done, total, obs)
