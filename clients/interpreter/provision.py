@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlsmatrix.clients.process import first_line, run_command
 from tlsmatrix.clients.interpreter.discovery import Interpreter
+from tlsmatrix.clients.process import first_line, run_command
 
 # The probe script itself needs this much.
 PROBE_MIN_PYTHON = (3, 6)
