@@ -34,9 +34,18 @@ class ClientProps:
     """What a client is, as far as the lab's predictions depend on it.
 
     ``trust`` is the trust profile the client was given ("certifi-like": Lab Root only;
-    "workstation": Lab Root and Lab Intermediate). The defaults describe an OpenSSL 3
-    client at security level 2: RSA keys under 2048 bits and SHA-1 signatures rejected,
-    no revocation checking."""
+    "workstation": Lab Root and Lab Intermediate; both also hold the incident scenarios'
+    anchors). The defaults describe an OpenSSL 3 client at security level 2 used through
+    Python's ``ssl``: RSA keys under 2048 bits and SHA-1 signatures rejected, no
+    revocation checking, OpenSSL's default path building (no partial chains, not strict)
+    and name checks (CN fallback, no partial wildcards), name constraints enforced even
+    in a trust anchor, and a TLS 1.3 handshake that does not look at the leaf's keyUsage.
+
+    ``partial_chain``, ``strict_x509`` come from ClientInfo; ``cn_fallback``,
+    ``partial_wildcard``, ``anchor_constraints`` (name constraints on a trust anchor
+    are enforced) and ``needs_digital_signature`` (a TLS leaf without digitalSignature is
+    refused) from the lab's table of measured behaviours
+    (:mod:`tlsmatrix.lab.behaviours`) until ClientInfo carries them."""
 
     name: str
     fetches_aia: bool
@@ -44,6 +53,12 @@ class ClientProps:
     checks_revocation: bool = False
     min_rsa_bits: int = 2048
     rejects_sha1: bool = True
+    partial_chain: bool = False
+    strict_x509: bool = False
+    cn_fallback: bool = True
+    partial_wildcard: bool = False
+    anchor_constraints: bool = True
+    needs_digital_signature: bool = False
 
     def __post_init__(self) -> None:
         if self.trust not in TRUST_PROFILE_NAMES:
@@ -441,6 +456,9 @@ def revoked(props: ClientProps) -> Expectation:
         return reject(Reason.REVOKED, "the leaf's serial is on intermediate.crl")
     return accept("the client checks no revocation, so the revoked leaf passes")
 
+
+# The incident scenarios register themselves into CATALOGUE (after the classic ones).
+from tlsmatrix.lab import scenarios_incidents as _incidents  # noqa: E402,F401
 
 __all__ = [
     "CATALOGUE",
