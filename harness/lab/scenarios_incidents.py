@@ -61,8 +61,8 @@ def strict_x509(props: ClientProps) -> Expectation:
     3.13 turned on VERIFY_X509_STRICT in ssl.create_default_context() (What's New in
     Python 3.13; CPython gh-107361), and private CAs with such intermediates broke
     ("Basic Constraints of CA cert not marked critical"). Without a Python 3.13 client
-    (``stdlib@3.13``) in the run every installed client accepts it: it then splits
-    nothing, which is the point of the story (only the interpreter upgrade breaks).
+    (``stdlib@3.13``) in the run every installed client accepts it, so it cannot split
+    the clients installed here: only the interpreter upgrade breaks, which is the story.
     Checks: chain.
     """
     if props.strict_x509:
@@ -173,8 +173,9 @@ def expired_cross_sign(props: ClientProps) -> Expectation:
     (trusted-first), GnuTLS >= 3.6.14, Java, NSS and Chromium stop at the trusted
     self-signed root (Let's Encrypt, "DST Root CA X3 Expiration (September 2021)";
     OpenSSL blog, "Old Let's Encrypt root certificate expiry and OpenSSL 1.0.2",
-    2021-09-13). Every client installed here is of the fixed generation, so this scenario
-    cannot split them: it is the regression check that none takes the expired path.
+    2021-09-13). Every client installed here is of the fixed generation, so it cannot split
+    the clients installed here: it is the regression check that none takes the expired
+    path.
     Checks: chain, validity period, trusted issuer.
     """
     return accept(
