@@ -154,6 +154,8 @@ def test_behaviours_prefer_clientinfo_then_the_table_then_the_default():
     # stdlib under Python 3.13 reports it itself (clients/interpreter measures the flags)
     assert partial.value(ClientInfo("stdlib@3.13", True, partial_chain=True)) is True
     assert partial.value(ClientInfo("stdlib@3.11", True)) is False
+    cn_row = next(b for b in BEHAVIOURS if b.field == "cn_fallback")
+    assert cn_row.value(ClientInfo("requests@3.13", True)) is False  # requests' own row
     cn = next(b for b in BEHAVIOURS if b.field == "cn_fallback")
     assert cn.value(ClientInfo("an unmeasured client", True)) is cn.default
     props = props_for(ClientInfo("stdlib@3.13", True, strict_x509=True), "certifi-like")

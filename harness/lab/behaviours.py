@@ -4,9 +4,12 @@ Each :class:`Behaviour` is keyed by what the client *does* (``cn_fallback``...),
 ClientInfo field adapters should expose for it, and records which clients were measured
 with it, on which lab scenario. :func:`behaviour_props` turns a ClientInfo into the
 values: the ClientInfo field when it exists and is set, else the measured table, else the
-behaviour's default (OpenSSL 3 through Python's ``ssl``). The table is measurement, not a
-name-keyed prediction: each row is what a real handshake in the named scenario showed,
-and ``tests/test_lab_matrix.py`` re-measures all of it on every run.
+behaviour's default (OpenSSL 3 through Python's ``ssl``). A ``NAME@INTERPRETER`` client
+takes NAME's row: the same library, though an interpreter old enough to need an older
+major version of it (urllib3 1.x under Python 3.6) may differ, which the lab then marks.
+
+The table is measurement, not a name-keyed prediction: each row is what a real handshake
+in the named scenario showed, and ``tests/test_lab_matrix.py`` re-measures it every run.
 
 Measured on Debian 12 (OpenSSL 3.0, curl 7.88, Python 3.11, urllib3 2.8, pyOpenSSL 26
 on OpenSSL 4.0, Node 20, OpenJDK 17, GnuTLS 3.7.9, wget 1.21, Chromium 156).
@@ -41,8 +44,11 @@ class Behaviour:
         reported = getattr(info, self.field, None)
         if reported is True:
             return True
-        return self.clients.get(info.name, bool(reported) if reported is not None
-                                else self.default)  # fmt: skip
+        fallback = bool(reported) if reported is not None else self.default
+        # NAME@INTERPRETER runs the same library as NAME (pinned to a version that supports
+        # that Python): its measured row applies unless the adapter reports otherwise.
+        base = info.name.partition("@")[0]
+        return self.clients.get(info.name, self.clients.get(base, fallback))
 
 
 def _table(true: str, false: str) -> dict[str, bool]:
