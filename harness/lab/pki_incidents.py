@@ -41,6 +41,11 @@ from collections.abc import MutableMapping
 from cryptography import x509
 from tlsmatrix.lab.certbuilder import LAB_HOSTNAME, LOOPBACK_NAMES, PrivateKey, build, ec_key
 from tlsmatrix.lab.certbuilder import name as subject_name
+from tlsmatrix.lab.scenarios_incidents import (
+    CONSTRAINED_DOMAIN,
+    PARTIAL_WILDCARD_HOST,
+    PARTIAL_WILDCARD_SAN,
+)
 
 __all__ = [
     "AIA_PATHS",
@@ -50,10 +55,6 @@ __all__ = [
     "PARTIAL_WILDCARD_SAN",
     "generate_incidents",
 ]
-
-CONSTRAINED_DOMAIN = "lab.invalid"  # never looked up: only written into a name constraint
-PARTIAL_WILDCARD_SAN = "f*.lab.invalid"
-PARTIAL_WILDCARD_HOST = "foo.lab.invalid"  # the client connects to 127.0.0.1 by address
 
 # Extra anchors every lab-run trust profile holds: what these scenarios need trusted.
 ANCHORS = ("anchored_intermediate", "isrg_root", "dst_root", "constrained_root")

@@ -10,10 +10,14 @@ are in both lab-run trust profiles, so the default profile shows every divergenc
 from __future__ import annotations
 
 from tlsmatrix.clients.base import Reason, Verdict
-from tlsmatrix.lab.pki_incidents import PARTIAL_WILDCARD_HOST
 from tlsmatrix.lab.scenarios import ClientProps, Expectation, accept, reject, scenario
 
-__all__: list[str] = []  # the scenarios are reached through the catalogue
+__all__ = ["CONSTRAINED_DOMAIN", "PARTIAL_WILDCARD_HOST", "PARTIAL_WILDCARD_SAN"]
+
+# Names written into the certificates (tlsmatrix.lab.pki_incidents); never looked up.
+CONSTRAINED_DOMAIN = "lab.invalid"  # the constrained root permits DNS names below it only
+PARTIAL_WILDCARD_SAN = "f*.lab.invalid"
+PARTIAL_WILDCARD_HOST = "foo.lab.invalid"  # clients connect to 127.0.0.1 by address
 
 
 def _fetch_missing(props: ClientProps, *, what: str, workstation_helps: bool) -> Expectation:
@@ -46,7 +50,10 @@ def partial_chain_anchor(props: ClientProps) -> Expectation:
         return accept("the client takes the trusted intermediate as its anchor (partial chain)")
     return Expectation(
         Verdict.REJECT,
-        frozenset({Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER}),
+        # The client says only "issuer not found" (OpenSSL code 2): the harness names it
+        # from the chain (untrusted_root); an adapter's own reading may be either of the
+        # "issuer missing" reasons.
+        frozenset({Reason.UNTRUSTED_ROOT, Reason.UNKNOWN_ISSUER, Reason.INCOMPLETE_CHAIN}),
         "the client anchors only at a self-signed root, and the intermediate's root is in "
         "no store (OpenSSL: unable to get issuer certificate)",
     )
