@@ -102,7 +102,8 @@ class Lab:
 
     @property
     def trust_profiles(self) -> dict[str, str]:
-        """{"certifi-like": path, "workstation": path}."""
+        """{"certifi-like": path, "workstation": path, "intermediate-only": path}: the two
+        lab-run profiles and the partial-chain story's store (see tlsmatrix.lab.pki)."""
         self._require_started()
         return {k: str(v) for k, v in self.pki.trust_profiles.items()}
 
