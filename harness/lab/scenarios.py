@@ -11,6 +11,11 @@ The AIA server behaviour a scenario needs is carried by the leaf's AIA URL (see
 ``leaf_only_hung_aia`` at one that accepts and never answers; they are two scenarios, not
 one with a parameter, so that each has its own server, URL and row in a matrix.
 
+The scenarios from real incidents (partial-chain anchors, Python 3.13's strict checks,
+names, key usage, AIA formats and hops, the DST Root CA X3 cross-sign, constrained
+anchors) live in :mod:`tlsmatrix.lab.scenarios_incidents` and register into the same
+catalogue when this module loads.
+
 This module imports no cryptography: the pytest plugin and the CLI read the catalogue
 cheaply.
 """
