@@ -35,7 +35,7 @@ def test_lab_serve_prints_urls_and_trust_and_cleans_up():
     urls = dict(re.findall(r"^\s+(\w+)\s+(https://localhost:\d+/)", text, re.M))
     assert {"good", "leaf_only", "revoked"} <= set(urls)
     profiles = dict(re.findall(r"^trust profile (\S+): (\S+)$", text, re.M))
-    assert set(profiles) == {"certifi-like", "workstation"}
+    assert set(profiles) == {"certifi-like", "workstation", "intermediate-only"}
     assert all(os.path.exists(p) for p in profiles.values())
     # the lab really serves: the incident, against the running lab
     check = tlsmatrix(

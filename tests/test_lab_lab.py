@@ -54,19 +54,20 @@ def presented_chain(port: int) -> list[str]:
 def test_every_scenario_presents_its_chain(lab):
     assert [s.name for s in lab.scenarios] == CATALOGUE.names()
     for running in lab.scenarios:
-        assert running.url == f"https://localhost:{running.port}/"
+        assert running.url == f"https://{running.scenario.hostname}:{running.port}/"
         expected = tuple(lab.pki.fingerprint(n) for n in running.scenario.chain)
         assert running.fingerprints == expected
         assert tuple(presented_chain(running.port)) == expected, running.name
 
 
-def stdlib_verdict(port: int, cafile: str) -> tuple[Verdict, Reason]:
-    """What Python's ssl decides with only ``cafile`` trusted (no environment involved)."""
+def stdlib_verdict(port: int, cafile: str, host: str = "localhost") -> tuple[Verdict, Reason]:
+    """What Python's ssl decides with only ``cafile`` trusted (no environment involved),
+    checking the name ``host`` on a connection to 127.0.0.1."""
     ctx = ssl.create_default_context(cafile=cafile)
     try:
         with (
             socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
-            ctx.wrap_socket(sock, server_hostname="localhost"),
+            ctx.wrap_socket(sock, server_hostname=host),
         ):
             return Verdict.ACCEPT, Reason.OK
     except Exception as exc:  # classified, not swallowed: the reason is compared below
@@ -80,7 +81,7 @@ def test_stdlib_ssl_does_what_the_scenarios_predict(lab, profile):
     props = ClientProps("python-ssl", fetches_aia=False, trust=profile)
     outcomes = {}
     for running in lab.scenarios:
-        verdict, reason = stdlib_verdict(running.port, lab.trust_profiles[profile])
+        verdict, reason = stdlib_verdict(running.port, lab.trust_profiles[profile], running.host)
         expected = running.expect(props)
         outcomes[running.name] = (verdict, reason)
         assert expected.matches(verdict, reason), (running.name, verdict, reason, expected.why)
@@ -117,7 +118,7 @@ def test_selection_and_errors():
         assert [s.name for s in lab.scenarios] == ["good", "leaf_only"]
         with pytest.raises(KeyError):
             lab.scenario("expired_leaf")
-        assert set(lab.trust_profiles) == {"certifi-like", "workstation"}
+        assert set(lab.trust_profiles) == {"certifi-like", "workstation", "intermediate-only"}
     with pytest.raises(KeyError):
         Lab(scenarios=["no_such_scenario"])
     with pytest.raises(ValueError):

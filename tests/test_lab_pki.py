@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
 from tlsmatrix.clients.process import run_command
 from tlsmatrix.lab.pki import PKI, generate, normalize_base_url
+from tlsmatrix.lab.pki_incidents import ANCHORS
 
 BASE = "http://127.0.0.1:8999/"
 HOST = ("-verify_hostname", "localhost")
@@ -141,11 +142,15 @@ def test_base_url_is_a_parameter(tmp_path):
 def test_trust_profiles(pki):
     certifi = pki.trust_profiles["certifi-like"].read_bytes()
     workstation = pki.trust_profiles["workstation"].read_bytes()
-    assert x509.load_pem_x509_certificates(certifi) == [pki.material.certs["root"]]
+    anchors = [pki.material.certs[n] for n in ANCHORS]
+    assert x509.load_pem_x509_certificates(certifi) == [pki.material.certs["root"], *anchors]
     assert x509.load_pem_x509_certificates(workstation) == [
         pki.material.certs["root"],
         pki.material.certs["intermediate"],
+        *anchors,
     ]
+    only = pki.trust_profiles["intermediate-only"].read_bytes()
+    assert x509.load_pem_x509_certificates(only) == [pki.material.certs["intermediate"]]
 
 
 def test_private_directory_and_removal():

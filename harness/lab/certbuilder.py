@@ -91,13 +91,24 @@ def build(
     crl: str | None = None,
     sans: Sequence[str] = (),
     extensions: Sequence[x509.ExtensionType] = (),
+    with_san: bool = True,
+    bc_critical: bool = True,
+    with_aki: bool = True,
+    key_usage: x509.KeyUsage | None = None,
+    name_constraints: x509.NameConstraints | None = None,
 ) -> x509.Certificate:
     """One certificate, signed with SHA-256; self-signed when ``issuer_cert`` is None.
 
     A CA gets basicConstraints (with ``pathlen``), keyCertSign and cRLSign; a leaf gets
     serverAuth and the ``sans`` (``LOOPBACK_NAMES`` when empty) and, unless self-signed,
     a digitalSignature key usage. ``aia`` is a caIssuers URL, ``crl`` a distribution
-    point; ``extensions`` are added as they are (non-critical)."""
+    point; ``extensions`` are added as they are (non-critical).
+
+    The incident scenarios bend the template: ``with_san=False`` leaves the subject CN as
+    the only name, ``bc_critical=False`` marks basicConstraints non-critical and
+    ``with_aki=False`` omits the authority key identifier (what Python 3.13's
+    VERIFY_X509_STRICT refuses), ``key_usage`` replaces the usual key usage, and
+    ``name_constraints`` are added critical, as RFC 5280 requires."""
     public = key.public_key()
     issuer_name = issuer_cert.subject if issuer_cert is not None else subject
     issuer_public = issuer_cert.public_key() if issuer_cert is not None else public
@@ -109,15 +120,17 @@ def build(
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=pathlen), critical=True)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=pathlen), critical=bc_critical)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
     )
-    if issuer_cert is not None or ca:
+    if with_aki and (issuer_cert is not None or ca):
         builder = builder.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_public),  # type: ignore[arg-type]
             critical=False,
         )
-    if ca:
+    if key_usage is not None:
+        builder = builder.add_extension(key_usage, critical=True)
+    elif ca:
         builder = builder.add_extension(_key_usage(signs_certs=True), critical=True)
     elif issuer_cert is not None:
         # No KeyUsage on a self-signed leaf: with one lacking keyCertSign, OpenSSL would
@@ -128,9 +141,12 @@ def build(
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
         )
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(general_names(sans or LOOPBACK_NAMES)), critical=False
-        )
+        if with_san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(general_names(sans or LOOPBACK_NAMES)), critical=False
+            )
+    if name_constraints is not None:
+        builder = builder.add_extension(name_constraints, critical=True)
     if aia:
         access = x509.AccessDescription(
             AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(aia)

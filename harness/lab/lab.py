@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tlsmatrix.lab.tlsserver import TLSServer
 
 ServerKind = Literal["python", "nginx"]
+LAB_HOST = "localhost"  # resolves to loopback by itself
 SERVER_KINDS: tuple[ServerKind, ...] = ("python", "nginx")
 
 
@@ -44,7 +45,9 @@ class RunningScenario:
 
     @property
     def target(self) -> Target:
-        return Target(host=self.host, port=self.port)
+        # A scenario named for another host (partial_wildcard) is still served on loopback.
+        connect_to = None if self.host == LAB_HOST else "127.0.0.1"
+        return Target(host=self.host, port=self.port, connect_to=connect_to)
 
     def expect(self, props: ClientProps) -> Expectation:
         return self.scenario.expect(props)
@@ -99,7 +102,8 @@ class Lab:
 
     @property
     def trust_profiles(self) -> dict[str, str]:
-        """{"certifi-like": path, "workstation": path}."""
+        """{"certifi-like": path, "workstation": path, "intermediate-only": path}: the two
+        lab-run profiles and the partial-chain story's store (see tlsmatrix.lab.pki)."""
         self._require_started()
         return {k: str(v) for k, v in self.pki.trust_profiles.items()}
 

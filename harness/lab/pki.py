@@ -31,6 +31,13 @@ Certificate names (keys of :attr:`Material.certs`):
 ``old_root``              Lab Old Root CA, expired (the DST Root CA X3 of the story)
 ``root_cross_signed``     subject Lab Root CA, issuer Lab Old Root CA, Lab Root's key, expired
 ========================  ==========================================================
+
+The incident scenarios' certificates are listed in :mod:`tlsmatrix.lab.pki_incidents`.
+Their anchors (Lab Anchored Intermediate CA without its root, the ISRG-like and the expired
+DST-like roots, Lab Constrained Root CA) are in both lab-run profiles, so each of those
+scenarios shows its divergence under the default profile. ``intermediate-only`` (Lab
+Intermediate CA and nothing else) is the store of the partial-chain story: give it to
+``tlsmatrix run --ca-file`` with the ``leaf_only`` or ``good`` scenario.
 """
 
 from __future__ import annotations
@@ -63,6 +70,8 @@ from tlsmatrix.lab.certbuilder import (
 from tlsmatrix.lab.certbuilder import (
     name as subject_name,
 )
+from tlsmatrix.lab.pki_incidents import AIA_PATHS as INCIDENT_AIA_PATHS
+from tlsmatrix.lab.pki_incidents import ANCHORS, generate_incidents
 
 __all__ = [
     "AIA_PATHS",
@@ -82,10 +91,13 @@ __all__ = [
 WRONG_HOSTNAME = "wrong.host.example"  # never looked up: only written into a SAN
 
 TRUST_PROFILES: Mapping[str, tuple[str, ...]] = {
-    # A bundle like certifi's: roots only.
-    "certifi-like": ("root",),
+    # A bundle like certifi's: roots only (for the main chain).
+    "certifi-like": ("root", *ANCHORS),
     # A workstation that had cached the intermediate (browser, OS store, an old install).
-    "workstation": ("root", "intermediate"),
+    "workstation": ("root", "intermediate", *ANCHORS),
+    # The partial-chain story's store: the intermediate and not its root. Not a lab-run
+    # profile (no prediction is made for it): a store for ``run --ca-file`` and the demo.
+    "intermediate-only": ("intermediate",),
 }
 
 # URL paths (relative to base_url) the AIA server answers, and what they hold.
@@ -99,6 +111,7 @@ AIA_PATHS: Mapping[str, str] = {
     "other_intermediate.der": "other_intermediate",
     "other_root.der": "other_root",
     "old_root.der": "old_root",
+    **INCIDENT_AIA_PATHS,
 }
 CRL_PATHS: Mapping[str, str] = {"intermediate.crl": "intermediate", "root.crl": "root"}
 MISSING_PREFIX = "missing/"  # the AIA server answers 404 below it
@@ -225,6 +238,7 @@ def generate(base_url: str, workdir: str | os.PathLike[str]) -> Material:
             sans=LOOPBACK_NAMES if host == LAB_HOSTNAME else (host,),
         )
 
+    generate_incidents(base_url, now, certs, keys)
     crls = {
         "intermediate": build_crl(
             certs["intermediate"], keys["intermediate"], [certs["leaf_revoked"]], now
@@ -407,7 +421,7 @@ class PKI:
 
     @property
     def trust_profiles(self) -> dict[str, Path]:
-        """{"certifi-like": path, "workstation": path}."""
+        """{"certifi-like": path, "workstation": path, "intermediate-only": path}."""
         return {p: self.directory / "trust" / f"{p}.pem" for p in TRUST_PROFILES}
 
     def fingerprint(self, name: str) -> str:

@@ -51,7 +51,10 @@ class LabRun:
 
 
 def props_for(info: ClientInfo, profile: str) -> ClientProps:
-    """The properties a scenario's prediction may depend on: never the client's name."""
+    """The properties a scenario's prediction may depend on: never the client's name.
+    Behaviours ClientInfo does not carry yet come from the lab's measured table."""
+    from tlsmatrix.lab.behaviours import behaviour_props
+
     return ClientProps(
         name=info.name,
         fetches_aia=info.fetches_aia,
@@ -59,6 +62,7 @@ def props_for(info: ClientInfo, profile: str) -> ClientProps:
         checks_revocation=info.checks_revocation,
         min_rsa_bits=info.min_rsa_bits,
         rejects_sha1=info.rejects_sha1,
+        **behaviour_props(info),
     )
 
 

@@ -11,6 +11,11 @@ The AIA server behaviour a scenario needs is carried by the leaf's AIA URL (see
 ``leaf_only_hung_aia`` at one that accepts and never answers; they are two scenarios, not
 one with a parameter, so that each has its own server, URL and row in a matrix.
 
+The scenarios from real incidents (partial-chain anchors, Python 3.13's strict checks,
+names, key usage, AIA formats and hops, the DST Root CA X3 cross-sign, constrained
+anchors) live in :mod:`tlsmatrix.lab.scenarios_incidents` and register into the same
+catalogue when this module loads.
+
 This module imports no cryptography: the pytest plugin and the CLI read the catalogue
 cheaply.
 """
@@ -34,9 +39,18 @@ class ClientProps:
     """What a client is, as far as the lab's predictions depend on it.
 
     ``trust`` is the trust profile the client was given ("certifi-like": Lab Root only;
-    "workstation": Lab Root and Lab Intermediate). The defaults describe an OpenSSL 3
-    client at security level 2: RSA keys under 2048 bits and SHA-1 signatures rejected,
-    no revocation checking."""
+    "workstation": Lab Root and Lab Intermediate; both also hold the incident scenarios'
+    anchors). The defaults describe an OpenSSL 3 client at security level 2 used through
+    Python's ``ssl``: RSA keys under 2048 bits and SHA-1 signatures rejected, no
+    revocation checking, OpenSSL's default path building (no partial chains, not strict)
+    and name checks (CN fallback, no partial wildcards), name constraints enforced even
+    in a trust anchor, and a TLS 1.3 handshake that does not look at the leaf's keyUsage.
+
+    ``partial_chain``, ``strict_x509`` come from ClientInfo; ``cn_fallback``,
+    ``partial_wildcard``, ``anchor_constraints`` (name constraints on a trust anchor
+    are enforced) and ``needs_digital_signature`` (a TLS leaf without digitalSignature is
+    refused) from the lab's table of measured behaviours
+    (:mod:`tlsmatrix.lab.behaviours`) until ClientInfo carries them."""
 
     name: str
     fetches_aia: bool
@@ -44,6 +58,12 @@ class ClientProps:
     checks_revocation: bool = False
     min_rsa_bits: int = 2048
     rejects_sha1: bool = True
+    partial_chain: bool = False
+    strict_x509: bool = False
+    cn_fallback: bool = True
+    partial_wildcard: bool = False
+    anchor_constraints: bool = True
+    needs_digital_signature: bool = False
 
     def __post_init__(self) -> None:
         if self.trust not in TRUST_PROFILE_NAMES:
@@ -441,6 +461,9 @@ def revoked(props: ClientProps) -> Expectation:
         return reject(Reason.REVOKED, "the leaf's serial is on intermediate.crl")
     return accept("the client checks no revocation, so the revoked leaf passes")
 
+
+# The incident scenarios register themselves into CATALOGUE (after the classic ones).
+from tlsmatrix.lab import scenarios_incidents as _incidents  # noqa: E402,F401
 
 __all__ = [
     "CATALOGUE",
