@@ -6,6 +6,11 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import socket
+import ssl
+import threading
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -13,6 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from tlsmatrix.lab.pki import _sign_sha1_intermediate
+from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -173,3 +179,59 @@ def scenarios(directory: str) -> tuple[str, dict[str, tuple[str, str]]]:
     served["weak_signature"] = [issue("localhost", sha1), sha1]
     paths = {label: write_served(directory, label, chain) for label, chain in served.items()}
     return write_pem(directory, "root", root), paths
+
+
+def serve_scenarios(
+    directory: str, only: Collection[str] | None = None
+) -> Iterator[tuple[str, dict[str, TLSServer]]]:
+    """The body of a module-scoped ``served`` fixture: (root PEM path, {cause: running
+    TLSServer}) for the causes in ``only`` (all when None); the servers stop afterwards."""
+    root, paths = scenarios(directory)
+    servers = {
+        label: TLSServer(*pair).start()
+        for label, pair in paths.items()
+        if only is None or label in only
+    }
+    try:
+        yield root, servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def refused_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def plain_http_peer() -> Iterator[int]:
+    """The port of a loopback peer that answers the first bytes it reads with HTTP text."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@contextmanager
+def tls_1_1_server(root: str) -> Iterator[TLSServer]:
+    """The good chain written beside ``root`` by scenarios(), served on TLS 1.1 only."""
+    old = ServerOptions(min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
+    directory = os.path.dirname(root)
+    chain_file = os.path.join(directory, "ok.chain.pem")
+    key_file = os.path.join(directory, "ok.key.pem")
+    with TLSServer(chain_file, key_file, options=old) as server:
+        yield server

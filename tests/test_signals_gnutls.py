@@ -7,18 +7,14 @@ from __future__ import annotations
 import ctypes
 import os
 import re
-import shutil
-import socket
 import subprocess
-import threading
 
 import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import gnutls
-from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import scenarios
-from tests.conftest import missing
+from tests._signal_pki import plain_http_peer, refused_port, serve_scenarios
+from tests.conftest import missing, require_binary
 
 
 def _libgnutls() -> ctypes.CDLL:
@@ -92,15 +88,6 @@ def test_wget_templates_ignore_the_host() -> None:
     assert gnutls.signal_for_wget(8, "").after_handshake
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is missing")
-        missing(f"{name} not installed")
-    return found
-
-
 GNUTLS_CAUSES = {
     "expired": Reason.EXPIRED,
     "not_yet_valid": Reason.NOT_YET_VALID,
@@ -119,15 +106,11 @@ GNUTLS_CAUSES = {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals-gnutls")))
-    servers = {label: TLSServer(*pair).start() for label, pair in paths.items()}
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals-gnutls")))
 
 
 def _gnutls_cli(port: int, ca: str | None, host: str = "localhost") -> str:
-    argv = [_binary("gnutls-cli"), "-p", str(port), f"--verify-hostname={host}"]
+    argv = [require_binary("gnutls-cli"), "-p", str(port), f"--verify-hostname={host}"]
     argv += [f"--x509cafile={ca}"] if ca else []
     argv.append("127.0.0.1")
     done = subprocess.run(
@@ -146,21 +129,8 @@ def test_gnutls_cli_real_status_maps_to_the_built_cause(served, cause: str) -> N
 def test_gnutls_cli_accepts_the_good_chain_and_refuses_a_plain_http_peer(served) -> None:
     root, servers = served
     assert gnutls.signal_for_gnutls_cli(_gnutls_cli(servers["ok"].port, root)).reason is (Reason.OK)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def answer() -> None:
-        conn, _ = listener.accept()
-        conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        conn.close()
-
-    threading.Thread(target=answer, daemon=True).start()
-    try:
-        out = _gnutls_cli(listener.getsockname()[1], None)
-    finally:
-        listener.close()
+    with plain_http_peer() as port:
+        out = _gnutls_cli(port, None)
     assert gnutls.signal_for_gnutls_cli(out).reason is Reason.NOT_TLS
 
 
@@ -181,7 +151,7 @@ def test_wget_real_messages_map_to_the_built_cause(served, cause: str) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LC_")}, "LC_ALL": "C"}
     done = subprocess.run(
         [
-            _binary("wget"),
+            require_binary("wget"),
             "-O",
             "/dev/null",
             "-t",
@@ -202,12 +172,10 @@ def test_wget_real_messages_map_to_the_built_cause(served, cause: str) -> None:
 
 
 def test_wget_refused() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = refused_port()
     env = {**os.environ, "LC_ALL": "C"}
     done = subprocess.run(
-        [_binary("wget"), "-O", "/dev/null", "-t", "1", f"https://127.0.0.1:{port}/"],
+        [require_binary("wget"), "-O", "/dev/null", "-t", "1", f"https://127.0.0.1:{port}/"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
