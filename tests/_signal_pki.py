@@ -4,7 +4,6 @@ signal on a real handshake is checked against the cause the certificate was buil
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import socket
 import ssl
@@ -17,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from tlsmatrix.lab.certbuilder import general_names, key_pem, key_usage
 from tlsmatrix.lab.pki import _sign_sha1_intermediate
 from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 
@@ -68,32 +68,14 @@ def issue(
     if basic_constraints:
         builder = builder.add_extension(x509.BasicConstraints(ca, pathlen), critical=True)
     if ca:
-        usage = dict.fromkeys(
-            (
-                "digital_signature",
-                "content_commitment",
-                "key_encipherment",
-                "data_encipherment",
-                "key_agreement",
-                "encipher_only",
-                "decipher_only",
-            ),
-            False,
-        )
-        builder = builder.add_extension(
-            x509.KeyUsage(key_cert_sign=True, crl_sign=True, **usage), critical=True
-        )
+        usage = key_usage(key_cert_sign=True, crl_sign=True)
+        builder = builder.add_extension(usage, critical=True)
         if permitted:
             builder = builder.add_extension(
                 x509.NameConstraints([x509.DNSName(p) for p in permitted], None), critical=True
             )
     else:
-        names: list[x509.GeneralName] = []
-        for value in san:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(value)))
-            except ValueError:
-                names.append(x509.DNSName(value))
+        names = general_names(san)
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         if eku is not None:
             builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
@@ -113,13 +95,7 @@ def write_served(directory: str, label: str, chain: list[Issued]) -> tuple[str, 
         for item in chain:
             out.write(item.cert.public_bytes(serialization.Encoding.PEM))
     with open(key_path, "wb") as out:
-        out.write(
-            chain[0].key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        out.write(key_pem(chain[0].key))
     return chain_path, key_path
 
 

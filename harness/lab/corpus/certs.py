@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from tlsmatrix.lab.certbuilder import key_usage
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 Role = Literal["root", "ca", "leaf"]
@@ -172,36 +173,11 @@ class Forge:
 
 def _default_key_usage(role: Role, key: PrivateKey) -> x509.KeyUsage:
     ca = role != "leaf"
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        # TLS 1.2 RSA key exchange needs keyEncipherment on an RSA leaf
-        key_encipherment=not ca and isinstance(key, rsa.RSAPrivateKey),
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
+    # TLS 1.2 RSA key exchange needs keyEncipherment on an RSA leaf
+    encipherment = not ca and isinstance(key, rsa.RSAPrivateKey)
+    return key_usage(
+        digital_signature=True, key_encipherment=encipherment, key_cert_sign=ca, crl_sign=ca
     )
-
-
-def key_usage(**set_bits: bool) -> x509.KeyUsage:
-    """A KeyUsage with only the named bits set."""
-    bits = dict.fromkeys(
-        (
-            "digital_signature",
-            "content_commitment",
-            "key_encipherment",
-            "data_encipherment",
-            "key_agreement",
-            "key_cert_sign",
-            "crl_sign",
-        ),
-        False,
-    )
-    bits.update(set_bits)
-    return x509.KeyUsage(**bits, encipher_only=False, decipher_only=False)
 
 
 def _serial(case_id: str, label: str) -> int:
