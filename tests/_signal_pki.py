@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import socket
 import ssl
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -16,12 +17,43 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from tlsmatrix.clients.base import Reason
 from tlsmatrix.lab.certbuilder import general_names, key_pem, key_usage
 from tlsmatrix.lab.pki import _sign_sha1_intermediate
 from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 
+from tests.conftest import missing
+
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
+
+# The reason each failing scenario of scenarios() was built to produce.
+BUILT_FOR: dict[str, Reason] = {
+    "expired": Reason.EXPIRED,
+    "not_yet_valid": Reason.NOT_YET_VALID,
+    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
+    "wrong_usage": Reason.WRONG_USAGE,
+    "critical_extension": Reason.CRITICAL_EXTENSION,
+    "incomplete_chain": Reason.UNKNOWN_ISSUER,
+    "self_signed": Reason.SELF_SIGNED,
+    "path_length": Reason.PATH_LENGTH,
+    "not_a_ca": Reason.NOT_A_CA,
+    "name_constraints": Reason.NAME_CONSTRAINTS,
+    "weak_key": Reason.WEAK_KEY,
+    "weak_signature": Reason.WEAK_SIGNATURE,
+}
+
+
+def causes(labels: Iterable[str], **instead: Reason) -> dict[str, Reason]:
+    """{scenario: expected reason}: ``labels`` with what each was built for, and the
+    scenarios in ``instead`` with what a client measurably names (say why where it is used)."""
+    assert set(instead) <= set(BUILT_FOR), set(instead) - set(BUILT_FOR)
+    return {**{label: BUILT_FOR[label] for label in labels}, **instead}
+
+
+def every_cause_but(*left_out: str, **instead: Reason) -> dict[str, Reason]:
+    """:func:`causes` for every failing scenario but ``left_out``."""
+    return causes([label for label in BUILT_FOR if label not in left_out], **instead)
 
 
 @dataclass(frozen=True)
@@ -155,6 +187,15 @@ def scenarios(directory: str) -> tuple[str, dict[str, tuple[str, str]]]:
     served["weak_signature"] = [issue("localhost", sha1), sha1]
     paths = {label: write_served(directory, label, chain) for label, chain in served.items()}
     return write_pem(directory, "root", root), paths
+
+
+def header_matches(path: str, pattern: str, package: str) -> list[tuple[str, str]]:
+    """Every (name, number) ``pattern`` finds in the C header at ``path``; without the
+    header (its ``package`` is not installed) the test skips, and fails under CI."""
+    if not os.path.exists(path):
+        missing(f"{package} not installed")
+    with open(path) as handle:
+        return re.findall(pattern, handle.read())
 
 
 def serve_scenarios(

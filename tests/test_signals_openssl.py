@@ -7,7 +7,6 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-import re
 import socket
 import ssl
 
@@ -15,8 +14,13 @@ import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import openssl, openssl_reasons, python_ssl
 
-from tests._signal_pki import plain_http_peer, refused_port, serve_scenarios, tls_1_1_server
-from tests.conftest import missing
+from tests._signal_pki import (
+    header_matches,
+    plain_http_peer,
+    refused_port,
+    serve_scenarios,
+    tls_1_1_server,
+)
 
 UNKNOWN = b"unknown certificate verification error"
 
@@ -51,10 +55,7 @@ def test_every_verify_code_of_the_library_is_in_the_table_with_its_text(path: st
 
 def test_table_names_match_the_header() -> None:
     header = "/usr/include/openssl/x509_vfy.h"
-    if not os.path.exists(header):
-        missing("libssl-dev headers not installed")
-    with open(header) as handle:
-        pairs = re.findall(r"#\s*define\s+X509_V_ERR_(\w+)\s+(\d+)\b", handle.read())
+    pairs = header_matches(header, r"#\s*define\s+X509_V_ERR_(\w+)\s+(\d+)\b", "libssl-dev")
     assert len(pairs) > 90
     for name, number in pairs:
         assert openssl.BY_CODE[int(number)].name == name
@@ -126,12 +127,8 @@ def test_lookup_by_node_name_and_by_exact_library_text() -> None:
 
 def _ssl_reason_names() -> dict[str, int]:
     header = "/usr/include/openssl/sslerr.h"
-    if not os.path.exists(header):
-        missing("libssl-dev headers not installed")
-    with open(header) as handle:
-        return {
-            n: int(v) for n, v in re.findall(r"#\s*define\s+SSL_R_(\w+)\s+(\d+)", handle.read())
-        }
+    pattern = r"#\s*define\s+SSL_R_(\w+)\s+(\d+)"
+    return {n: int(v) for n, v in header_matches(header, pattern, "libssl-dev")}
 
 
 def test_every_ssl_reason_resolves_and_every_named_one_is_real() -> None:

@@ -13,14 +13,9 @@ from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import python_ssl
 from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import serve_scenarios
+from tests._signal_pki import causes, serve_scenarios
 
-CAUSES = {
-    "expired": Reason.EXPIRED,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "incomplete_chain": Reason.UNKNOWN_ISSUER,
-    "name_constraints": Reason.NAME_CONSTRAINTS,
-}
+CAUSES = causes(("expired", "hostname_mismatch", "incomplete_chain", "name_constraints"))
 
 
 @pytest.fixture(scope="module")
