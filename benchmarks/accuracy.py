@@ -21,23 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-# Variables that would send a client through a proxy or change its trust.
-CLEARED_ENV = (
-    "HTTPS_PROXY",
-    "https_proxy",
-    "HTTP_PROXY",
-    "http_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_OPTIONS",
-    "JAVA_TOOL_OPTIONS",
-)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -48,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--jobs", type=int, default=4)
     args = parser.parse_args(argv)
-    for name in CLEARED_ENV:
+    from tlsmatrix.clients.base import TRUST_ENV_VARS
+
+    # Nothing may send a client through a proxy or change its trust.
+    for name in TRUST_ENV_VARS:
         os.environ.pop(name, None)
 
     from tlsmatrix import clients as registry

@@ -22,13 +22,16 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)  # the benchmarks package itself (tlsmatrix comes from .venv)
 
 from benchmarks._bare import BARE, bare_command  # noqa: E402
+
+if TYPE_CHECKING:
+    from tlsmatrix.clients.base import Client, ClientInfo
 
 IN_PROCESS = ("requests", "httpx", "urllib3", "stdlib", "pyopenssl")
 SUBPROCESS = ("curl", "openssl")
@@ -153,16 +156,23 @@ def runner_batch(client: Any, target: Any, trust: Any, info: Any, batch: int) ->
     return elapsed / batch
 
 
-def bench_in_process(
-    name: str, port: int, bundle: str, settings: Settings
-) -> tuple[Paired, dict[str, Any]]:
-    from tlsmatrix.clients.base import Target, Trust
+def _available(name: str) -> tuple[Client, ClientInfo]:
+    """The adapter ``name`` and its ClientInfo; a client that is not here stops the run."""
     from tlsmatrix.runner.pool import load_clients
 
     [client] = load_clients([name])
     info = client.info()
     if not info.available:
         raise RuntimeError(f"{name} unavailable: {info.unavailable_reason}")
+    return client, info
+
+
+def bench_in_process(
+    name: str, port: int, bundle: str, settings: Settings
+) -> tuple[Paired, dict[str, Any]]:
+    from tlsmatrix.clients.base import Target, Trust
+
+    client, info = _available(name)
     target, trust = Target("127.0.0.1", port), Trust.bundle(bundle)
     bare = BARE[name]
 
@@ -184,12 +194,8 @@ def bench_subprocess(
 ) -> tuple[Paired, dict[str, Any]]:
     from tlsmatrix.clients.base import Target, Trust
     from tlsmatrix.clients.process import child_env
-    from tlsmatrix.runner.pool import load_clients
 
-    [client] = load_clients([name])
-    info = client.info()
-    if not info.available:
-        raise RuntimeError(f"{name} unavailable: {info.unavailable_reason}")
+    client, info = _available(name)
     target, trust = Target("127.0.0.1", port), Trust.bundle(bundle)
     # curl's argv carries the deadline (--max-time); s_client's cannot.
     extra = (TIMEOUT,) if name == "curl" else ()
@@ -395,17 +401,18 @@ def main(argv: list[str] | None = None) -> int:
         if "overhead" in parts:
             for jobs in (1, 8):
                 absolute[f"runner_cost_us_per_probe_jobs{jobs}"] = runner_cost_us(jobs)
-            for name in IN_PROCESS:
-                log(f"overhead: {name}")
-                result, extra = bench_in_process(name, ports[0], bundle, settings)
-                out[f"overhead_{name}"] = result.ratio
-                absolute[f"{name}_bare_ms"] = result.baseline_s * 1000
-                absolute[f"{name}_runner_ms"] = result.subject_s * 1000
-        if "subprocess" in parts:
-            for name in SUBPROCESS:
-                log(f"subprocess overhead: {name}")
-                result, extra = bench_subprocess(name, ports[0], bundle, settings)
-                out[f"subprocess_overhead_{name}"] = result.ratio
+        # (part, clients, how one is measured, the figure's prefix)
+        overheads = (
+            ("overhead", IN_PROCESS, bench_in_process, "overhead"),
+            ("subprocess", SUBPROCESS, bench_subprocess, "subprocess overhead"),
+        )
+        for part, names, bench, label in overheads:
+            if part not in parts:
+                continue
+            for name in names:
+                log(f"{label}: {name}")
+                result, extra = bench(name, ports[0], bundle, settings)
+                out[f"{label.replace(' ', '_')}_{name}"] = result.ratio
                 absolute[f"{name}_bare_ms"] = result.baseline_s * 1000
                 absolute[f"{name}_runner_ms"] = result.subject_s * 1000
         if "scale" in parts:

@@ -4,18 +4,56 @@ signal on a real handshake is checked against the cause the certificate was buil
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
+from tlsmatrix.clients.base import Reason
+from tlsmatrix.lab.certbuilder import general_names, key_pem, key_usage
 from tlsmatrix.lab.pki import _sign_sha1_intermediate
+from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
+
+from tests.conftest import missing
 
 NOW = dt.datetime.now(dt.UTC)
 DAY = dt.timedelta(days=1)
+
+# The reason each failing scenario of scenarios() was built to produce.
+BUILT_FOR: dict[str, Reason] = {
+    "expired": Reason.EXPIRED,
+    "not_yet_valid": Reason.NOT_YET_VALID,
+    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
+    "wrong_usage": Reason.WRONG_USAGE,
+    "critical_extension": Reason.CRITICAL_EXTENSION,
+    "incomplete_chain": Reason.UNKNOWN_ISSUER,
+    "self_signed": Reason.SELF_SIGNED,
+    "path_length": Reason.PATH_LENGTH,
+    "not_a_ca": Reason.NOT_A_CA,
+    "name_constraints": Reason.NAME_CONSTRAINTS,
+    "weak_key": Reason.WEAK_KEY,
+    "weak_signature": Reason.WEAK_SIGNATURE,
+}
+
+
+def causes(labels: Iterable[str], **instead: Reason) -> dict[str, Reason]:
+    """{scenario: expected reason}: ``labels`` with what each was built for, and the
+    scenarios in ``instead`` with what a client measurably names (say why where it is used)."""
+    assert set(instead) <= set(BUILT_FOR), set(instead) - set(BUILT_FOR)
+    return {**{label: BUILT_FOR[label] for label in labels}, **instead}
+
+
+def every_cause_but(*left_out: str, **instead: Reason) -> dict[str, Reason]:
+    """:func:`causes` for every failing scenario but ``left_out``."""
+    return causes([label for label in BUILT_FOR if label not in left_out], **instead)
 
 
 @dataclass(frozen=True)
@@ -62,32 +100,14 @@ def issue(
     if basic_constraints:
         builder = builder.add_extension(x509.BasicConstraints(ca, pathlen), critical=True)
     if ca:
-        usage = dict.fromkeys(
-            (
-                "digital_signature",
-                "content_commitment",
-                "key_encipherment",
-                "data_encipherment",
-                "key_agreement",
-                "encipher_only",
-                "decipher_only",
-            ),
-            False,
-        )
-        builder = builder.add_extension(
-            x509.KeyUsage(key_cert_sign=True, crl_sign=True, **usage), critical=True
-        )
+        usage = key_usage(key_cert_sign=True, crl_sign=True)
+        builder = builder.add_extension(usage, critical=True)
         if permitted:
             builder = builder.add_extension(
                 x509.NameConstraints([x509.DNSName(p) for p in permitted], None), critical=True
             )
     else:
-        names: list[x509.GeneralName] = []
-        for value in san:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(value)))
-            except ValueError:
-                names.append(x509.DNSName(value))
+        names = general_names(san)
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         if eku is not None:
             builder = builder.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
@@ -107,13 +127,7 @@ def write_served(directory: str, label: str, chain: list[Issued]) -> tuple[str, 
         for item in chain:
             out.write(item.cert.public_bytes(serialization.Encoding.PEM))
     with open(key_path, "wb") as out:
-        out.write(
-            chain[0].key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
+        out.write(key_pem(chain[0].key))
     return chain_path, key_path
 
 
@@ -173,3 +187,68 @@ def scenarios(directory: str) -> tuple[str, dict[str, tuple[str, str]]]:
     served["weak_signature"] = [issue("localhost", sha1), sha1]
     paths = {label: write_served(directory, label, chain) for label, chain in served.items()}
     return write_pem(directory, "root", root), paths
+
+
+def header_matches(path: str, pattern: str, package: str) -> list[tuple[str, str]]:
+    """Every (name, number) ``pattern`` finds in the C header at ``path``; without the
+    header (its ``package`` is not installed) the test skips, and fails under CI."""
+    if not os.path.exists(path):
+        missing(f"{package} not installed")
+    with open(path) as handle:
+        return re.findall(pattern, handle.read())
+
+
+def serve_scenarios(
+    directory: str, only: Collection[str] | None = None
+) -> Iterator[tuple[str, dict[str, TLSServer]]]:
+    """The body of a module-scoped ``served`` fixture: (root PEM path, {cause: running
+    TLSServer}) for the causes in ``only`` (all when None); the servers stop afterwards."""
+    root, paths = scenarios(directory)
+    servers = {
+        label: TLSServer(*pair).start()
+        for label, pair in paths.items()
+        if only is None or label in only
+    }
+    try:
+        yield root, servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def refused_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def plain_http_peer() -> Iterator[int]:
+    """The port of a loopback peer that answers the first bytes it reads with HTTP text."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+@contextmanager
+def tls_1_1_server(root: str) -> Iterator[TLSServer]:
+    """The good chain written beside ``root`` by scenarios(), served on TLS 1.1 only."""
+    old = ServerOptions(min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
+    directory = os.path.dirname(root)
+    chain_file = os.path.join(directory, "ok.chain.pem")
+    key_file = os.path.join(directory, "ok.key.pem")
+    with TLSServer(chain_file, key_file, options=old) as server:
+        yield server

@@ -18,61 +18,45 @@ import time
 
 from cryptography import x509
 from tlsmatrix.lab.certbuilder import issue_ca, issue_leaf
-from tlsmatrix.lab.tlsserver import RESPONSE, ServerOptions, TLSServer, _read_request
+from tlsmatrix.lab.tlsserver import (
+    RESPONSE,
+    ServerOptions,
+    ThreadedListener,
+    TLSServer,
+    _read_request,
+)
 
 # No connection lives longer than this, whatever the client does.
 CONNECTION_LIMIT_S = 30.0
 
 
-class HostileServer:
+class HostileServer(ThreadedListener):
     """A TCP listener that hands each connection to ``handle`` (override it)."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
-        self._sock = socket.create_server((host, 0))
-        self.port: int = self._sock.getsockname()[1]
+        super().__init__(host, 0)
         self.connections = 0  # accepted so far
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> HostileServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def url(self, host: str | None = None) -> str:
         return f"https://{host or self.host}:{self.port}/"
 
     def stop(self) -> None:
-        self._stopped.set()
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        super().stop()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.close()
-        self._thread.join(timeout=2)
 
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                self._conns.append(conn)
-            conn.settimeout(CONNECTION_LIMIT_S)
-            threading.Thread(target=self._guarded, args=(conn,), daemon=True).start()
+    def _accepted(self, conn: socket.socket) -> None:
+        with self._lock:
+            self.connections += 1
+            self._conns.append(conn)
+        conn.settimeout(CONNECTION_LIMIT_S)
 
-    def _guarded(self, conn: socket.socket) -> None:
+    def _handle(self, conn: socket.socket) -> None:
         try:
             self.handle(conn)
         except (OSError, ssl.SSLError, ValueError):

@@ -15,9 +15,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from tlsmatrix.clients.base import Target, Verdict
 from tlsmatrix.lab.aia import AIAServer
+from tlsmatrix.lab.certbuilder import Issued, ca_issuers, key_usage, name
 from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.replay.capture import capture_case, issued_by
 from tlsmatrix.replay.case import load_case
@@ -34,19 +35,8 @@ DAY = dt.timedelta(days=1)
 HOST = "shop.example.invalid"
 
 
-@dataclass
-class Issued:
-    cert: x509.Certificate
-    key: object
-
-
 def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "elsewhere"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
+    return name(cn, organization="elsewhere")
 
 
 def issue(
@@ -80,48 +70,27 @@ def issue(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),  # type: ignore[attr-defined]
             critical=False,
         )
-    builder = builder.add_extension(
-        x509.KeyUsage(
-            digital_signature=True,
-            content_commitment=False,
-            key_encipherment=not ca and isinstance(key, rsa.RSAPrivateKey),
-            data_encipherment=False,
-            key_agreement=False,
-            key_cert_sign=ca,
-            crl_sign=ca,
-            encipher_only=False,
-            decipher_only=False,
-        ),
-        critical=True,
+    encipherment = not ca and isinstance(key, rsa.RSAPrivateKey)
+    usage = key_usage(
+        digital_signature=True, key_encipherment=encipherment, key_cert_sign=ca, crl_sign=ca
     )
+    builder = builder.add_extension(usage, critical=True)
     if not ca:
         builder = builder.add_extension(
             x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False
         ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
     if aia:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia),
-                    )
-                ]
-            ),
-            critical=False,
-        )
+        builder = builder.add_extension(ca_issuers(aia), critical=False)
     cert = builder.sign(signer, digest or hashes.SHA256())  # type: ignore[arg-type]
     return Issued(cert, key)
 
 
 def pem(*certs: Issued) -> bytes:
-    return b"".join(c.cert.public_bytes(serialization.Encoding.PEM) for c in certs)
+    return b"".join(c.pem for c in certs)
 
 
 def key_pem(issued: Issued) -> bytes:
-    return issued.key.private_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    return issued.key_pem
 
 
 @dataclass

@@ -17,6 +17,7 @@ from tlsmatrix.clients.base import ClientInfo, Reason
 from tlsmatrix.lab.corpus import build_corpus
 from tlsmatrix.lab.corpus.families_rules import UNKNOWN_OID
 from tlsmatrix.lab.corpus.generate import _build, reference_day
+from tlsmatrix.replay.der import oid_der
 
 FAMILIES = {
     "missing_link",
@@ -327,16 +328,7 @@ def test_critical_and_malformed_extensions(corpus):
 
 def _has_oid(der: bytes, oid: x509.ObjectIdentifier) -> bool:
     """Whether the DER contains the OID's encoding (the extension we made undecodable)."""
-    parts = [int(p) for p in oid.dotted_string.split(".")]
-    body = bytes([40 * parts[0] + parts[1]])
-    for value in parts[2:]:
-        chunk = [value & 0x7F]
-        value >>= 7
-        while value:
-            chunk.append(0x80 | (value & 0x7F))
-            value >>= 7
-        body += bytes(reversed(chunk))
-    return bytes([0x06, len(body)]) + body in der
+    return oid_der(oid.dotted_string) in der
 
 
 def _matches(pattern: str, host: str) -> bool:

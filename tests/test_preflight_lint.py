@@ -13,8 +13,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.x509.oid import NameOID
 from tlsmatrix.errors import UsageError
+from tlsmatrix.lab.certbuilder import ca_issuers, key_usage
+from tlsmatrix.lab.certbuilder import key_pem as _key_pem
 from tlsmatrix.preflight import inputs
 from tlsmatrix.preflight.lint import ERROR, WARNING, aia_needed, leaf_names, lint
 from tlsmatrix.trust.bundle import TrustBundle
@@ -26,14 +28,6 @@ INTERMEDIATE = "Preflight Intermediate CA"
 
 def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def _key_pem(key: object) -> bytes:
-    return key.private_bytes(  # type: ignore[attr-defined]
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
 
 
 def _cert(
@@ -60,10 +54,8 @@ def _cert(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
+        usage = key_usage(key_cert_sign=True, crl_sign=True)
+        builder = builder.add_extension(usage, critical=True)
     else:
         builder = builder.add_extension(
             x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
@@ -73,17 +65,7 @@ def _cert(
             x509.SubjectAlternativeName([x509.DNSName(n) for n in sans]), critical=False
         )
     if aia:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia),
-                    )
-                ]
-            ),
-            critical=False,
-        )
+        builder = builder.add_extension(ca_issuers(aia), critical=False)
     builder = builder.add_extension(
         x509.SubjectKeyIdentifier.from_public_key(key.public_key()),  # type: ignore[attr-defined]
         critical=False,

@@ -4,19 +4,15 @@ code and ssl_verify_result on real handshakes map to the cause each certificate 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import threading
 
 import pycurl
 import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import curl
-from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import scenarios
-from tests.conftest import missing
+from tests._signal_pki import every_cause_but, plain_http_peer, refused_port, serve_scenarios
+from tests.conftest import require_binary
 
 
 def test_every_libcurl_error_number_is_explained() -> None:
@@ -73,17 +69,17 @@ def test_alert_number_packs_as_curl_prints_it() -> None:
     assert (20 << 23) | 1070 == 0x0A00042E
 
 
-def _curl() -> str:
-    found = shutil.which("curl")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("curl is missing")
-        missing("curl not installed")
-    return found
-
-
 def _run(port: int, ca: str | None) -> tuple[int, int | None, str]:
-    argv = [_curl(), "-sS", "-o", "/dev/null", "-w", "%{ssl_verify_result}", "--max-time", "15"]
+    argv = [
+        require_binary("curl"),
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{ssl_verify_result}",
+        "--max-time",
+        "15",
+    ]
     argv += ["--resolve", f"localhost:{port}:127.0.0.1"]
     if ca:
         argv += ["--cacert", ca]
@@ -96,27 +92,12 @@ def _run(port: int, ca: str | None) -> tuple[int, int | None, str]:
     return done.returncode, int(out) if out.isdigit() else None, done.stderr
 
 
-CAUSES = {
-    "expired": Reason.EXPIRED,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "wrong_usage": Reason.WRONG_USAGE,
-    "self_signed": Reason.SELF_SIGNED,
-    "path_length": Reason.PATH_LENGTH,
-    "name_constraints": Reason.NAME_CONSTRAINTS,
-    "critical_extension": Reason.CRITICAL_EXTENSION,
-    "weak_signature": Reason.WEAK_SIGNATURE,
-}
+CAUSES = every_cause_but("not_yet_valid", "incomplete_chain", "not_a_ca", "weak_key")
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals-curl")))
-    servers = {
-        label: TLSServer(*pair).start() for label, pair in paths.items() if label in {*CAUSES, "ok"}
-    }
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals-curl")), {*CAUSES, "ok"})
 
 
 def test_curl_accepts_the_good_chain(served) -> None:
@@ -132,25 +113,9 @@ def test_curl_real_signal_maps_to_the_built_cause(served, cause: str) -> None:
 
 
 def test_curl_refused_and_not_tls() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    assert curl.signal_for_curl(*_run(port, None)).reason is Reason.CONNECTION_REFUSED
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def answer() -> None:
-        conn, _ = listener.accept()
-        conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        conn.close()
-
-    threading.Thread(target=answer, daemon=True).start()
-    try:
-        code, verify, stderr = _run(listener.getsockname()[1], None)
-    finally:
-        listener.close()
+    assert curl.signal_for_curl(*_run(refused_port(), None)).reason is Reason.CONNECTION_REFUSED
+    with plain_http_peer() as port:
+        code, verify, stderr = _run(port, None)
     assert curl.signal_for_curl(code, verify, stderr).reason is Reason.NOT_TLS, stderr
 
 

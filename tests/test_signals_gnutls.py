@@ -6,27 +6,27 @@ from __future__ import annotations
 
 import ctypes
 import os
-import re
-import shutil
-import socket
 import subprocess
-import threading
 
 import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import gnutls
-from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import scenarios
-from tests.conftest import missing
+from tests._signal_pki import (
+    causes,
+    every_cause_but,
+    header_matches,
+    plain_http_peer,
+    refused_port,
+    serve_scenarios,
+)
+from tests.conftest import missing, require_binary
 
 
 def _libgnutls() -> ctypes.CDLL:
     try:
         return ctypes.CDLL("libgnutls.so.30")
     except OSError:
-        if os.environ.get("CI"):
-            pytest.fail("libgnutls is missing")
         missing("libgnutls not installed")
 
 
@@ -36,10 +36,7 @@ class _Datum(ctypes.Structure):
 
 def test_bits_match_the_header() -> None:
     header = "/usr/include/gnutls/gnutls.h"
-    if not os.path.exists(header):
-        missing("libgnutls28-dev not installed")
-    with open(header) as handle:
-        pairs = re.findall(r"GNUTLS_CERT_(\w+) = 1 << (\d+)", handle.read())
+    pairs = header_matches(header, r"GNUTLS_CERT_(\w+) = 1 << (\d+)", "libgnutls28-dev")
     assert len(pairs) == len(gnutls.FLAGS)
     for name, shift in pairs:
         assert gnutls.FLAGS[1 << int(shift)][0] == name
@@ -92,42 +89,22 @@ def test_wget_templates_ignore_the_host() -> None:
     assert gnutls.signal_for_wget(8, "").after_handshake
 
 
-def _binary(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is missing")
-        missing(f"{name} not installed")
-    return found
-
-
-GNUTLS_CAUSES = {
-    "expired": Reason.EXPIRED,
-    "not_yet_valid": Reason.NOT_YET_VALID,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "wrong_usage": Reason.WRONG_USAGE,
-    "critical_extension": Reason.CRITICAL_EXTENSION,
-    "incomplete_chain": Reason.UNKNOWN_ISSUER,
-    "self_signed": Reason.UNKNOWN_ISSUER,  # GnuTLS: "issuer unknown"; the chain refines
-    "not_a_ca": Reason.NOT_A_CA,
+GNUTLS_CAUSES = every_cause_but(
+    "weak_key",
+    self_signed=Reason.UNKNOWN_ISSUER,  # GnuTLS: "issuer unknown"; the chain refines
     # Both set only SIGNER_CONSTRAINTS_FAILURE: vague, the chain decides.
-    "path_length": Reason.INVALID_CERTIFICATE,
-    "name_constraints": Reason.INVALID_CERTIFICATE,
-    "weak_signature": Reason.WEAK_SIGNATURE,
-}
+    path_length=Reason.INVALID_CERTIFICATE,
+    name_constraints=Reason.INVALID_CERTIFICATE,
+)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals-gnutls")))
-    servers = {label: TLSServer(*pair).start() for label, pair in paths.items()}
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals-gnutls")))
 
 
 def _gnutls_cli(port: int, ca: str | None, host: str = "localhost") -> str:
-    argv = [_binary("gnutls-cli"), "-p", str(port), f"--verify-hostname={host}"]
+    argv = [require_binary("gnutls-cli"), "-p", str(port), f"--verify-hostname={host}"]
     argv += [f"--x509cafile={ca}"] if ca else []
     argv.append("127.0.0.1")
     done = subprocess.run(
@@ -146,32 +123,15 @@ def test_gnutls_cli_real_status_maps_to_the_built_cause(served, cause: str) -> N
 def test_gnutls_cli_accepts_the_good_chain_and_refuses_a_plain_http_peer(served) -> None:
     root, servers = served
     assert gnutls.signal_for_gnutls_cli(_gnutls_cli(servers["ok"].port, root)).reason is (Reason.OK)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def answer() -> None:
-        conn, _ = listener.accept()
-        conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        conn.close()
-
-    threading.Thread(target=answer, daemon=True).start()
-    try:
-        out = _gnutls_cli(listener.getsockname()[1], None)
-    finally:
-        listener.close()
+    with plain_http_peer() as port:
+        out = _gnutls_cli(port, None)
     assert gnutls.signal_for_gnutls_cli(out).reason is Reason.NOT_TLS
 
 
-WGET_CAUSES = {
-    "expired": Reason.EXPIRED,
-    "not_yet_valid": Reason.NOT_YET_VALID,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "incomplete_chain": Reason.UNKNOWN_ISSUER,
-    "not_a_ca": Reason.NOT_A_CA,
-    "critical_extension": Reason.INVALID_CERTIFICATE,  # wget says only "is not trusted"
-}
+WGET_CAUSES = causes(
+    ("expired", "not_yet_valid", "hostname_mismatch", "incomplete_chain", "not_a_ca"),
+    critical_extension=Reason.INVALID_CERTIFICATE,  # wget says only "is not trusted"
+)
 
 
 @pytest.mark.parametrize("cause", sorted(WGET_CAUSES))
@@ -181,7 +141,7 @@ def test_wget_real_messages_map_to_the_built_cause(served, cause: str) -> None:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("LC_")}, "LC_ALL": "C"}
     done = subprocess.run(
         [
-            _binary("wget"),
+            require_binary("wget"),
             "-O",
             "/dev/null",
             "-t",
@@ -202,12 +162,10 @@ def test_wget_real_messages_map_to_the_built_cause(served, cause: str) -> None:
 
 
 def test_wget_refused() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = refused_port()
     env = {**os.environ, "LC_ALL": "C"}
     done = subprocess.run(
-        [_binary("wget"), "-O", "/dev/null", "-t", "1", f"https://127.0.0.1:{port}/"],
+        [require_binary("wget"), "-O", "/dev/null", "-t", "1", f"https://127.0.0.1:{port}/"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

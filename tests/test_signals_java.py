@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import java
-from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import scenarios
-from tests.conftest import missing
+from tests._signal_pki import every_cause_but, serve_scenarios
+from tests.conftest import require_binary
 
 PROBE = os.path.join(os.path.dirname(java.__file__), os.pardir, "java", "TlsProbe.java")
 
@@ -30,20 +28,11 @@ public class Enums {
 """
 
 
-def _jdk(tool: str) -> str:
-    found = shutil.which(tool)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} is missing")
-        missing(f"{tool} not installed")
-    return found
-
-
 def test_every_reason_enum_value_of_the_jdk_is_mapped(tmp_path) -> None:
     source = tmp_path / "Enums.java"
     source.write_text(ENUMS)
     done = subprocess.run(
-        [_jdk("java"), str(source)],
+        [require_binary("java"), str(source)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -110,25 +99,18 @@ def test_a_constrained_algorithm_without_the_probe_fields_is_vague() -> None:
     assert java.signal_for_java([], ["ALGORITHM_CONSTRAINED"]).certificate_invalid
 
 
-CAUSES = {
-    "expired": Reason.EXPIRED,
-    "not_yet_valid": Reason.NOT_YET_VALID,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "wrong_usage": Reason.WRONG_USAGE,
-    "critical_extension": Reason.CRITICAL_EXTENSION,
-    "incomplete_chain": Reason.UNKNOWN_ISSUER,
-    "self_signed": Reason.UNKNOWN_ISSUER,  # "PKIX path building failed": the chain refines
-    "path_length": Reason.PATH_LENGTH,
-    "not_a_ca": Reason.NOT_A_CA,
-    "name_constraints": Reason.NAME_CONSTRAINTS,
-}
+CAUSES = every_cause_but(
+    "weak_key",
+    "weak_signature",
+    self_signed=Reason.UNKNOWN_ISSUER,  # "PKIX path building failed": the chain refines
+)
 
 
 @pytest.fixture(scope="module")
 def probe_classes(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = str(tmp_path_factory.mktemp("tlsprobe"))
     subprocess.run(
-        [_jdk("javac"), "-d", out, PROBE],
+        [require_binary("javac"), "-d", out, PROBE],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         check=True,
@@ -139,19 +121,13 @@ def probe_classes(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals-java")))
-    servers = {
-        label: TLSServer(*pair).start() for label, pair in paths.items() if label in {*CAUSES, "ok"}
-    }
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals-java")), {*CAUSES, "ok"})
 
 
 def _run(classes: str, port: int, root: str) -> dict:
     done = subprocess.run(
         [
-            _jdk("java"),
+            require_binary("java"),
             "-cp",
             classes,
             "TlsProbe",

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
-import threading
 
 import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import node, openssl
-from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.clients.signals._signal import Signal
 
-from tests._signal_pki import scenarios
-from tests.conftest import missing
+from tests._signal_pki import (
+    every_cause_but,
+    plain_http_peer,
+    refused_port,
+    serve_scenarios,
+    tls_1_1_server,
+)
+from tests.conftest import require_binary
 
 PROBE = os.path.join(os.path.dirname(node.__file__), os.pardir, "node", "probe.js")
 
@@ -61,15 +64,6 @@ def test_unspecified_is_vague_unless_the_constant_names_the_code() -> None:
     assert (named.reason, named.verify_code) == (Reason.NAME_CONSTRAINTS, 47)
 
 
-def _node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("node is missing")
-        missing("node not installed")
-    return found
-
-
 def _probe(port: int, ca: str | None, host: str = "localhost") -> dict:
     args = {
         "address": "127.0.0.1",
@@ -81,7 +75,7 @@ def _probe(port: int, ca: str | None, host: str = "localhost") -> dict:
         "timeout_ms": 10000,
     }
     done = subprocess.run(
-        [_node(), PROBE, json.dumps(args)],
+        [require_binary("node"), PROBE, json.dumps(args)],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -90,31 +84,25 @@ def _probe(port: int, ca: str | None, host: str = "localhost") -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-CAUSES = {
-    "expired": Reason.EXPIRED,
-    "not_yet_valid": Reason.NOT_YET_VALID,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "wrong_usage": Reason.WRONG_USAGE,
-    "critical_extension": Reason.CRITICAL_EXTENSION,
-    "incomplete_chain": Reason.UNKNOWN_ISSUER,
-    "self_signed": Reason.SELF_SIGNED,
-    "path_length": Reason.PATH_LENGTH,
+def _signal(out: dict) -> Signal:
+    return node.signal_for_node_error(
+        out.get("code"), out.get("message"), reason=out.get("reason"), library=out.get("library")
+    )
+
+
+# weak_key: Node 20 accepts it (below). weak_signature: code UNSPECIFIED; the message is the
+# library constant for 68 (CA_MD_TOO_WEAK).
+CAUSES = every_cause_but(
+    "weak_key",
     # Measured: Node 20's OpenSSL checks the issuer's purpose before its CA flag and says
     # INVALID_PURPOSE (26) for a non-CA issuer, where Python's ssl says INVALID_CA (79).
-    "not_a_ca": Reason.WRONG_USAGE,
-    "name_constraints": Reason.NAME_CONSTRAINTS,
-    # Code UNSPECIFIED; the message is the library constant for 68 (CA_MD_TOO_WEAK).
-    "weak_signature": Reason.WEAK_SIGNATURE,
-}
+    not_a_ca=Reason.WRONG_USAGE,
+)
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals-node")))
-    servers = {label: TLSServer(*pair).start() for label, pair in paths.items()}
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals-node")))
 
 
 def test_node_accepts_the_good_chain_and_an_rsa_1024_leaf(served) -> None:
@@ -129,53 +117,20 @@ def test_node_real_signal_maps_to_the_built_cause(served, cause: str) -> None:
     root, servers = served
     out = _probe(servers[cause].port, root)
     assert out["ok"] is False
-    signal = node.signal_for_node_error(
-        out.get("code"), out.get("message"), reason=out.get("reason"), library=out.get("library")
-    )
-    assert signal.reason is CAUSES[cause], out
+    assert _signal(out).reason is CAUSES[cause], out
 
 
 def test_node_refused_and_not_tls() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    out = _probe(port, None)
+    out = _probe(refused_port(), None)
     assert node.signal_for_node_error(out.get("code")).reason is Reason.CONNECTION_REFUSED
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-
-    def answer() -> None:
-        conn, _ = listener.accept()
-        conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        conn.close()
-
-    threading.Thread(target=answer, daemon=True).start()
-    try:
-        out = _probe(listener.getsockname()[1], None)
-    finally:
-        listener.close()
-    signal = node.signal_for_node_error(
-        out.get("code"), out.get("message"), reason=out.get("reason"), library=out.get("library")
-    )
-    assert signal.reason is Reason.NOT_TLS, out
+    with plain_http_peer() as port:
+        out = _probe(port, None)
+    assert _signal(out).reason is Reason.NOT_TLS, out
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_node_against_a_tls_1_1_server_is_a_protocol_version(served) -> None:
-    import ssl
-
-    from tlsmatrix.lab.tlsserver import ServerOptions
-
     root, _servers = served
-    old = ServerOptions(min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
-    directory = os.path.dirname(root)
-    chain_file = os.path.join(directory, "ok.chain.pem")
-    key_file = os.path.join(directory, "ok.key.pem")
-    with TLSServer(chain_file, key_file, options=old) as server:
+    with tls_1_1_server(root) as server:
         out = _probe(server.port, root)
-    signal = node.signal_for_node_error(
-        out.get("code"), out.get("message"), reason=out.get("reason"), library=out.get("library")
-    )
-    assert signal.reason is Reason.PROTOCOL_VERSION, out
+    assert _signal(out).reason is Reason.PROTOCOL_VERSION, out

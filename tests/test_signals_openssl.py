@@ -7,17 +7,20 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
-import re
 import socket
 import ssl
 
 import pytest
 from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import openssl, openssl_reasons, python_ssl
-from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import scenarios
-from tests.conftest import missing
+from tests._signal_pki import (
+    header_matches,
+    plain_http_peer,
+    refused_port,
+    serve_scenarios,
+    tls_1_1_server,
+)
 
 UNKNOWN = b"unknown certificate verification error"
 
@@ -52,10 +55,7 @@ def test_every_verify_code_of_the_library_is_in_the_table_with_its_text(path: st
 
 def test_table_names_match_the_header() -> None:
     header = "/usr/include/openssl/x509_vfy.h"
-    if not os.path.exists(header):
-        missing("libssl-dev headers not installed")
-    with open(header) as handle:
-        pairs = re.findall(r"#\s*define\s+X509_V_ERR_(\w+)\s+(\d+)\b", handle.read())
+    pairs = header_matches(header, r"#\s*define\s+X509_V_ERR_(\w+)\s+(\d+)\b", "libssl-dev")
     assert len(pairs) > 90
     for name, number in pairs:
         assert openssl.BY_CODE[int(number)].name == name
@@ -127,12 +127,8 @@ def test_lookup_by_node_name_and_by_exact_library_text() -> None:
 
 def _ssl_reason_names() -> dict[str, int]:
     header = "/usr/include/openssl/sslerr.h"
-    if not os.path.exists(header):
-        missing("libssl-dev headers not installed")
-    with open(header) as handle:
-        return {
-            n: int(v) for n, v in re.findall(r"#\s*define\s+SSL_R_(\w+)\s+(\d+)", handle.read())
-        }
+    pattern = r"#\s*define\s+SSL_R_(\w+)\s+(\d+)"
+    return {n: int(v) for n, v in header_matches(header, pattern, "libssl-dev")}
 
 
 def test_every_ssl_reason_resolves_and_every_named_one_is_real() -> None:
@@ -211,11 +207,7 @@ CAUSES = {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals")))
-    servers = {label: TLSServer(*pair).start() for label, pair in paths.items()}
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals")))
 
 
 def _python_handshake(root: str, port: int) -> BaseException | None:
@@ -245,47 +237,25 @@ def test_python_ssl_real_signal_maps_to_the_built_cause(served, cause: str) -> N
 
 
 def test_python_plain_tcp_refused_and_not_tls(tmp_path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     try:
-        socket.create_connection(("127.0.0.1", port), timeout=5)
+        socket.create_connection(("127.0.0.1", refused_port()), timeout=5)
     except OSError as exc:
         assert python_ssl.signal_for_exception(exc).reason is Reason.CONNECTION_REFUSED
     # A peer that answers a ClientHello with HTTP text is not TLS.
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    import threading
-
-    def answer() -> None:
-        conn, _ = listener.accept()
-        conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-        conn.close()
-
-    threading.Thread(target=answer, daemon=True).start()
     context = ssl.create_default_context()
-    try:
-        with socket.create_connection(listener.getsockname(), timeout=5) as raw:
-            context.wrap_socket(raw, server_hostname="localhost")
-        raise AssertionError("handshake with a plain-HTTP peer succeeded")
-    except ssl.SSLError as exc:
-        assert python_ssl.signal_for_exception(exc).reason is Reason.NOT_TLS
-    finally:
-        listener.close()
+    with plain_http_peer() as port:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                context.wrap_socket(raw, server_hostname="localhost")
+            raise AssertionError("handshake with a plain-HTTP peer succeeded")
+        except ssl.SSLError as exc:
+            assert python_ssl.signal_for_exception(exc).reason is Reason.NOT_TLS
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_python_against_a_tls_1_1_server_is_a_protocol_version(served) -> None:
-    from tlsmatrix.lab.tlsserver import ServerOptions
-
     root, _servers = served
-    old = ServerOptions(min_version=ssl.TLSVersion.TLSv1_1, max_version=ssl.TLSVersion.TLSv1_1)
-    directory = os.path.dirname(root)
-    chain_file = os.path.join(directory, "ok.chain.pem")
-    key_file = os.path.join(directory, "ok.key.pem")
-    with TLSServer(chain_file, key_file, options=old) as server:
+    with tls_1_1_server(root) as server:
         exc = _python_handshake(root, server.port)
     assert exc is not None
     assert python_ssl.signal_for_exception(exc).reason is Reason.PROTOCOL_VERSION, repr(exc)

@@ -13,23 +13,14 @@ from tlsmatrix.clients.base import Reason
 from tlsmatrix.clients.signals import python_ssl
 from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._signal_pki import scenarios
+from tests._signal_pki import causes, serve_scenarios
 
-CAUSES = {
-    "expired": Reason.EXPIRED,
-    "hostname_mismatch": Reason.HOSTNAME_MISMATCH,
-    "incomplete_chain": Reason.UNKNOWN_ISSUER,
-    "name_constraints": Reason.NAME_CONSTRAINTS,
-}
+CAUSES = causes(("expired", "hostname_mismatch", "incomplete_chain", "name_constraints"))
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    root, paths = scenarios(str(tmp_path_factory.mktemp("signals-python")))
-    servers = {label: TLSServer(*paths[label]).start() for label in CAUSES}
-    yield root, servers
-    for server in servers.values():
-        server.stop()
+    yield from serve_scenarios(str(tmp_path_factory.mktemp("signals-python")), CAUSES)
 
 
 def _url(server: TLSServer) -> str:

@@ -87,50 +87,33 @@ VALIDATOR_ERRORS: dict[str, Reason] = {
     "Untrusted certificate": R.UNTRUSTED_ROOT,  # T_UNTRUSTED_CERT
 }
 
-# Fixed JDK messages, matched from their start; what follows (a host) is never read.
-MESSAGE_PREFIXES: tuple[tuple[str, str, Reason], ...] = (
-    # sun.security.util.HostnameChecker (CertificateException)
-    (
-        "java.security.cert.CertificateException",
-        "No subject alternative DNS name matching ",
-        R.HOSTNAME_MISMATCH,
+# Fixed JDK messages by the exception class that carries them, matched from their start;
+# what follows (a host) is never read.
+_PREFIXES_BY_CLASS: dict[str, tuple[tuple[str, Reason], ...]] = {
+    # sun.security.util.HostnameChecker
+    "java.security.cert.CertificateException": (
+        ("No subject alternative DNS name matching ", R.HOSTNAME_MISMATCH),
+        ("No subject alternative names matching IP ", R.HOSTNAME_MISMATCH),
+        ("No subject alternative names present", R.HOSTNAME_MISMATCH),
+        ("No name matching ", R.HOSTNAME_MISMATCH),
     ),
-    (
-        "java.security.cert.CertificateException",
-        "No subject alternative names matching IP ",
-        R.HOSTNAME_MISMATCH,
-    ),
-    (
-        "java.security.cert.CertificateException",
-        "No subject alternative names present",
-        R.HOSTNAME_MISMATCH,
-    ),
-    ("java.security.cert.CertificateException", "No name matching ", R.HOSTNAME_MISMATCH),
-    # sun.security.validator.EndEntityChecker (ValidatorException, T_EE_EXTENSIONS)
-    (
-        "sun.security.validator.ValidatorException",
-        "Extended key usage does not permit ",
-        R.WRONG_USAGE,
-    ),
-    ("sun.security.validator.ValidatorException", "KeyUsage does not allow ", R.WRONG_USAGE),
-    (
-        "sun.security.validator.ValidatorException",
-        "Netscape cert type does not permit ",
-        R.WRONG_USAGE,
+    # sun.security.validator.EndEntityChecker (T_EE_EXTENSIONS)
+    "sun.security.validator.ValidatorException": (
+        ("Extended key usage does not permit ", R.WRONG_USAGE),
+        ("KeyUsage does not allow ", R.WRONG_USAGE),
+        ("Netscape cert type does not permit ", R.WRONG_USAGE),
     ),
     # SSLSocketImpl / the handshaker
-    ("javax.net.ssl.SSLException", "Unsupported or unrecognized SSL message", R.NOT_TLS),
-    (
-        "javax.net.ssl.SSLHandshakeException",
-        "The server selected protocol version ",
-        R.PROTOCOL_VERSION,
+    "javax.net.ssl.SSLException": (("Unsupported or unrecognized SSL message", R.NOT_TLS),),
+    "javax.net.ssl.SSLHandshakeException": (
+        ("The server selected protocol version ", R.PROTOCOL_VERSION),
+        ("No appropriate protocol", R.PROTOCOL_VERSION),
+        ("Received fatal alert: protocol_version", R.PROTOCOL_VERSION),
     ),
-    ("javax.net.ssl.SSLHandshakeException", "No appropriate protocol", R.PROTOCOL_VERSION),
-    (
-        "javax.net.ssl.SSLHandshakeException",
-        "Received fatal alert: protocol_version",
-        R.PROTOCOL_VERSION,
-    ),
+}
+# (exception class, message prefix, reason), in the order above.
+MESSAGE_PREFIXES: tuple[tuple[str, str, Reason], ...] = tuple(
+    (owner, prefix, reason) for owner, rows in _PREFIXES_BY_CLASS.items() for prefix, reason in rows
 )
 
 _WEAK_DIGESTS = ("MD2", "MD5", "SHA1")

@@ -77,6 +77,32 @@ def _key_usage(*, signs_certs: bool, key_encipherment: bool = False) -> x509.Key
     )
 
 
+def key_usage(**set_bits: bool) -> x509.KeyUsage:
+    """A KeyUsage with only the named bits set."""
+    bits = dict.fromkeys(
+        (
+            "digital_signature",
+            "content_commitment",
+            "key_encipherment",
+            "data_encipherment",
+            "key_agreement",
+            "key_cert_sign",
+            "crl_sign",
+        ),
+        False,
+    )
+    bits.update(set_bits)
+    return x509.KeyUsage(**bits, encipher_only=False, decipher_only=False)
+
+
+def ca_issuers(url: str) -> x509.AuthorityInformationAccess:
+    """An AIA extension with one caIssuers URL (where a client may fetch the issuer)."""
+    access = x509.AccessDescription(
+        AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url)
+    )
+    return x509.AuthorityInformationAccess([access])
+
+
 def build(
     *,
     subject: x509.Name,

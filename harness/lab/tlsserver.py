@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass
+from typing import Self
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
@@ -26,7 +27,62 @@ class ServerOptions:
     handshake_timeout: float = 10.0
 
 
-class TLSServer:
+class ThreadedListener:
+    """A listening socket on host:port (0 = any) whose accept loop runs on its own thread
+    and hands every connection to :meth:`_handle` on a thread of its own.
+
+    Use as a context manager, or call start()/stop(); ``port`` is known once constructed.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(128)
+        self.port: int = self._sock.getsockname()[1]
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        name = f"{type(self).__name__}-{self.port}"
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self._accepted(conn)
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _accepted(self, conn: socket.socket) -> None:
+        """Called on the accept thread before ``conn`` gets its own (a hook; does nothing)."""
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+
+class TLSServer(ThreadedListener):
     """Serve ``chain_file`` (PEM, leaf first) with ``key_file`` on host:port (0 = any).
 
     Use as a context manager, or call start()/stop(). ``port`` is known after start().
@@ -41,17 +97,9 @@ class TLSServer:
         port: int = 0,
         options: ServerOptions | None = None,
     ) -> None:
-        self.host = host
         self.options = options or ServerOptions()
         self._context = self._make_context(chain_file, key_file)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self._sock.listen(128)
-        self.port: int = self._sock.getsockname()[1]
-        self._stopped = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port)
 
     def _make_context(self, chain_file: str, key_file: str) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -73,34 +121,6 @@ class TLSServer:
         if ":" in host:
             host = f"[{host}]"
         return f"https://{host}:{self.port}/"
-
-    def start(self) -> TLSServer:
-        self._thread = threading.Thread(target=self._serve, name=f"tls-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
-        with contextlib.suppress(OSError):
-            self._sock.close()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-
-    def __enter__(self) -> TLSServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(self.options.handshake_timeout)
@@ -147,25 +167,6 @@ def _read_request(tls: ssl.SSLSocket, limit: int = 65536) -> bytes:
 def _any_ca_pem() -> str:
     """A throwaway CA so 'require a client certificate' can be configured: no client
     has a certificate from it, which is the point."""
-    import datetime as dt
+    from tlsmatrix.lab.certbuilder import issue_ca
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tlsmatrix client-auth CA")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
+    return issue_ca("tlsmatrix client-auth CA").pem.decode()

@@ -286,18 +286,12 @@ def aia_needed(material: Material, roots: TrustBundle | None) -> list[str]:
 
 
 def _ca_issuers(cert: x509.Certificate) -> list[str]:
-    from cryptography.x509.oid import AuthorityInformationAccessOID
+    from tlsmatrix.chain.certfacts import _CA_ISSUERS, _aia
 
     try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except (x509.ExtensionNotFound, ValueError):
+        return list(_aia(cert.extensions, _CA_ISSUERS))
+    except ValueError:
         return []
-    return [
-        d.access_location.value
-        for d in aia
-        if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-    ]
 
 
 def _validity(

@@ -23,8 +23,9 @@ from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtensionOID
+from tlsmatrix.chain.aia import parse_with_form
+from tlsmatrix.chain.certfacts import _aia
 from tlsmatrix.clients.base import Target
 from tlsmatrix.replay.case import (
     AIAFetch,
@@ -121,15 +122,10 @@ def ca_issuer_urls(cert: x509.Certificate) -> list[str]:
 
 def _aia_urls(cert: x509.Certificate, method: x509.ObjectIdentifier) -> list[str]:
     try:
-        aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
-    except (x509.ExtensionNotFound, ValueError):
+        extensions = cert.extensions
+    except ValueError:
         return []
-    return [
-        d.access_location.value
-        for d in aia.value
-        if d.access_method == method
-        and isinstance(d.access_location, x509.UniformResourceIdentifier)
-    ]
+    return list(_aia(extensions, method))
 
 
 def follow_aia(presented: Sequence[x509.Certificate], timeout: float) -> list[AIAFetch]:
@@ -245,22 +241,14 @@ def parse_crl(body: bytes) -> x509.CertificateRevocationList | None:
     return None
 
 
+# chain.aia names the forms for people; a capture records only the encoding.
+_ENCODINGS = {"DER": "der", "PEM": "pem", "PKCS#7 DER": "pkcs7", "PKCS#7 PEM": "pkcs7"}
+
+
 def parse_issuers(body: bytes) -> tuple[str | None, list[x509.Certificate]]:
     """(encoding, certificates) of an AIA answer: der, pem or pkcs7."""
-    attempts = (
-        ("der", lambda b: [x509.load_der_x509_certificate(b)]),
-        ("pkcs7", pkcs7.load_der_pkcs7_certificates),
-        ("pem", x509.load_pem_x509_certificates),
-        ("pkcs7", pkcs7.load_pem_pkcs7_certificates),
-    )
-    for encoding, parse in attempts:
-        try:
-            found = parse(body)
-        except Exception:  # noqa: BLE001 - try the next form
-            continue
-        if found:
-            return encoding, list(found)
-    return None, []
+    found, form = parse_with_form(body)
+    return (_ENCODINGS[form] if form else None), list(found)
 
 
 # --- trust ------------------------------------------------------------------------------

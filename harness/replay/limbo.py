@@ -10,10 +10,11 @@ pyca/cryptography's verifier (a strict RFC 5280 / Web PKI validator) says at
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 from typing import Any
 
+from cryptography import x509
+from tlsmatrix.lab.certbuilder import general_names
 from tlsmatrix.replay.case import Case
 
 LIMBO_VERSION = 1
@@ -26,7 +27,7 @@ def limbo_document(case: Case) -> dict[str, Any]:
 
 def limbo_testcase(case: Case) -> dict[str, Any]:
     host = case.target.host
-    kind = "IP" if _is_ip(host) else "DNS"
+    kind = "IP" if isinstance(_peer_name(host), x509.IPAddress) else "DNS"
     peer = {"kind": kind, "value": host}
     result, why = expected_result(case)
     fetched = [c for f in case.aia for c in f.certificates]
@@ -69,14 +70,11 @@ def expected_result(case: Case) -> tuple[str, str]:
     when = dt.datetime.strptime(case.captured_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
     if not case.anchors:
         return "FAILURE", "no certificate of the trust given completes a path"
-    from cryptography import x509
-
     try:
         store = Store([c.certificate() for c in case.anchors])
         builder = PolicyBuilder().store(store).time(when)
         host = case.target.host
-        subject = x509.IPAddress(ipaddress.ip_address(host)) if _is_ip(host) else x509.DNSName(host)
-        verifier = builder.build_server_verifier(subject)
+        verifier = builder.build_server_verifier(_peer_name(host))
         verifier.verify(
             case.presented[0].certificate(), [c.certificate() for c in case.presented[1:]]
         )
@@ -91,9 +89,6 @@ def _limbo_id(text: str) -> str:
     return cleaned if cleaned[0].isalpha() else "c" + cleaned
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+def _peer_name(host: str) -> x509.GeneralName:
+    """The name a client checks: an IP address where ``host`` is one, else a DNS name."""
+    return general_names([host])[0]

@@ -10,7 +10,6 @@ and serves each case's presented list (same order, same gaps) with
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import re
 import shutil
@@ -21,11 +20,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from tlsmatrix.clients.base import Client, Observation, Target
+from tlsmatrix.lab.certbuilder import issue_ca
 from tlsmatrix.replay.case import Case
 from tlsmatrix.results.model import RunResult
 
@@ -208,21 +204,7 @@ def _names(cases: Sequence[tuple[str, Case]]) -> list[str]:
 
 
 def _unrelated_root() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "tlsmatrix replay: no anchor")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
+    return issue_ca("tlsmatrix replay: no anchor").pem
 
 
 def run_replay(

@@ -20,7 +20,7 @@ Whatever cannot be twinned faithfully is listed in :attr:`TwinCert.notes`, never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -219,14 +219,7 @@ class TwinPKI:
         except (x509.ExtensionNotFound, ValueError):
             idp = None
         if idp is not None and idp.full_name is not None:
-            names = [
-                x509.UniformResourceIdentifier(
-                    self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
-                )
-                if isinstance(n, x509.UniformResourceIdentifier)
-                else n
-                for n in idp.full_name
-            ]
+            names = self._rewrite_crl_names(idp.full_name)
             rewritten = x509.IssuingDistributionPoint(
                 names,
                 idp.relative_name,
@@ -285,17 +278,21 @@ class TwinPKI:
             notes.append("embedded SCTs kept as they were: they no longer verify against the twin")
         return replace
 
+    def _rewrite_crl_names(self, names: Iterable[x509.GeneralName]) -> list[x509.GeneralName]:
+        """CRL locations pointed at the twin's server; other kinds of name kept."""
+        return [
+            x509.UniformResourceIdentifier(
+                self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
+            )
+            if isinstance(n, x509.UniformResourceIdentifier)
+            else n
+            for n in names
+        ]
+
     def _rewrite_point(self, point: x509.DistributionPoint) -> x509.DistributionPoint:
         names = None
         if point.full_name is not None:
-            names = [
-                x509.UniformResourceIdentifier(
-                    self.base_url + self.urls.path(n.value, "crl", suffix=".crl")
-                )
-                if isinstance(n, x509.UniformResourceIdentifier)
-                else n
-                for n in point.full_name
-            ]
+            names = self._rewrite_crl_names(point.full_name)
         return x509.DistributionPoint(names, point.relative_name, point.reasons, point.crl_issuer)
 
     # --- twinning -----------------------------------------------------------------------

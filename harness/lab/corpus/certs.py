@@ -22,6 +22,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from tlsmatrix.lab.certbuilder import key_usage
+from tlsmatrix.replay.der import SEQUENCE, children, encode, join_signed, read_tlv, split_signed
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 Role = Literal["root", "ca", "leaf"]
@@ -172,36 +174,11 @@ class Forge:
 
 def _default_key_usage(role: Role, key: PrivateKey) -> x509.KeyUsage:
     ca = role != "leaf"
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        # TLS 1.2 RSA key exchange needs keyEncipherment on an RSA leaf
-        key_encipherment=not ca and isinstance(key, rsa.RSAPrivateKey),
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
+    # TLS 1.2 RSA key exchange needs keyEncipherment on an RSA leaf
+    encipherment = not ca and isinstance(key, rsa.RSAPrivateKey)
+    return key_usage(
+        digital_signature=True, key_encipherment=encipherment, key_cert_sign=ca, crl_sign=ca
     )
-
-
-def key_usage(**set_bits: bool) -> x509.KeyUsage:
-    """A KeyUsage with only the named bits set."""
-    bits = dict.fromkeys(
-        (
-            "digital_signature",
-            "content_commitment",
-            "key_encipherment",
-            "data_encipherment",
-            "key_agreement",
-            "key_cert_sign",
-            "crl_sign",
-        ),
-        False,
-    )
-    bits.update(set_bits)
-    return x509.KeyUsage(**bits, encipher_only=False, decipher_only=False)
 
 
 def _serial(case_id: str, label: str) -> int:
@@ -221,56 +198,22 @@ _SHA1_ALGORITHMS = {
 def resign_sha1(der: bytes, key: PrivateKey) -> bytes:
     """``der`` signed again by ``key`` with SHA-1: the algorithm identifier is replaced in
     the TBS and in the outer certificate, and the new TBS is signed."""
-    tbs, _, _ = _children(_value(der))
-    version, serial, _, *rest = _children(_value(tbs))
+    tbs, _, _ = split_signed(der)
+    version, serial, _, *rest = children(read_tlv(tbs)[0].body)
     algorithm = _SHA1_ALGORITHMS["ec" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa"]
-    new_tbs = _tlv(0x30, version + serial + algorithm + b"".join(rest))
+    fields = version.raw + serial.raw + algorithm + b"".join(r.raw for r in rest)
+    new_tbs = encode(SEQUENCE, fields)
     if isinstance(key, ec.EllipticCurvePrivateKey):
         signature = key.sign(new_tbs, ec.ECDSA(hashes.SHA1()))
     else:
         signature = key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())
-    return _tlv(0x30, new_tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+    return join_signed(new_tbs, algorithm, signature)
 
 
 def corrupt(der: bytes) -> bytes:
     """``der`` with the last bit of its signature value flipped: still well-formed DER
     (the signature is the certificate's last field), no longer a valid signature."""
     return der[:-1] + bytes([der[-1] ^ 0x01])
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        return bytes([tag, n]) + value
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + value
-
-
-def _header(data: bytes, at: int) -> tuple[int, int]:
-    """(start of value, end of value) of the TLV starting at ``at``."""
-    first = data[at + 1]
-    if first < 0x80:
-        return at + 2, at + 2 + first
-    count = first & 0x7F
-    length = int.from_bytes(data[at + 2 : at + 2 + count], "big")
-    start = at + 2 + count
-    return start, start + length
-
-
-def _value(tlv: bytes) -> bytes:
-    start, end = _header(tlv, 0)
-    return tlv[start:end]
-
-
-def _children(data: bytes) -> list[bytes]:
-    """The TLVs (tag, length and value) that make up ``data``."""
-    out = []
-    at = 0
-    while at < len(data):
-        _, end = _header(data, at)
-        out.append(data[at:end])
-        at = end
-    return out
 
 
 def to_pem(der: bytes) -> bytes:

@@ -119,32 +119,22 @@ def anchors(new: NewKit) -> list[Case]:
 def untrusted(new: NewKit) -> list[Case]:
     """Chains that end at an anchor the client does not hold."""
     cases = []
-    kit = new("untrusted", "root-sent")
-    other = kit.forge.issue("other-root", "root")
-    (i1,) = kit.intermediates(1, issuer=other)
-    kit.leaf(i1)
-    cases.append(
-        kit.case(
-            "root' -> I1 -> leaf, all three sent; the store holds an unrelated root",
-            ["leaf", "I1", "other-root"],
-            ["root"],
-            expect(Reason.UNTRUSTED_ROOT),
-            position="other-root",
-        )
-    )
-    kit = new("untrusted", "root-not-sent")
-    other = kit.forge.issue("other-root", "root")
-    (i1,) = kit.intermediates(1, issuer=other)
-    kit.leaf(i1)
-    cases.append(
-        kit.case(
-            "root' -> I1 -> leaf, leaf + I1 sent; the store holds an unrelated root",
+    # root' -> I1 -> leaf under a root the store does not hold, sent with or without it.
+    for variant, sent, what, expectation in (
+        ("root-sent", ["leaf", "I1", "other-root"], "all three", expect(Reason.UNTRUSTED_ROOT)),
+        (
+            "root-not-sent",
             ["leaf", "I1"],
-            ["root"],
+            "leaf + I1",
             expect(Reason.UNTRUSTED_ROOT, None, LOOKS_LIKE_MISSING_LINK),
-            position="other-root",
-        )
-    )
+        ),
+    ):
+        kit = new("untrusted", variant)
+        other = kit.forge.issue("other-root", "root")
+        (i1,) = kit.intermediates(1, issuer=other)
+        kit.leaf(i1)
+        description = f"root' -> I1 -> leaf, {what} sent; the store holds an unrelated root"
+        cases.append(kit.case(description, sent, ["root"], expectation, position="other-root"))
     kit = new("untrusted", "self-signed-leaf")
     kit.leaf(None)
     cases.append(

@@ -16,12 +16,12 @@ import hmac
 import os
 import socket
 import struct
-import threading
 from collections.abc import Sequence
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from tlsmatrix.lab.tlsserver import ThreadedListener
 
 SUITE = b"\xc0\x2b"  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
 SECP256R1 = 23
@@ -203,7 +203,7 @@ def serve_connection(
     conn.send(ALERT, b"\x01\x00")  # close_notify
 
 
-class RawTLSServer:
+class RawTLSServer(ThreadedListener):
     """Serve ``chain`` (DER, leaf first, sent byte for byte) with the leaf's EC P-256
     ``key`` on host:port; the same start()/stop()/port as TLSServer."""
 
@@ -218,29 +218,8 @@ class RawTLSServer:
     ) -> None:
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError("RawTLSServer speaks ECDSA with P-256 only")
-        self.chain, self.key, self.host, self.timeout = tuple(chain), key, host, timeout
-        self._sock = socket.create_server((host, port))
-        self.port: int = self._sock.getsockname()[1]
-        self._stopped = threading.Event()
-
-    def start(self) -> RawTLSServer:
-        threading.Thread(target=self._serve, name=f"rawtls-{self.port}", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        self.chain, self.key, self.timeout = tuple(chain), key, timeout
+        super().__init__(host, port)
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(self.timeout)
