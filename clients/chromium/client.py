@@ -35,7 +35,7 @@ from tlsmatrix.clients.chromium.browser import (
     trust_key,
 )
 from tlsmatrix.clients.chromium.cdp import CDPClosed, CDPError, CDPTimeout
-from tlsmatrix.clients.chromium.mapping import PageState, page_outcome
+from tlsmatrix.clients.chromium.mapping import PageState, page_outcome, refine_protocol_error
 from tlsmatrix.clients.chromium.navigation import navigate
 from tlsmatrix.clients.process import CommandResult, first_line
 
@@ -97,6 +97,9 @@ class ChromiumClient(SubprocessAdapter):
             fetches_aia=True,
             # Chrome refuses RSA keys under 1024 bits and any SHA-1 signature.
             min_rsa_bits=1024,
+            # Chrome's verifier takes a trusted intermediate as an anchor
+            # (tests/test_clients_chromium.py measures it on a handshake).
+            partial_chain=True,
             notes=NOTES,
         )
 
@@ -240,6 +243,7 @@ class ChromiumClient(SubprocessAdapter):
                     browser.kill()  # hung or confused: the next probe gets a new one
             if page.reason is Reason.TIMEOUT and not conn.closed:
                 check_alive(conn, browser, deadline + 0.4)
+        refine_protocol_error(page, target, deadline)
         return observe_outcome(target, self.name, page_outcome(page), started=started, trust=used)
 
     # --- browser pool ---------------------------------------------------------------
