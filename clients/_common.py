@@ -135,8 +135,14 @@ def exception_outcome(exc: BaseException, *, late: bool = False) -> Outcome:
 
 
 def exception_detail(exc: BaseException) -> str:
-    """What an exception and the first errors it wraps say, for a person to read."""
-    return "; ".join(_describe(e) for e in python_ssl.innermost_errors(exc)[:3])
+    """What an exception and the errors it wraps say, for a person to read: each distinct
+    text once, innermost last."""
+    texts: list[str] = []
+    for error in python_ssl.innermost_errors(exc):
+        text = _describe(error)
+        if not any(text in seen or seen in text for seen in texts):
+            texts.append(text)
+    return "; ".join(texts[:3])
 
 
 def _describe(exc: BaseException) -> str:
