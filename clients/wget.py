@@ -35,6 +35,7 @@ from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.gnutls import GNUTLS_SYSTEM_TRUST
 from tlsmatrix.clients.process import CommandResult, child_env, run_command
 from tlsmatrix.clients.signals import gnutls as gnutls_signals
+from tlsmatrix.clients.signals import python_ssl
 from tlsmatrix.clients.signals._signal import Signal
 
 # wget's exit statuses (man wget, "EXIT STATUS").
@@ -154,14 +155,22 @@ class WgetClient(SubprocessAdapter):
         # The environment has no NO_PROXY (child_env): with --resolve the name must go
         # through our proxy.
         resolve = target.connect_to is not None and target.connect_to != target.ascii_host
+        upstream_errors: list[OSError] = []  # what our proxy's connect to the address met
         with contextlib.ExitStack() as stack:
             proxy = None
             if resolve:
                 assert target.connect_to is not None
-                proxy = stack.enter_context(_connect_proxy(target.connect_to, timeout))
+                proxy = stack.enter_context(
+                    _connect_proxy(target.connect_to, timeout, upstream_errors)
+                )
             # LC_ALL=C: wget's messages are read as its C-locale templates
             env = {**child_env(trust), "LC_ALL": "C", "LANGUAGE": "C"}
             res = run_command(self.argv(path, target, trust, timeout, proxy), timeout, env)
+        if upstream_errors and not res.timed_out and res.returncode != EXIT_OK:
+            # wget only saw our proxy refuse the tunnel; the proxy's own connect says why
+            error = upstream_errors[0]
+            signal = python_ssl.signal_for_exception(error)
+            return outcome_for_signal(signal, f"connect to {target.connect_to}: {error}")
         return interpret(res)
 
 
@@ -242,9 +251,10 @@ def _gnutls_error(text: str) -> Signal | None:
 
 
 @contextlib.contextmanager
-def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
+def _connect_proxy(address: str, timeout: float, errors: list[OSError]) -> Iterator[str]:
     """Serve CONNECT on 127.0.0.1:<any> for the duration of a probe, sending every tunnel to
-    ``address`` on the requested port. Yields the proxy URL."""
+    ``address`` on the requested port; a failed connect is appended to ``errors``.
+    Yields the proxy URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
@@ -261,7 +271,7 @@ def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
             except OSError:
                 return
             threading.Thread(
-                target=_tunnel, args=(conn, address, deadline, stop), daemon=True
+                target=_tunnel, args=(conn, address, deadline, stop, errors), daemon=True
             ).start()
 
     thread = threading.Thread(target=accept_loop, name="wget-resolve-proxy", daemon=True)
@@ -274,7 +284,13 @@ def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
         thread.join(timeout=1)
 
 
-def _tunnel(client: socket.socket, address: str, deadline: float, stop: threading.Event) -> None:
+def _tunnel(
+    client: socket.socket,
+    address: str,
+    deadline: float,
+    stop: threading.Event,
+    errors: list[OSError],
+) -> None:
     upstream: socket.socket | None = None
     try:
         client.settimeout(max(0.1, deadline - time.monotonic()))
@@ -294,6 +310,7 @@ def _tunnel(client: socket.socket, address: str, deadline: float, stop: threadin
                 (address, port), timeout=max(0.1, deadline - time.monotonic())
             )
         except OSError as exc:
+            errors.append(exc)
             status = (
                 "502 Connection refused"
                 if isinstance(exc, ConnectionRefusedError)

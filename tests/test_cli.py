@@ -225,13 +225,31 @@ def test_missing_binaries_are_skipped_with_the_reason_and_the_rest_runs(servers,
     for tool in ("curl", "openssl"):  # everything else (gnutls-cli, node, wget) is "removed"
         os.symlink(shutil.which(tool), bin_dir / tool)
     env = clean_environ(PYTHONPATH=ROOT, PATH=str(bin_dir))
-    result = tlsmatrix("run", f"localhost:{servers['good'].port}", "--ca-file", pki.root_pem,
-                       "--client", "curl", "--client", "gnutls", "--client", "node",
-                       "--client", "wget", "--client", "stdlib", "--format", "json", env=env)
+    result = tlsmatrix(
+        "run",
+        f"localhost:{servers['good'].port}",
+        "--ca-file",
+        pki.root_pem,
+        "--client",
+        "curl",
+        "--client",
+        "gnutls",
+        "--client",
+        "node",
+        "--client",
+        "wget",
+        "--client",
+        "stdlib",
+        "--format",
+        "json",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
     got = rows(result.stdout)
     for missing in ("gnutls", "node", "wget"):
-        assert (got[missing]["verdict"], got[missing]["reason"]) == ("skipped",
-                                                                     "client_unavailable")
+        assert (got[missing]["verdict"], got[missing]["reason"]) == (
+            "skipped",
+            "client_unavailable",
+        )
         assert "not found" in got[missing]["detail"], got[missing]["detail"]
     assert got["curl"]["verdict"] == "accept" and got["stdlib"]["verdict"] == "accept"

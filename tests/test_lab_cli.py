@@ -200,14 +200,18 @@ def test_lab_bad_input():
 
 def test_lab_run_checks_scenario_expectations(tmp_path):
     met = tmp_path / "met.toml"
-    met.write_text('[scenario.leaf_only]\nclients = { curl = { verdict = "reject", '
-                   'reason = "incomplete_chain" } }\n')
-    result = tlsmatrix("lab", "run", "--client", "curl", "--scenario", "leaf_only",
-                       "--expect", str(met))
+    met.write_text(
+        '[scenario.leaf_only]\nclients = { curl = { verdict = "reject", '
+        'reason = "incomplete_chain" } }\n'
+    )
+    result = tlsmatrix(
+        "lab", "run", "--client", "curl", "--scenario", "leaf_only", "--expect", str(met)
+    )
     assert result.returncode == 0, result.stderr
     broken = tmp_path / "broken.toml"
     broken.write_text('[scenario.leaf_only]\nclients = { curl = "accept" }\n')
-    result = tlsmatrix("lab", "run", "--client", "curl", "--scenario", "leaf_only",
-                       "--expect", str(broken))
+    result = tlsmatrix(
+        "lab", "run", "--client", "curl", "--scenario", "leaf_only", "--expect", str(broken)
+    )
     assert result.returncode == 1
     assert "expected accept, got reject (incomplete_chain) [scenario.leaf_only]" in result.stderr

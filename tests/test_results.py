@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from tlsmatrix.clients._common import exception_outcome
-from tlsmatrix.clients.signals.openssl import signal_for_code
 from tlsmatrix.clients.base import Observation, Reason, TrustUsed, Verdict, verdict_for
+from tlsmatrix.clients.signals.openssl import signal_for_code
 from tlsmatrix.reports import render
 from tlsmatrix.results.model import RunResult, find_divergences, from_dict, to_dict
 
@@ -48,7 +48,9 @@ def test_json_round_trip():
 
 def test_openssl_codes():
     # 20/21 say only "no issuer found": unknown_issuer, flagged for the chain to decide
-    assert signal_for_code(20).reason is Reason.UNKNOWN_ISSUER and signal_for_code(20).issuer_unknown
+    assert (
+        signal_for_code(20).reason is Reason.UNKNOWN_ISSUER and signal_for_code(20).issuer_unknown
+    )
     assert signal_for_code(21).reason is Reason.UNKNOWN_ISSUER
     assert signal_for_code(19).reason is Reason.UNTRUSTED_ROOT
     assert signal_for_code(18).reason is Reason.SELF_SIGNED
