@@ -236,8 +236,18 @@ def interpret(res: CommandResult) -> Outcome:
     return outcome_for_signal(signal, detail)
 
 
+_GNUTLS_ALERT = re.compile(r"^GnuTLS: received alert \[(\d+)\]", re.M)
+
+
 def _gnutls_error(text: str) -> Signal | None:
-    """The gnutls_strerror() constant wget printed after "GnuTLS: ", when it is one."""
+    """The alert number wget printed ("GnuTLS: received alert [70]: ..."), else the
+    gnutls_strerror() constant after "GnuTLS: ", when it is one."""
+    alert = _GNUTLS_ALERT.search(text)
+    if alert is not None:
+        number = int(alert.group(1))
+        protocol = number == gnutls_signals.ALERT_PROTOCOL_VERSION
+        reason = Reason.PROTOCOL_VERSION if protocol else Reason.HANDSHAKE_FAILURE
+        return Signal(reason, f"TLS_ALERT_{number}")
     for match in _GNUTLS_ERROR.finditer(text):
         entry = gnutls_signals.FATAL_ERRORS.get(match.group(1))
         if entry is not None:

@@ -111,6 +111,10 @@ def _by_type(exc: BaseException) -> Signal | None:
         return Signal(R.TIMEOUT, type(exc).__name__)
     if isinstance(exc, OSError) and exc.errno in _ERRNO:
         return Signal(_ERRNO[exc.errno], errno_mod.errorcode.get(exc.errno, str(exc.errno)))
+    # The type without an errno (asyncio raises ConnectionResetError() bare): the server
+    # dropped the connection.
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return Signal(R.HANDSHAKE_FAILURE, type(exc).__name__)
     return None
 
 
