@@ -174,6 +174,11 @@ FATAL_ERRORS: dict[str, tuple[str, Reason]] = {
     # Printed with the Status line, which decides; alone it names no cause.
     "Error in the certificate.": ("CERTIFICATE_ERROR", R.INVALID_CERTIFICATE),
     "ASN1 parser: Error in DER parsing.": ("ASN1_DER_ERROR", R.MALFORMED_CERTIFICATE),
+    # The leaf's keyUsage does not allow the negotiated key exchange / signature.
+    "Key usage violation in certificate has been detected.": (
+        "KEY_USAGE_VIOLATION",
+        R.WRONG_USAGE,
+    ),
     "The request is invalid.": ("INVALID_REQUEST", R.CLIENT_ERROR),
 }
 _FATAL = re.compile(r"^\*\*\* Fatal error: (.*?)\s*$", re.MULTILINE)

@@ -162,6 +162,9 @@ def signal_for_pyopenssl_error(
     SSL-library entry (the outermost) names the failure. ``verify_code``: the first failing
     code the adapter's verify callback saw (pyOpenSSL reports "certificate verify failed"
     only), or None."""
+    if any(lib.lower().startswith("asn1") and r.lower() == "evp lib" for lib, _f, r in errors):
+        # ASN1_item_verify failed in EVP: the signature did not verify
+        return Signal(R.BAD_SIGNATURE, "asn1 encoding routines:EVP lib")
     if any(lib.lower().startswith(("asn1", "pem")) for lib, _f, _r in errors):
         lib, _f, reason = next(e for e in errors if e[0].lower().startswith(("asn1", "pem")))
         return Signal(R.MALFORMED_CERTIFICATE, f"{lib}:{reason}")
