@@ -52,6 +52,12 @@ NOTES: tuple[str, ...] = (
 )
 
 
+HEADLESS_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/{major}.0.0.0 Safari/537.36"
+)
+
+
 class ChromiumClient(SubprocessAdapter):
     """Headless Chromium as a TLS client. ``binary`` and ``certutil`` locate the tools
     (defaults: Debian's paths, else PATH); ``extra_resolver_rules`` is appended to every
@@ -112,7 +118,16 @@ class ChromiumClient(SubprocessAdapter):
         match = re.search(r"(\d+(?:\.\d+)+)", first_line(result.stdout))
         if result.returncode != 0 or match is None:
             return self.version_failed(info, result)
-        return replace(info, available=True, version=match.group(1))
+        version = match.group(1)
+        return replace(
+            info,
+            available=True,
+            version=version,
+            # Its AIA fetches carry the browser's own User-Agent, in Chrome's reduced form
+            # (major version only, platform frozen); tests/test_clients_chromium.py checks
+            # it against what a real fetch sent.
+            aia_user_agent=HEADLESS_USER_AGENT.format(major=version.split(".")[0]),
+        )
 
     # --- probe ---------------------------------------------------------------------
 
