@@ -90,7 +90,10 @@ def outcome_for_signal(
     one into a result: ``after_handshake`` is an accept (the certificate had passed), a
     ``date_ambiguous`` date is ``certificate_invalid`` (the harness reads the chain's dates),
     and ``verify_code`` is the client's own code or none."""
-    shown = f"{signal.token}: {detail}" if detail and signal.token not in detail else detail
+    # the token leads a failure's detail; an accept's detail is the client's own words
+    shown = detail
+    if signal.reason is not Reason.OK and detail and signal.token not in detail:
+        shown = f"{signal.token}: {detail}"
     if signal.after_handshake:
         return Outcome(
             Reason.OK,

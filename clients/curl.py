@@ -10,12 +10,19 @@ import tempfile
 from dataclasses import replace
 from functools import cached_property
 
-from tlsmatrix.clients._common import Outcome, late_outcome, outcome_for_signal, tls_version_name
+from tlsmatrix.clients._common import (
+    Outcome,
+    is_alert,
+    late_outcome,
+    outcome_for_signal,
+    tls_version_name,
+)
 from tlsmatrix.clients._subprocess import SubprocessAdapter
 from tlsmatrix.clients._trust import first_existing, trust_from_env
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, first_line
 from tlsmatrix.clients.signals import curl as curl_signals
+from tlsmatrix.clients.signals import openssl_reasons
 
 # curl's tool reads these, in this order, when no --cacert is given.
 ENV_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_DIR", "SSL_CERT_FILE")
@@ -111,6 +118,11 @@ def interpret(result: CommandResult) -> Outcome:
     code = verify_result if result.returncode == 60 else None
     signal = curl_signals.signal_for_curl(result.returncode, code, result.stderr)
     if _VERIFIED in result.stderr and result.returncode != 60:
+        # an alert read after the handshake (TLS 1.3 client authentication) still
+        # refuses: curl prints its packed code whatever the exit code
+        packed = openssl_reasons.signal_for_packed_text(result.stderr)
+        if packed is not None and is_alert(packed):
+            signal = packed
         return late_outcome(signal, detail, tls_version=version)
     return outcome_for_signal(signal, detail, tls_version=version)
 

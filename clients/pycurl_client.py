@@ -7,11 +7,17 @@ import os
 import re
 from typing import Any
 
-from tlsmatrix.clients._common import Outcome, late_outcome, outcome_for_signal, tls_version_name
+from tlsmatrix.clients._common import (
+    Outcome,
+    is_alert,
+    late_outcome,
+    outcome_for_signal,
+    tls_version_name,
+)
 from tlsmatrix.clients._inprocess import InProcessAdapter
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.signals import curl as curl_signals
-from tlsmatrix.clients.signals import python_ssl
+from tlsmatrix.clients.signals import openssl_reasons, python_ssl
 from tlsmatrix.clients.signals._signal import Signal
 
 _CURLE_COULDNT_CONNECT = 7
@@ -147,6 +153,9 @@ def _classify(curl: Any, exc: Exception) -> Outcome:
     if errno == _CURLE_COULDNT_CONNECT:
         signal = _connect_signal(curl.getinfo(pycurl.OS_ERRNO), signal)
     if handshake_done and errno != _CURLE_PEER_FAILED_VERIFICATION:
+        packed = openssl_reasons.signal_for_packed_text(message)
+        if packed is not None and is_alert(packed):  # TLS 1.3 client authentication
+            signal = packed
         return late_outcome(signal, detail)
     return outcome_for_signal(signal, detail)
 

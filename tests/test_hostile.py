@@ -63,17 +63,24 @@ CASES = [
     Case("trickle", SLOW, TIMEOUT, {}),
     # 150 certificates (leaf + 149 CAs up to a trusted root): deeper than any client
     # allows (OpenSSL 100, Java and GnuTLS far less, and Java refuses the 50 KB message).
-    # OpenSSL's s_client and Node report the chain cut at its depth limit as code 20
-    # "unable to get local issuer certificate", Chromium as ERR_CERT_AUTHORITY_INVALID:
-    # their signal is "issuer unknown" (unknown_issuer, refined by the harness).
+    # The OpenSSL-based clients say X509_V_ERR_CERT_CHAIN_TOO_LONG (code 22): path_length.
+    # s_client and Node report the chain cut at its depth limit as code 20 "unable to get
+    # local issuer certificate", Chromium as ERR_CERT_AUTHORITY_INVALID: their signal is
+    # "issuer unknown" (unknown_issuer, refined by the harness). GnuTLS says only "Error in
+    # the certificate" and wget "No certificate presented": invalid_certificate, flagged for
+    # the chain to decide. Java refuses the 50 KB Certificate message: a TLS-level failure.
     Case(
         "long_chain",
         FAST,
-        REJECT_HANDSHAKE,
+        (Verdict.REJECT, Reason.PATH_LENGTH),
         {
             "openssl": (Verdict.REJECT, Reason.UNKNOWN_ISSUER),
             "node": (Verdict.REJECT, Reason.UNKNOWN_ISSUER),
             "chromium": (Verdict.REJECT, Reason.UNKNOWN_ISSUER),
+            "gnutls": (Verdict.REJECT, Reason.INVALID_CERTIFICATE),
+            "wget": (Verdict.REJECT, Reason.INVALID_CERTIFICATE),
+            "java": REJECT_HANDSHAKE,
+            "java-aia": REJECT_HANDSHAKE,
         },
     ),
     # A 1 MB certificate: over every client's limit for the Certificate message

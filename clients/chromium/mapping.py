@@ -3,7 +3,9 @@ page's security state, read from the DevTools events into a PageState, become th
 Outcome. Where Chromium is vague (ERR_CERT_AUTHORITY_INVALID, ERR_CERT_INVALID,
 ERR_CERT_DATE_INVALID) the Outcome carries the flag and the harness decides from the chain;
 ERR_SSL_PROTOCOL_ERROR is ``not_tls`` only when one bounded probe saw the peer not answer
-a ClientHello with TLS (peer_speaks_tls)."""
+a ClientHello with TLS (peer_speaks_tls), ERR_SSL_VERSION_OR_CIPHER_MISMATCH is
+``protocol_version`` only when one saw the server refuse TLS 1.2 and 1.3
+(server_version_too_old)."""
 
 from __future__ import annotations
 
@@ -125,14 +127,47 @@ def peer_speaks_tls(target: Target, timeout: float) -> bool | None:
         return None
 
 
+def server_version_too_old(target: Target, timeout: float) -> bool | None:
+    """One bounded probe: does the server refuse every version Chromium speaks (TLS 1.2
+    and 1.3)? True when a TLS 1.2+ handshake ends in OpenSSL's protocol-version signal,
+    False when it gets further, None when nothing could be learned."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        with (
+            socket.create_connection((target.address, target.port), timeout=timeout) as sock,
+            ctx.wrap_socket(sock, server_hostname=None if target.is_ip else target.ascii_host),
+        ):
+            return False
+    except ssl.SSLError as exc:
+        return python_ssl.signal_for_ssl_error(exc).reason is Reason.PROTOCOL_VERSION
+    except (OSError, ValueError):
+        return None
+
+
+# The two net errors that are ambiguous by design, and the probe that decides each.
+_AMBIGUOUS = {
+    "ERR_SSL_PROTOCOL_ERROR": "peer_speaks_tls",
+    "ERR_SSL_VERSION_OR_CIPHER_MISMATCH": "server_version_too_old",
+}
+
+
 def refine_protocol_error(page: PageState, target: Target, deadline: float) -> None:
-    """ERR_SSL_PROTOCOL_ERROR: ask the peer once (bounded by the deadline, at most 2 s)."""
-    if page.signal is None or page.signal.token != "ERR_SSL_PROTOCOL_ERROR":
+    """ERR_SSL_PROTOCOL_ERROR / ERR_SSL_VERSION_OR_CIPHER_MISMATCH: ask the peer once
+    (bounded by the deadline, at most 2 s) and map the error with that evidence."""
+    if page.signal is None or page.signal.token not in _AMBIGUOUS:
         return
     remaining = min(2.0, deadline - time.monotonic())
     if remaining <= 0.05:
         return
-    page.reason, page.detail = read_error(page, peer_speaks_tls=peer_speaks_tls(target, remaining))
+    if _AMBIGUOUS[page.signal.token] == "peer_speaks_tls":
+        evidence = {"peer_speaks_tls": peer_speaks_tls(target, remaining)}
+    else:
+        evidence = {"server_version_too_old": server_version_too_old(target, remaining)}
+    page.signal = chromium_signals.signal_for_net_error(page.error_text or "", **evidence)
+    page.reason, page.detail = page.signal.reason, page.error_text or ""
 
 
 def page_outcome(page: PageState) -> Outcome:
@@ -152,5 +187,6 @@ __all__ = [
     "peer_speaks_tls",
     "read_error",
     "refine_protocol_error",
+    "server_version_too_old",
     "wants_security_state",
 ]

@@ -191,6 +191,9 @@ def parse_packed(code: int) -> tuple[int, int]:
     return (code >> 23) & 0xFF, code & 0x7FFFFF
 
 
+# ssl.h: the reason of a received alert is SSL_AD_REASON_OFFSET + the alert's number.
+SSL_AD_REASON_OFFSET = 1000
+ALERT_PROTOCOL_VERSION = 70
 _PACKED = re.compile(r"\berror:([0-9A-Fa-f]{8}):")
 
 
@@ -223,9 +226,15 @@ def signal_for_packed_text(text: str) -> Signal | None:
     for lib, reason in codes:
         if lib == ERR_LIB_SSL:
             name = NUMBERS.get(reason)
-            if name is None:
-                return Signal(R.HANDSHAKE_FAILURE, f"SSL_R {reason}")
-            return signal_for_reason(name)
+            if name is not None:
+                return signal_for_reason(name)
+            if reason >= SSL_AD_REASON_OFFSET:  # a TLS alert the peer sent: 1000 + number
+                alert = reason - SSL_AD_REASON_OFFSET
+                version = alert == ALERT_PROTOCOL_VERSION
+                return Signal(
+                    R.PROTOCOL_VERSION if version else R.HANDSHAKE_FAILURE, f"SSL_R_ALERT_{alert}"
+                )
+            return Signal(R.HANDSHAKE_FAILURE, f"SSL_R {reason}")
     for lib, reason in codes:
         found = signal_for_library_code(lib, reason)
         if found is not None:
