@@ -134,17 +134,15 @@ def test_partial_chain_policy_is_what_the_handshake_shows(adapters, files, clien
 # --- X509 strict mode (Python's default context since 3.13) ----------------------------
 
 
-@pytest.fixture(scope="module")
-def no_aki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A root and a localhost leaf without an Authority Key Identifier, which
-    X509_V_FLAG_X509_STRICT refuses and OpenSSL's default accepts."""
-    directory = tmp_path_factory.mktemp("no-aki")
+def _root_and_leaf(
+    directory: Path, *, extra: tuple[x509.ExtensionType, ...] = ()
+) -> dict[str, str]:
+    """A root and a localhost leaf it signs, without an Authority Key Identifier (which
+    X509_V_FLAG_X509_STRICT refuses and OpenSSL's default accepts), plus ``extra``."""
     now = dt.datetime.now(dt.UTC)
-    root_key, leaf_key = (
-        ec.generate_private_key(ec.SECP256R1()),
-        ec.generate_private_key(ec.SECP256R1()),
-    )
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "No-AKI Root")])
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Wiring Test Root")])
     root = (
         x509.CertificateBuilder()
         .subject_name(root_name)
@@ -163,7 +161,7 @@ def no_aki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         )
         .sign(root_key, hashes.SHA256())
     )
-    leaf = (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
         .issuer_name(root_name)
@@ -173,20 +171,48 @@ def no_aki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         .not_valid_after(now + dt.timedelta(days=30))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(root_key, hashes.SHA256())
     )
+    for extension in extra:
+        builder = builder.add_extension(extension, critical=False)
+    leaf = builder.sign(root_key, hashes.SHA256())
     pem = serialization.Encoding.PEM
-    paths = {
-        "root": directory / "root.pem",
-        "leaf": directory / "leaf.pem",
-        "key": directory / "key.pem",
-    }
+    paths = {"root": directory / "root.pem", "leaf": directory / "leaf.pem"}
     paths["root"].write_bytes(root.public_bytes(pem))
     paths["leaf"].write_bytes(leaf.public_bytes(pem))
+    paths["key"] = directory / "key.pem"
     paths["key"].write_bytes(
         leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return {k: str(v) for k, v in paths.items()}
+
+
+@pytest.fixture(scope="module")
+def no_aki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return _root_and_leaf(tmp_path_factory.mktemp("no-aki"))
+
+
+@pytest.fixture(scope="module")
+def garbage_aia(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A leaf whose (non-critical) AIA extension holds bytes that do not decode."""
+    from cryptography.x509.oid import ExtensionOID
+
+    bad = x509.UnrecognizedExtension(ExtensionOID.AUTHORITY_INFORMATION_ACCESS, b"\x04\x03abc")
+    return _root_and_leaf(tmp_path_factory.mktemp("garbage-aia"), extra=(bad,))
+
+
+def test_pyopenssl_undecodable_aia_is_malformed_not_a_name_mismatch(adapters, garbage_aia):
+    """service-identity cannot decode the leaf's extensions: that is a malformed
+    certificate, not a name mismatch (the SAN says localhost and the probe asks for it).
+    stdlib, which never decodes the AIA, accepts the same server."""
+    pyopenssl = _skip_missing(adapters, "pyopenssl")
+    stdlib = _skip_missing(adapters, "stdlib")
+    trust = Trust.bundle(garbage_aia["root"])
+    with TLSServer(garbage_aia["leaf"], garbage_aia["key"]) as server:
+        target = _target("localhost", server.port)
+        obs = pyopenssl.probe(target, trust, 8)
+        lenient = stdlib.probe(target, trust, 8)
+    assert (obs.verdict, obs.reason) == (Verdict.REJECT, Reason.MALFORMED_CERTIFICATE), obs.detail
+    assert lenient.verdict is Verdict.ACCEPT, lenient.detail
 
 
 def test_the_strict_fixture_separates_strict_from_default(no_aki):
@@ -234,3 +260,16 @@ def test_python_policy_comes_from_the_context_flags(adapters, client):
 
 def test_fixture_files_exist(files):
     assert all(Path(p).is_file() for p in files.values())
+
+
+@pytest.mark.parametrize("client", ["java", "java-aia"])
+def test_java_sends_no_sni_for_a_name_sniHostName_refuses(adapters, files, client):
+    """An underscore is not allowed in SNIHostName; the JDK's own socket code then sends
+    no SNI. TlsProbe does the same: the probe reaches a certificate verdict (the leaf is
+    not for that name), never an IllegalArgumentException."""
+    adapter = _skip_missing(adapters, client)
+    with TLSServer(files["full"], files["key"]) as server:
+        obs = adapter.probe(
+            _target("under_score.invalid", server.port), Trust.bundle(files["root"]), 10
+        )
+    assert (obs.verdict, obs.reason) == (Verdict.REJECT, Reason.HOSTNAME_MISMATCH), obs.detail

@@ -106,6 +106,13 @@ MESSAGE_PREFIXES: tuple[tuple[str, str, Reason], ...] = (
         R.HOSTNAME_MISMATCH,
     ),
     ("java.security.cert.CertificateException", "No name matching ", R.HOSTNAME_MISMATCH),
+    # HostnameChecker.matchDNS: the expected name is not a valid IDN (an underscore), so no
+    # certificate name can match it
+    (
+        "java.security.cert.CertificateException",
+        "Illegal given domain name: ",
+        R.HOSTNAME_MISMATCH,
+    ),
     # sun.security.validator.EndEntityChecker (ValidatorException, T_EE_EXTENSIONS)
     (
         "sun.security.validator.ValidatorException",
