@@ -17,8 +17,7 @@ from typing import ClassVar
 
 from tlsmatrix.clients._common import (
     Outcome,
-    after_handshake,
-    classify_exception,
+    exception_outcome,
     observe_outcome,
     tls_version_name,
 )
@@ -54,6 +53,11 @@ class InProcessAdapter:
         version of every completed handshake to ``versions``. May raise anything."""
         raise NotImplementedError
 
+    def policy_context(self) -> ssl.SSLContext:
+        """A context made the way fetch() makes its own: its verify flags are the
+        library's measured path-building policy (partial chain, X509 strict)."""
+        return ssl.create_default_context()
+
     def connected(self, exc: Exception) -> bool:
         """True when ``exc`` says the connection (its handshake included) was established,
         for a library that cannot report handshakes through ``versions``."""
@@ -63,9 +67,10 @@ class InProcessAdapter:
 
     def describe(self) -> ClientInfo:
         """The ClientInfo when the library imports; built on Python's ssl by default."""
-        return python_ssl_info(
+        info = python_ssl_info(
             self.name, self.version(), self.native_trust(), self.env_vars, self.notes
         )
+        return replace(info, **verify_policy(self.policy_context()))
 
     def info(self) -> ClientInfo:
         try:
@@ -97,18 +102,26 @@ def fetch_outcome(
 ) -> Outcome:
     """Run an in-process client's request (``fetch`` returns the HTTP status; each
     completed handshake appends its TLS version to ``versions``) and map what happened.
-    A failure once a handshake completed is read with after_handshake(); a library that
+    A failure once a handshake completed is read with late_outcome(); a library that
     cannot report handshakes says so through ``after_connect(exc)``."""
     try:
         status = fetch()
     except Exception as exc:  # every failure becomes an outcome
-        outcome = classify_exception(exc)
-        if versions or (after_connect is not None and after_connect(exc)):
-            outcome = after_handshake(outcome)
+        late = bool(versions) or (after_connect is not None and after_connect(exc))
+        outcome = exception_outcome(exc, late=late)
     else:
         outcome = Outcome(Reason.OK, f"HTTP {status}")
     version = tls_version_name(versions[-1]) if versions else None
     return replace(outcome, tls_version=version)
+
+
+def verify_policy(ctx: ssl.SSLContext) -> dict[str, bool]:
+    """ClientInfo's path-building fields, read from a context's X509 verify flags."""
+    flags = ctx.verify_flags
+    return {
+        "partial_chain": bool(flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
+        "strict_x509": bool(flags & ssl.VERIFY_X509_STRICT),
+    }
 
 
 def python_ssl_info(
@@ -132,4 +145,4 @@ def python_ssl_info(
     )
 
 
-__all__ = ["InProcessAdapter", "fetch_outcome", "python_ssl_info"]
+__all__ = ["InProcessAdapter", "fetch_outcome", "python_ssl_info", "verify_policy"]

@@ -24,6 +24,9 @@ class AiohttpClient(InProcessAdapter):
 
         return f"aiohttp {aiohttp.__version__}"
 
+    def policy_context(self) -> ssl.SSLContext:
+        return _context(None)
+
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
     ) -> int:

@@ -12,27 +12,22 @@ from functools import cached_property
 
 from tlsmatrix.clients._common import (
     Outcome,
-    after_handshake,
-    reason_for_openssl_code,
-    reason_for_text,
+    is_alert,
+    late_outcome,
+    outcome_for_signal,
     tls_version_name,
 )
 from tlsmatrix.clients._subprocess import SubprocessAdapter
 from tlsmatrix.clients._trust import first_existing, trust_from_env
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, first_line
+from tlsmatrix.clients.signals import curl as curl_signals
+from tlsmatrix.clients.signals import openssl_reasons
 
 # curl's tool reads these, in this order, when no --cacert is given.
 ENV_VARS = ("CURL_CA_BUNDLE", "SSL_CERT_DIR", "SSL_CERT_FILE")
 _DEFAULT_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt")
 
-# curl exit codes that decide the reason by themselves.
-_EXIT_REASONS = {
-    6: Reason.DNS_FAILURE,
-    7: Reason.CONNECTION_REFUSED,
-    28: Reason.TIMEOUT,
-    52: Reason.NOT_TLS,  # empty reply
-}
 _MARK = "TLSMATRIX:"
 # What --verbose prints once the handshake has verified the peer (OpenSSL builds).
 _VERIFIED = "SSL certificate verify ok."
@@ -65,6 +60,10 @@ class CurlClient(SubprocessAdapter):
             version=f"curl {match.group(1)}" if match else line,
             tls_library=match.group(2) if match else None,
             tls_library_version=match.group(3) if match else None,
+            # libcurl sets X509_V_FLAG_PARTIAL_CHAIN unless CURLSSLOPT_NO_PARTIALCHAIN
+            # (7.68+): an intermediate in the bundle is an anchor. Measured on a
+            # handshake by tests/test_partial_chain.py.
+            partial_chain=True,
         )
 
     def native_trust(self) -> TrustUsed:
@@ -105,29 +104,27 @@ class CurlClient(SubprocessAdapter):
 
 
 def interpret(result: CommandResult) -> Outcome:
-    """Map one curl run (exit code, --write-out line, --verbose stderr) to a reason (pure)."""
+    """Map one curl run to an Outcome (pure): its exit code, ``%{ssl_verify_result}`` and
+    the packed OpenSSL code in its stderr, through signals/curl.py."""
     version = _tls_version(result.stderr)
     if result.timed_out:
         return Outcome(Reason.TIMEOUT, "killed at the deadline", None, version)
     http_code, verify_result = _write_out(result.stdout)
-    error = _error_line(result.stderr)
     if result.returncode == 0:
         return Outcome(Reason.OK, f"HTTP {http_code}", None, version)
-    detail = f"exit {result.returncode}: {error}"
-    if result.returncode == 60 and verify_result:  # peer certificate failed verification
-        reason = reason_for_openssl_code(verify_result)
-        if "subject name" in error or "does not match" in error:
-            reason, verify_result = Reason.HOSTNAME_MISMATCH, 62
-        return Outcome(reason, detail, verify_result, version)
-    reason = _EXIT_REASONS.get(result.returncode or -1) or reason_for_text(error)
-    if reason is None:
-        reason = (
-            Reason.HANDSHAKE_FAILURE if result.returncode in (35, 56, 60) else Reason.CLIENT_ERROR
-        )
-    if _VERIFIED in result.stderr:  # failed after accepting the certificate
-        late = after_handshake(Outcome(reason, detail))
-        reason, detail = late.reason, late.detail
-    return Outcome(reason, detail, None, version)
+    detail = f"exit {result.returncode}: {_error_line(result.stderr)}"
+    # curl reports the verify result of its last handshake even when it failed for
+    # another reason: only exit 60 (verification failed) reads it.
+    code = verify_result if result.returncode == 60 else None
+    signal = curl_signals.signal_for_curl(result.returncode, code, result.stderr)
+    if _VERIFIED in result.stderr and result.returncode != 60:
+        # an alert read after the handshake (TLS 1.3 client authentication) still
+        # refuses: curl prints its packed code whatever the exit code
+        packed = openssl_reasons.signal_for_packed_text(result.stderr)
+        if packed is not None and is_alert(packed):
+            signal = packed
+        return late_outcome(signal, detail, tls_version=version)
+    return outcome_for_signal(signal, detail, tls_version=version)
 
 
 def _write_out(stdout: str) -> tuple[str, int | None]:

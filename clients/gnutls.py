@@ -6,8 +6,9 @@ which case it loads *only* that file (it prints "Processed N CA certificate(s)",
 tests check). It has no handshake timeout and waits on stdin after the handshake, so it
 runs with stdin closed and is killed at the deadline.
 
-The GnuTLS verification texts are shared with wget (built with GnuTLS on Debian), so the
-mapping lives here as :func:`reason_for_gnutls_text`.
+What it says is mapped by signals/gnutls.py: the status bits its "- Status:" line states
+(fixed GnuTLS sentences), the alert number, the fatal-error constant; a connect or name
+lookup failure by the strerror/gai_strerror constant after its fixed prefix.
 """
 
 from __future__ import annotations
@@ -15,79 +16,22 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from tlsmatrix.clients._common import Outcome, after_handshake, tls_version_name
+from tlsmatrix.clients._common import Outcome, late_outcome, outcome_for_signal, tls_version_name
 from tlsmatrix.clients._subprocess import SubprocessAdapter
-from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.base import (
+    CERTIFICATE_REASONS,
+    ClientInfo,
+    Reason,
+    Target,
+    Trust,
+    TrustUsed,
+)
 from tlsmatrix.clients.process import CommandResult, first_line
+from tlsmatrix.clients.signals import gnutls as gnutls_signals
+from tlsmatrix.clients.signals._signal import Signal
 
 # Where Debian's GnuTLS finds its system trust (configure --with-default-trust-store-file).
 GNUTLS_SYSTEM_TRUST = "/etc/ssl/certs/ca-certificates.crt"
-
-# GnuTLS (and wget's) certificate-status texts, in the order a chain is judged: a chain
-# problem is named before a name problem, as OpenSSL does. Each maps to (reason,
-# issuer_unknown). GnuTLS says "issuer unknown" for a missing intermediate, an untrusted
-# root and a self-signed leaf alike: the harness tells them apart from the captured chain.
-_CERT_TEXTS: tuple[tuple[str, Reason, bool], ...] = (
-    ("issuer is unknown", Reason.INCOMPLETE_CHAIN, True),
-    ("doesn't have a known issuer", Reason.INCOMPLETE_CHAIN, True),
-    ("signer not found", Reason.INCOMPLETE_CHAIN, True),
-    ("has been revoked", Reason.REVOKED, False),
-    ("was revoked", Reason.REVOKED, False),
-    ("insecure algorithm", Reason.WEAK_SIGNATURE, False),
-    ("algorithm is insecure", Reason.WEAK_SIGNATURE, False),
-    ("uses expired certificate", Reason.EXPIRED, False),
-    ("has expired", Reason.EXPIRED, False),
-    ("not yet valid", Reason.NOT_YET_VALID, False),
-    ("not yet activated", Reason.NOT_YET_VALID, False),
-    ("does not match the expected", Reason.HOSTNAME_MISMATCH, False),
-    ("owner does not match", Reason.HOSTNAME_MISMATCH, False),
-    ("no subject alternative name", Reason.HOSTNAME_MISMATCH, False),
-)
-
-# Texts about the connection or the handshake rather than the certificate.
-_LINK_TEXTS: tuple[tuple[str, Reason], ...] = (
-    ("connection refused", Reason.CONNECTION_REFUSED),
-    ("cannot resolve", Reason.DNS_FAILURE),
-    ("name or service not known", Reason.DNS_FAILURE),
-    ("temporary failure in name resolution", Reason.DNS_FAILURE),
-    ("unable to resolve", Reason.DNS_FAILURE),
-    ("unexpected tls packet", Reason.NOT_TLS),
-    ("unknown type", Reason.NOT_TLS),
-    ("record packet of unknown type", Reason.NOT_TLS),
-    ("unexpected length packet", Reason.NOT_TLS),
-    ("protocol version", Reason.PROTOCOL_VERSION),
-    ("unsupported version", Reason.PROTOCOL_VERSION),
-    ("no supported protocol", Reason.PROTOCOL_VERSION),
-    ("connection timed out", Reason.TIMEOUT),
-    ("handshake failed", Reason.HANDSHAKE_FAILURE),
-    ("fatal alert", Reason.HANDSHAKE_FAILURE),
-    ("non-properly terminated", Reason.HANDSHAKE_FAILURE),
-    ("connection reset", Reason.HANDSHAKE_FAILURE),
-    ("error in the pull function", Reason.HANDSHAKE_FAILURE),
-    ("error in the push function", Reason.HANDSHAKE_FAILURE),
-    ("key usage violation", Reason.HANDSHAKE_FAILURE),
-    ("unable to establish ssl connection", Reason.HANDSHAKE_FAILURE),
-    ("handshake data size is too large", Reason.HANDSHAKE_FAILURE),  # a 1 MB certificate
-    ("constraint limits were reached", Reason.HANDSHAKE_FAILURE),  # a chain too deep
-    ("error in the certificate", Reason.HANDSHAKE_FAILURE),
-    ("session has been invalidated", Reason.HANDSHAKE_FAILURE),  # an alert while writing
-)
-
-
-def reason_for_gnutls_text(text: str) -> tuple[Reason, bool] | None:
-    """(reason, issuer_unknown) for a GnuTLS/wget error text, or None if it names none.
-
-    Certificate statuses win over connection texts: when verification failed, the
-    "fatal error" that follows is its consequence, not the cause."""
-    low = text.lower()
-    for needle, reason, unknown in _CERT_TEXTS:
-        if needle in low:
-            return reason, unknown
-    for needle, reason in _LINK_TEXTS:
-        if needle in low:
-            return reason, False
-    return None
-
 
 _DESCRIPTION = re.compile(r"Description:\s*\((TLS[0-9.]+|SSL[0-9.]+|DTLS[0-9.]+)")
 _STATUS = re.compile(r"^- Status: (.*)$", re.MULTILINE)
@@ -121,6 +65,9 @@ class GnuTLSClient(SubprocessAdapter):
             tls_library="GnuTLS",
             # GnuTLS's default verification profile accepts RSA-1024; SHA-1 is insecure.
             min_rsa_bits=1024,
+            # GnuTLS ends a path at any certificate of its trust list, self-signed or not
+            # (tests/test_partial_chain.py measures it on a handshake).
+            partial_chain=True,
         )
 
     def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
@@ -160,11 +107,29 @@ class GnuTLSClient(SubprocessAdapter):
 
 def _completed(text: str) -> bool:
     """gnutls-cli says so once the handshake (with the certificate check) is over."""
-    return "- handshake was completed" in text.lower()
+    return "- Handshake was completed" in text
+
+
+# gnutls-cli's own lines before a handshake: the strerror / gai_strerror constant after
+# the last ": " is read, the host in the middle never is.
+_CONNECT_FAILED = re.compile(r"^(Could not connect to|Cannot connect to) .*: ([^:]+?)\s*$", re.M)
+_RESOLVE_FAILED = re.compile(r"^Cannot resolve .*: ([^:]+?)\s*$", re.M)
+
+
+def system_signal(stderr: str) -> Signal | None:
+    """A connect or name-resolution failure gnutls-cli reported before any TLS."""
+    connect = _CONNECT_FAILED.search(stderr)
+    if connect is not None:
+        error = connect.group(2)
+        return Signal(gnutls_signals.SYSTEM_ERRORS.get(error, Reason.CLIENT_ERROR), error)
+    resolve = _RESOLVE_FAILED.search(stderr)
+    if resolve is not None:
+        return Signal(Reason.DNS_FAILURE, resolve.group(1))
+    return None
 
 
 def interpret(res: CommandResult) -> Outcome:
-    """Map one gnutls-cli run (its status line, errors and exit code) to an Outcome (pure)."""
+    """Map one gnutls-cli run to an Outcome (pure), through signals/gnutls.py."""
     text = res.stdout + "\n" + res.stderr
     status = _STATUS.search(res.stdout)
     status_text = status.group(1).strip() if status else ""
@@ -173,27 +138,28 @@ def interpret(res: CommandResult) -> Outcome:
             Reason.TIMEOUT,
             "gnutls-cli killed at the deadline" + (f" ({status_text})" if status_text else ""),
         )
-    if status_text and "certificate is trusted" in status_text.lower() and res.returncode == 0:
-        return Outcome(Reason.OK, status_text)
-    found = reason_for_gnutls_text(status_text) if status_text else None
-    if found is None:
-        found = reason_for_gnutls_text(text)
-    errors = [
-        line.strip()
-        for line in text.splitlines()
-        if "error" in line.lower() or "could not" in line.lower() or "cannot" in line.lower()
-    ]
+    errors = [ln.strip() for ln in text.splitlines() if ln.startswith(("***", "Could", "Cannot"))]
     detail = "; ".join([s for s in (status_text, *errors[:3]) if s]) or first_line(res.stderr)
-    if found is not None and found[0] is not Reason.TIMEOUT and _completed(text):
+    signal = gnutls_signals.signal_for_gnutls_cli(text) or system_signal(res.stderr)
+    if signal is None:
+        if res.returncode == 0 and _completed(text):
+            return Outcome(Reason.OK, detail or "handshake was completed")
+        return Outcome(Reason.CLIENT_ERROR, detail or f"gnutls-cli exited {res.returncode}")
+    if signal.reason is Reason.OK:
+        return Outcome(Reason.OK, status_text or detail)
+    if _completed(text) and signal.reason not in CERTIFICATE_REASONS:
         # the certificate was accepted; a reset or EOF afterwards does not change that,
-        # but an alert is still the server refusing the handshake (TLS 1.3 client auth)
-        late = after_handshake(Outcome(found[0], detail))
-        return late
-    if found is not None:
-        return Outcome(found[0], detail, issuer_unknown=found[1])
-    if res.returncode == 0 and "handshake was completed" in text.lower():
-        return Outcome(Reason.OK, detail or "handshake was completed")
-    return Outcome(Reason.CLIENT_ERROR, detail or f"gnutls-cli exited {res.returncode}")
+        # an alert is still the server refusing the handshake (TLS 1.3 client auth)
+        return late_outcome(_alert_token(signal), detail)
+    return outcome_for_signal(signal, detail)
+
+
+def _alert_token(signal: Signal) -> Signal:
+    """GnuTLS names an alert by number ("TLS alert 116"); late_outcome knows OpenSSL's
+    alert constant names, so a received alert is marked as one."""
+    if signal.token.startswith("TLS alert") or signal.token == "GNUTLS_E_FATAL_ALERT_RECEIVED":
+        return replace(signal, token=f"GNUTLS_ALERT_{signal.token}")
+    return signal
 
 
 __all__ = [
@@ -201,6 +167,6 @@ __all__ = [
     "GnuTLSClient",
     "ca_certificates_loaded",
     "interpret",
-    "reason_for_gnutls_text",
+    "system_signal",
     "tls_version_from_description",
 ]

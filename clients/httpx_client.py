@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
 from tlsmatrix.clients._trust import certifi_trust, shared_context
@@ -24,12 +25,15 @@ class HttpxClient(InProcessAdapter):
     def native_trust(self) -> TrustUsed:
         return certifi_trust(os.environ, ENV_VARS)
 
+    def policy_context(self) -> ssl.SSLContext:
+        import httpx
+
+        return httpx.create_ssl_context(trust_env=False)
+
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
     ) -> int:
         # httpx reports the TLS version with the response
-        import ssl
-
         import httpx
 
         cafile = trust.path

@@ -26,16 +26,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from tlsmatrix.clients._common import Outcome, tls_version_name
+from tlsmatrix.clients._common import Outcome, outcome_for_signal, tls_version_name
 from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_command
+from tlsmatrix.clients.signals import java as java_signals
+from tlsmatrix.clients.signals._signal import Signal
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
 
-# Fast JVM start-up: class-data sharing, C1 only, the simplest collector.
-JVM_FLAGS = ("-Xshare:auto", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
+# Fast JVM start-up: class-data sharing, C1 only, the simplest collector; and
+# sun.security.validator exported so TlsProbe can read ValidatorException.getErrorType().
+JVM_FLAGS = (
+    "-Xshare:auto",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "--add-exports=java.base/sun.security.validator=ALL-UNNAMED",
+)
 # Recent JDK updates also filter caIssuers URIs through the security property
 # com.sun.security.allowedAIALocations, deny-all by default: without "any",
 # enableAIAcaIssuers alone no longer fetches (measured on 17.0.21). Older JDKs ignore it.
@@ -51,11 +59,10 @@ _TRUSTSTORE_OPTION = re.compile(r"-Djavax\.net\.ssl\.trustStore=(\S+)")
 
 
 def interpret(payload: Mapping[str, object]) -> Outcome:
-    """Map TlsProbe's JSON line to a reason (pure; unit-tested).
-
-    The most specific signal wins: a validity or name failure is named before the generic
-    "PKIX path building failed", which Java says alike for a missing intermediate, an
-    untrusted root and a self-signed leaf (issuer_unknown: the harness refines it)."""
+    """Map TlsProbe's JSON line to an Outcome (pure; unit-tested) through signals/java.py:
+    the CertPathValidatorException reasons, ValidatorException.getErrorType(), the failing
+    certificate's algorithms (ALGORITHM_CONSTRAINED: weak key or weak signature from the
+    data) and the exception classes of the cause chain."""
     protocol = payload.get("protocol")
     tls_version = tls_version_name(protocol) if isinstance(protocol, str) else None
     if payload.get("ok"):
@@ -63,64 +70,39 @@ def interpret(payload: Mapping[str, object]) -> Outcome:
             Reason.OK, str(payload.get("status") or "handshake completed"), tls_version=tls_version
         )
     raw_chain = payload.get("chain")
-    chain = raw_chain if isinstance(raw_chain, list) else []
-    classes = [str(c.get("class") or "") for c in chain if isinstance(c, dict)]
-    messages = [str(c.get("message") or "") for c in chain if isinstance(c, dict)]
+    entries = [c for c in raw_chain if isinstance(c, dict)] if isinstance(raw_chain, list) else []
+    chain = [(str(c.get("class") or ""), _str(c.get("message"))) for c in entries]
     raw_reasons = payload.get("reasons")
-    cpv_reasons = [str(r) for r in raw_reasons] if isinstance(raw_reasons, list) else []
-    detail = " <- ".join(
-        f"{cls.rsplit('.', 1)[-1]}: {msg}" if msg else cls.rsplit(".", 1)[-1]
-        for cls, msg in zip(classes, messages, strict=False)
+    reasons = [str(r) for r in raw_reasons] if isinstance(raw_reasons, list) else []
+    bits = payload.get("key_bits")
+    signal = java_signals.signal_for_java(
+        chain,
+        reasons,
+        validator_error=_str(payload.get("validator_error")),
+        sig_alg=_str(payload.get("sig_alg")),
+        key_alg=_str(payload.get("key_alg")),
+        key_bits=bits if isinstance(bits, int) and not isinstance(bits, bool) else None,
     )
-    text = " ".join(messages)
-    low = text.lower()
-    short = {cls.rsplit(".", 1)[-1] for cls in classes}
+    detail = " <- ".join(
+        f"{cls.rsplit('.', 1)[-1]}: {msg}" if msg else cls.rsplit(".", 1)[-1] for cls, msg in chain
+    )
+    if isinstance(payload.get("index"), int):
+        detail += f" (certificate {payload['index']} of the path)"
+    if payload.get("secured") is True and not _refusal(signal):
+        return Outcome(Reason.OK, f"certificate accepted; then {detail}", tls_version=tls_version)
+    return outcome_for_signal(signal, detail, tls_version=tls_version)
 
-    def result(reason: Reason, unknown: bool = False) -> Outcome:
-        return Outcome(reason, detail, tls_version=tls_version, issuer_unknown=unknown)
 
-    if "CertificateExpiredException" in short or "EXPIRED" in cpv_reasons:
-        return result(Reason.EXPIRED)
-    if "CertificateNotYetValidException" in short or "NOT_YET_VALID" in cpv_reasons:
-        return result(Reason.NOT_YET_VALID)
-    if "REVOKED" in cpv_reasons or "certificate has been revoked" in low:
-        return result(Reason.REVOKED)
-    if "no subject alternative" in low or "no name matching" in low:
-        return result(Reason.HOSTNAME_MISMATCH)
-    if "algorithm constraints check failed" in low or "ALGORITHM_CONSTRAINED" in cpv_reasons:
-        if re.search(r"sha-?1|md5|md2", low):
-            return result(Reason.WEAK_SIGNATURE)
-        if re.search(r"\b(rsa|dsa|ec|key)\b", low):
-            return result(Reason.WEAK_KEY)
-        return result(Reason.WEAK_SIGNATURE)
-    if "pkix path building failed" in low or "unable to find valid certification path" in low:
-        return result(Reason.INCOMPLETE_CHAIN, True)
-    if "pkix path validation failed" in low:
-        return result(Reason.HANDSHAKE_FAILURE)
-    if "ConnectException" in short and "refused" in low:
-        return result(Reason.CONNECTION_REFUSED)
-    if "UnknownHostException" in short:
-        return result(Reason.DNS_FAILURE)
-    if "SocketTimeoutException" in short or "timed out" in low:
-        return result(Reason.TIMEOUT)
-    if "unsupported or unrecognized ssl message" in low:
-        return result(Reason.NOT_TLS)
-    if "protocol_version" in low or "no appropriate protocol" in low:
-        return result(Reason.PROTOCOL_VERSION)
-    if any(name.startswith("SSL") and name.endswith("Exception") for name in short):
-        # SSLHandshakeException, SSLException, SSLProtocolException (e.g. a handshake
-        # message over the 32 KB limit: a 1 MB certificate or a 150-certificate chain)
-        return result(Reason.HANDSHAKE_FAILURE)
-    if (
-        "remote host terminated" in low
-        or "connection reset" in low
-        or "broken pipe" in low
-        or "EOFException" in short
-    ):
-        return result(Reason.HANDSHAKE_FAILURE)
-    if "ConnectException" in short:
-        return result(Reason.CONNECTION_REFUSED if "refused" in low else Reason.CLIENT_ERROR)
-    return result(Reason.CLIENT_ERROR)
+def _refusal(signal: Signal) -> bool:
+    """After the handshake, still a refusal: a TLS alert (TLS 1.3 client authentication
+    fails after our Finished) or the deadline."""
+    return signal.reason is Reason.TIMEOUT or signal.token.startswith(
+        ("received alert", "sent alert")
+    )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def java_home(java: str) -> Path:
@@ -192,6 +174,9 @@ class JavaClient(SubprocessAdapter):
             min_rsa_bits=1024,
             rejects_sha1=False,
             tls_library="JSSE (SunJSSE)",
+            # PKIX takes any trusted certificate as an anchor, self-signed or not
+            # (tests/test_partial_chain.py measures it on a handshake).
+            partial_chain=True,
         )
 
     def missing(self) -> str | None:
@@ -211,12 +196,16 @@ class JavaClient(SubprocessAdapter):
             notes.append("javac not found: single-file source launch (slower start-up)")
         elif self._compile_error:
             notes.append(f"{self._compile_error}: single-file source launch (slower start-up)")
+        java_version = props.get("java.version", version)
         return replace(
             info,
             available=True,
             version=version,
-            tls_library_version=props.get("java.version", version),
+            tls_library_version=java_version,
             notes=tuple(notes),
+            # URLConnection's default User-Agent, which the AIA fetches carry (measured
+            # against the lab AIA server by tests/test_client_policy.py)
+            aia_user_agent=f"Java/{java_version}" if self.aia else None,
         )
 
     # --- compilation --------------------------------------------------------------------

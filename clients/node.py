@@ -15,50 +15,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from tlsmatrix.clients._common import Outcome, reason_for_text, tls_version_name
+from tlsmatrix.clients._common import Outcome, late_outcome, outcome_for_signal, tls_version_name
 from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env
+from tlsmatrix.clients.signals import node as node_signals
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
-
-# Node's err.code for certificate failures is OpenSSL's X509_V_ERR name: keep the number.
-# (reason, OpenSSL verify code)
-NODE_CERT_CODES: dict[str, tuple[Reason, int]] = {
-    "UNABLE_TO_GET_ISSUER_CERT": (Reason.INCOMPLETE_CHAIN, 2),
-    "UNABLE_TO_GET_ISSUER_CERT_LOCALLY": (Reason.INCOMPLETE_CHAIN, 20),
-    "UNABLE_TO_VERIFY_LEAF_SIGNATURE": (Reason.INCOMPLETE_CHAIN, 21),
-    "CERT_NOT_YET_VALID": (Reason.NOT_YET_VALID, 9),
-    "CERT_HAS_EXPIRED": (Reason.EXPIRED, 10),
-    "DEPTH_ZERO_SELF_SIGNED_CERT": (Reason.SELF_SIGNED, 18),
-    "SELF_SIGNED_CERT_IN_CHAIN": (Reason.UNTRUSTED_ROOT, 19),
-    "CERT_REVOKED": (Reason.REVOKED, 23),
-    "HOSTNAME_MISMATCH": (Reason.HOSTNAME_MISMATCH, 62),
-    "ERR_TLS_CERT_ALTNAME_INVALID": (Reason.HOSTNAME_MISMATCH, 62),
-    "IP_ADDRESS_MISMATCH": (Reason.HOSTNAME_MISMATCH, 64),
-    "EE_KEY_TOO_SMALL": (Reason.WEAK_KEY, 66),
-    "CA_KEY_TOO_SMALL": (Reason.WEAK_KEY, 67),
-    "CA_MD_TOO_WEAK": (Reason.WEAK_SIGNATURE, 68),
-}
-
-# Everything else Node says (system errors and OpenSSL error names).
-NODE_OTHER_CODES: dict[str, Reason] = {
-    "ECONNREFUSED": Reason.CONNECTION_REFUSED,
-    "ENOTFOUND": Reason.DNS_FAILURE,
-    "EAI_AGAIN": Reason.DNS_FAILURE,
-    "EAI_FAIL": Reason.DNS_FAILURE,
-    "ETIMEDOUT": Reason.TIMEOUT,
-    "ERR_SSL_WRONG_VERSION_NUMBER": Reason.NOT_TLS,
-    "ERR_SSL_PACKET_LENGTH_TOO_LONG": Reason.NOT_TLS,
-    "ERR_SSL_RECORD_LAYER_FAILURE": Reason.NOT_TLS,
-    "ERR_SSL_HTTP_REQUEST": Reason.NOT_TLS,
-    "ERR_SSL_UNSUPPORTED_PROTOCOL": Reason.PROTOCOL_VERSION,
-    "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION": Reason.PROTOCOL_VERSION,
-    "ERR_SSL_NO_PROTOCOLS_AVAILABLE": Reason.PROTOCOL_VERSION,
-    "ECONNRESET": Reason.HANDSHAKE_FAILURE,
-    "EPIPE": Reason.HANDSHAKE_FAILURE,
-}
-
 
 # Versions, plus whether this build uses OpenSSL's default CA store instead of the bundle.
 VERSION_SCRIPT = (
@@ -68,25 +31,30 @@ VERSION_SCRIPT = (
 
 
 def interpret(payload: Mapping[str, object]) -> Outcome:
-    """Map the probe script's JSON line to a reason (pure; unit-tested)."""
+    """Map the probe script's JSON line to an Outcome (pure; unit-tested): Node's
+    ``err.code`` (and ``reason``/``library``, the verify constant in ``message`` for
+    UNSPECIFIED) through signals/node.py."""
     protocol = payload.get("protocol")
     tls_version = tls_version_name(protocol) if isinstance(protocol, str) else None
     if payload.get("ok"):
         status = payload.get("status") or payload.get("message") or "handshake completed"
         return Outcome(Reason.OK, str(status), tls_version=tls_version)
-    code = str(payload.get("code") or "")
-    message = str(payload.get("message") or "")
-    detail = f"{code}: {message}" if code else message
-    if code in NODE_CERT_CODES:
-        reason, number = NODE_CERT_CODES[code]
-        return Outcome(reason, detail, number, tls_version)
-    if code in NODE_OTHER_CODES:
-        return Outcome(NODE_OTHER_CODES[code], detail, tls_version=tls_version)
-    if code == "EPROTO" or code.startswith("ERR_SSL_"):
-        found = reason_for_text(message)
-        return Outcome(found or Reason.HANDSHAKE_FAILURE, detail, tls_version=tls_version)
-    found = reason_for_text(message)
-    return Outcome(found or Reason.CLIENT_ERROR, detail, tls_version=tls_version)
+    code = _text(payload.get("code"))
+    message = _text(payload.get("message"))
+    signal = node_signals.signal_for_node_error(
+        code,
+        message,
+        reason=_text(payload.get("reason")),
+        library=_text(payload.get("library")),
+    )
+    detail = f"{code}: {message}" if code else (message or "")
+    if payload.get("secured"):
+        return late_outcome(signal, detail, tls_version=tls_version)
+    return outcome_for_signal(signal, detail, tls_version=tls_version)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def native_trust(env: Mapping[str, str], openssl_ca_by_default: bool = False) -> TrustUsed:
@@ -134,6 +102,9 @@ class NodeClient(SubprocessAdapter):
             super().describe(),
             # Node runs OpenSSL at security level 1: RSA-1024 passes, SHA-1 does not.
             min_rsa_bits=1024,
+            # tls.connect sets no X509_V_FLAG_PARTIAL_CHAIN (OpenSSL's default): an
+            # anchor must be self-signed (tests/test_partial_chain.py measures it).
+            partial_chain=False,
             tls_library="OpenSSL",
         )
 
@@ -171,4 +142,4 @@ class NodeClient(SubprocessAdapter):
         return run_json_program(argv, timeout, child_env(trust), interpret)
 
 
-__all__ = ["NODE_CERT_CODES", "NODE_OTHER_CODES", "NodeClient", "interpret", "native_trust"]
+__all__ = ["NodeClient", "interpret", "native_trust"]

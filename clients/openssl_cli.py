@@ -7,16 +7,13 @@ import os
 import re
 from dataclasses import replace
 
-from tlsmatrix.clients._common import (
-    Outcome,
-    reason_for_openssl_code,
-    reason_for_text,
-    tls_version_name,
-)
+from tlsmatrix.clients._common import Outcome, outcome_for_signal, tls_version_name
 from tlsmatrix.clients._subprocess import SubprocessAdapter
 from tlsmatrix.clients._trust import trust_from_env
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, first_line
+from tlsmatrix.clients.signals import openssl, openssl_reasons, python_ssl
+from tlsmatrix.clients.signals._signal import Signal
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 _VERIFY = re.compile(r"Verify return code: (\d+) \(([^)]*)\)")
@@ -40,6 +37,9 @@ class OpenSSLClient(SubprocessAdapter):
             tls_library=parts[0] if parts else "OpenSSL",
             tls_library_version=version,
             notes=("s_client -verify_hostname; verdict from 'Verify return code:'",),
+            # s_client sets no -partial_chain: OpenSSL's default, anchors are self-signed
+            # (tests/test_partial_chain.py measures it on a handshake).
+            partial_chain=False,
         )
 
     def native_trust(self) -> TrustUsed:
@@ -78,24 +78,44 @@ def _version_and_dir(stdout: str) -> tuple[str, str]:
 
 
 def interpret(result: CommandResult) -> Outcome:
-    """Map one s_client run (its session printout and error lines) to a reason (pure)."""
+    """Map one s_client run to an Outcome (pure): the verify code of its session printout,
+    else the packed OpenSSL codes and the errno it printed."""
     version = _tls_version(result.stdout)
     match = _VERIFY.search(result.stdout)
     # s_client prints "Verify return code: 0 (ok)" even when the handshake failed
     # before any certificate was checked (e.g. a 1 MB certificate: "excessive message
     # size"); without a peer certificate there was nothing to accept.
     if match and version and _NO_PEER_CERT not in result.stdout:
-        code = int(match.group(1))
-        reason = Reason.OK if code == 0 else reason_for_openssl_code(code)
-        return Outcome(reason, match.group(0), code, version)
+        signal = openssl.signal_for_code(int(match.group(1)))
+        return outcome_for_signal(signal, match.group(0), tls_version=version)
     if result.timed_out:
         return Outcome(Reason.TIMEOUT, "killed at the deadline")
-    error = _error_text(result.stderr)
-    reason = reason_for_text(error)
-    if reason is None:
-        reason = _errno_reason(result.stderr) or Reason.HANDSHAKE_FAILURE
-    code = int(match.group(1)) if match else None
-    return Outcome(reason, error, code or None)
+    return outcome_for_signal(failure_signal(result.stderr), _error_text(result.stderr))
+
+
+_PACKED = re.compile(r"\berror:([0-9A-Fa-f]{8}):")
+_CONNECT_ERRNO = re.compile(r"^connect:errno=(\d+)\s*$", re.M)
+_ERR_LIB_SYS = 2
+_ERR_LIB_BIO = 32
+_ERR_R_SYS_LIB = 0x80002  # ERR_RFLAG_COMMON | ERR_R_SYS_LIB
+
+
+def failure_signal(stderr: str) -> Signal:
+    """The signal of an s_client run that ended without a session: an SSL-library code
+    first, then a system errno, then BIO's name lookup failing (a system-library error
+    with no errno: getaddrinfo)."""
+    found = openssl_reasons.signal_for_packed_text(stderr)
+    if found is not None:
+        return found
+    codes = [int(m.group(1), 16) for m in _PACKED.finditer(stderr)]
+    errnos = [n for lib, n in map(openssl_reasons.parse_packed, codes) if lib == _ERR_LIB_SYS]
+    errnos += [int(m.group(1)) for m in _CONNECT_ERRNO.finditer(stderr)]
+    for number in errnos:
+        if number > 0:
+            return python_ssl.signal_for_exception(OSError(number, "s_client"))
+    if any(openssl_reasons.parse_packed(c) == (_ERR_LIB_BIO, _ERR_R_SYS_LIB) for c in codes):
+        return Signal(Reason.DNS_FAILURE, "BIO_lookup_ex: system lib")
+    return Signal(Reason.HANDSHAKE_FAILURE, "no session")
 
 
 def _tls_version(stdout: str) -> str | None:
@@ -112,13 +132,3 @@ def _error_text(stderr: str) -> str:
         if "error" in ln.lower() or "errno" in ln.lower() or "alert" in ln.lower()
     ]
     return " | ".join(interesting[:3]) or first_line(stderr)
-
-
-def _errno_reason(stderr: str) -> Reason | None:
-    if "errno=111" in stderr:
-        return Reason.CONNECTION_REFUSED
-    if "getaddrinfo" in stderr or "gethostbyname" in stderr:
-        return Reason.DNS_FAILURE
-    if "errno=104" in stderr or "unexpected eof" in stderr.lower():
-        return Reason.HANDSHAKE_FAILURE
-    return None

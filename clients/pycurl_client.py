@@ -9,23 +9,20 @@ from typing import Any
 
 from tlsmatrix.clients._common import (
     Outcome,
-    reason_for_openssl_code,
-    reason_for_text,
+    is_alert,
+    late_outcome,
+    outcome_for_signal,
     tls_version_name,
 )
 from tlsmatrix.clients._inprocess import InProcessAdapter
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.signals import curl as curl_signals
+from tlsmatrix.clients.signals import openssl_reasons, python_ssl
+from tlsmatrix.clients.signals._signal import Signal
 
-# libcurl error numbers (CURLE_*) we name; anything else keeps its text.
-_CURLE_REASONS: dict[int, Reason] = {
-    5: Reason.DNS_FAILURE,  # couldn't resolve proxy
-    6: Reason.DNS_FAILURE,
-    7: Reason.CONNECTION_REFUSED,  # refined below: only ECONNREFUSED is "refused"
-    28: Reason.TIMEOUT,
-    35: Reason.HANDSHAKE_FAILURE,
-    60: Reason.HANDSHAKE_FAILURE,  # peer failed verification: refined by the verify result
-}
-_ECONNREFUSED = 111
+_CURLE_COULDNT_CONNECT = 7
+_CURLE_WRITE_ERROR = 23
+_CURLE_PEER_FAILED_VERIFICATION = 60
 _BODY_LIMIT = 65536
 # The PyPI wheel's pycurl sets CAINFO on every new handle to the first of these files that
 # exists (list and order read from its _pycurl extension; pycurl exposes no getter), over
@@ -71,6 +68,9 @@ class PycurlClient(InProcessAdapter):
             env_vars=self.env_vars,
             fetches_aia=False,
             notes=notes,
+            # libcurl sets X509_V_FLAG_PARTIAL_CHAIN (see curl.py); measured by
+            # tests/test_partial_chain.py.
+            partial_chain=True,
         )
 
     def native_trust(self) -> TrustUsed:
@@ -135,36 +135,33 @@ def _perform(target: Target, trust: Trust, timeout: float) -> Outcome:
 
 
 def _classify(curl: Any, exc: Exception) -> Outcome:
-    """Map a pycurl.error (libcurl's CURLE_* number and message) to an Outcome."""
+    """Map a pycurl.error (libcurl's CURLE_* number) with CURLINFO_SSL_VERIFYRESULT, the
+    OS errno and whether the handshake completed, through signals/curl.py."""
     import pycurl
 
-    errno = exc.args[0] if exc.args else None
+    errno = exc.args[0] if exc.args and isinstance(exc.args[0], int) else -1
     message = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
     detail = f"curl error {errno}: {message}"
     handshake_done = curl.getinfo(pycurl.APPCONNECT_TIME) > 0
-    if errno == 60:
-        # libcurl checks the name itself after OpenSSL accepted the chain
-        if "no alternative certificate subject name" in message or "does not match" in message:
-            return Outcome(Reason.HOSTNAME_MISMATCH, detail, 62)
-        code = curl.getinfo(pycurl.SSL_VERIFYRESULT)
-        if code:
-            return Outcome(reason_for_openssl_code(code), detail, code)
-        return Outcome(reason_for_text(message) or Reason.HANDSHAKE_FAILURE, detail)
-    if errno == 7:
-        if curl.getinfo(pycurl.OS_ERRNO) == _ECONNREFUSED:
-            return Outcome(Reason.CONNECTION_REFUSED, detail)
-        return Outcome(Reason.CLIENT_ERROR, detail)
-    if errno == 23 and handshake_done:  # our write callback stopped a long body
+    if errno == _CURLE_WRITE_ERROR and handshake_done:  # our write callback stopped a body
         return Outcome(Reason.OK, f"HTTP {curl.getinfo(pycurl.RESPONSE_CODE)} (body cut)")
-    if errno == 28:
-        return Outcome(Reason.TIMEOUT, detail)
-    if handshake_done:  # failed after verifying and accepting the certificate
-        if "alert" in message.lower():
-            return Outcome(Reason.HANDSHAKE_FAILURE, detail)
-        return Outcome(Reason.OK, f"certificate accepted; then {detail}")
-    if errno in _CURLE_REASONS:
-        found = reason_for_text(message)
-        if errno == 35 and found is not None:
-            return Outcome(found, detail)
-        return Outcome(_CURLE_REASONS[errno], detail)
-    return Outcome(reason_for_text(message) or Reason.CLIENT_ERROR, detail)
+    verify = None
+    if errno == _CURLE_PEER_FAILED_VERIFICATION:
+        verify = curl.getinfo(pycurl.SSL_VERIFYRESULT)
+    # libcurl's message carries OpenSSL's packed code ("error:0A00010B:") when it has one
+    signal = curl_signals.signal_for_curl(errno, verify, message)
+    if errno == _CURLE_COULDNT_CONNECT:
+        signal = _connect_signal(curl.getinfo(pycurl.OS_ERRNO), signal)
+    if handshake_done and errno != _CURLE_PEER_FAILED_VERIFICATION:
+        packed = openssl_reasons.signal_for_packed_text(message)
+        if packed is not None and is_alert(packed):  # TLS 1.3 client authentication
+            signal = packed
+        return late_outcome(signal, detail)
+    return outcome_for_signal(signal, detail)
+
+
+def _connect_signal(os_errno: int, signal: Signal) -> Signal:
+    """CURLE_COULDNT_CONNECT says which errno made the connect fail: that decides."""
+    if os_errno > 0:
+        return python_ssl.signal_for_exception(OSError(os_errno, "connect"))
+    return signal

@@ -11,15 +11,16 @@ import time
 
 from tlsmatrix.clients._common import (
     Outcome,
-    after_handshake,
-    classify_exception,
-    reason_for_openssl_code,
-    reason_for_text,
+    exception_detail,
+    late_outcome,
+    outcome_for_signal,
     tls_version_name,
 )
 from tlsmatrix.clients._inprocess import InProcessAdapter
 from tlsmatrix.clients._trust import first_existing, shared_context, trust_from_env
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
+from tlsmatrix.clients.signals import openssl, python_ssl
+from tlsmatrix.clients.signals._signal import Signal
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 # Where pyOpenSSL looks when the wheel's own OpenSSL directory has no certificates.
@@ -55,6 +56,10 @@ class PyOpenSSLClient(InProcessAdapter):
             env_vars=self.env_vars,
             fetches_aia=False,
             notes=self.notes,
+            # _context() sets no X509 verify flag: OpenSSL's default, an anchor must be
+            # self-signed (tests/test_partial_chain.py measures it on a handshake).
+            partial_chain=False,
+            strict_x509=False,
         )
 
     def native_trust(self) -> TrustUsed:
@@ -110,32 +115,49 @@ class PyOpenSSLClient(InProcessAdapter):
 
 
 def late_failure(exc: Exception, version: str | None) -> Outcome:
-    """A failure after the handshake and the name check passed (see after_handshake)."""
-    c = classify_exception(exc)
-    if isinstance(exc, _Deadline):
-        c = Outcome(Reason.TIMEOUT, str(exc))
-    elif c.reason is Reason.CLIENT_ERROR:  # pyOpenSSL's Error carries only a list
-        c = Outcome(Reason.CLIENT_ERROR, _openssl_error_text(exc) or c.detail)
-    c = after_handshake(c)
-    return Outcome(c.reason, c.detail, tls_version=tls_version_name(version))
+    """A failure after the handshake and the name check passed (see late_outcome)."""
+    return late_outcome(signal_for(exc), _detail(exc), tls_version=tls_version_name(version))
 
 
 def failure(exc: Exception, errors: list[tuple[int, int]]) -> Outcome:
     """A failure before the certificate was accepted: the first verify error the callback
-    saw wins, then a name mismatch, the deadline, and the exception itself."""
-    if isinstance(exc, _NameMismatch):
-        return Outcome(Reason.HOSTNAME_MISMATCH, str(exc), 62)
-    if errors:
+    saw, the name check, the deadline, or the error itself."""
+    if errors and not isinstance(exc, _NameCheckFailed):
         code, depth = errors[0]
-        text = _verify_message(code)
-        return Outcome(reason_for_openssl_code(code), f"{text} (depth {depth})", code)
+        signal = signal_for(exc, code)
+        return outcome_for_signal(signal, f"{_detail(exc)} (depth {depth})")
+    return outcome_for_signal(signal_for(exc), _detail(exc))
+
+
+def signal_for(exc: BaseException, verify_code: int | None = None) -> Signal:
+    """The signal of one pyOpenSSL probe's exception: OpenSSL's error queue tuples with the
+    callback's first code, the name check's own exception type, an errno, a deadline."""
+    from OpenSSL import SSL
+
+    if isinstance(exc, _NameCheckFailed):
+        return exc.signal
     if isinstance(exc, _Deadline):
-        return Outcome(Reason.TIMEOUT, str(exc))
-    c = classify_exception(exc)
-    reason = c.reason
-    if reason is Reason.CLIENT_ERROR:
-        reason = reason_for_text(c.detail) or _openssl_error_reason(exc) or reason
-    return Outcome(reason, c.detail)
+        return Signal(Reason.TIMEOUT, "deadline")
+    if isinstance(exc, SSL.SysCallError):
+        # (errno, text): -1 is an EOF in the handshake
+        number = exc.args[0] if exc.args and isinstance(exc.args[0], int) else -1
+        if number > 0:
+            return python_ssl.signal_for_exception(OSError(number, "SysCallError"))
+        return Signal(Reason.HANDSHAKE_FAILURE, "SysCallError EOF")
+    if isinstance(exc, SSL.Error):
+        queue = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+        tuples = [tuple(str(part) for part in entry) for entry in queue if len(entry) == 3]
+        if tuples:
+            return python_ssl.signal_for_pyopenssl_error(tuples, verify_code)  # type: ignore[arg-type]
+    if verify_code is not None:
+        return openssl.signal_for_code(verify_code)
+    return python_ssl.signal_for_exception(exc)
+
+
+def _detail(exc: BaseException) -> str:
+    if isinstance(exc, _NameCheckFailed):
+        return str(exc)
+    return exception_detail(exc)
 
 
 def _context(cafile: str | None) -> object:
@@ -150,8 +172,12 @@ def _context(cafile: str | None) -> object:
     return ctx
 
 
-class _NameMismatch(Exception):
-    pass
+class _NameCheckFailed(Exception):
+    """service-identity refused the certificate; ``signal`` says whether it was the name."""
+
+    def __init__(self, signal: Signal, text: str) -> None:
+        super().__init__(text)
+        self.signal = signal
 
 
 class _Deadline(TimeoutError):
@@ -183,7 +209,12 @@ def _until_done(step, sock: socket.socket, deadline: float):  # type: ignore[no-
 
 
 def _check_name(conn: object, target: Target) -> None:
-    from service_identity import VerificationError
+    """The name check, as service-identity does it. Only its name verdicts are a name
+    mismatch: VerificationError (no pattern matched) and a CertificateError of its own
+    (no subjectAltName). A CertificateError caused by undecodable content, or any other
+    exception (cryptography failing to decode an extension, e.g. a garbage AIA), means the
+    certificate did not decode: malformed_certificate."""
+    from service_identity import CertificateError, VerificationError
     from service_identity.pyopenssl import verify_hostname, verify_ip_address
 
     try:
@@ -192,23 +223,14 @@ def _check_name(conn: object, target: Target) -> None:
         else:
             verify_hostname(conn, target.ascii_host.rstrip("."))
     except VerificationError as exc:
-        raise _NameMismatch(f"Hostname mismatch: {exc}") from exc
-    except Exception as exc:  # e.g. a certificate without SANs
-        raise _NameMismatch(f"Hostname mismatch: {exc}") from exc
-
-
-def _verify_message(code: int) -> str:
-    try:
-        from OpenSSL._util import ffi, lib
-
-        return ffi.string(lib.X509_verify_cert_error_string(code)).decode()
-    except Exception:
-        return f"verify error {code}"
-
-
-def _openssl_error_text(exc: Exception) -> str:
-    return repr(getattr(exc, "args", exc)).lower().replace("_", " ")
-
-
-def _openssl_error_reason(exc: Exception) -> Reason | None:
-    return reason_for_text(_openssl_error_text(exc))
+        signal = Signal(Reason.HOSTNAME_MISMATCH, "service_identity.VerificationError")
+        raise _NameCheckFailed(signal, f"VerificationError: {exc}") from exc
+    except CertificateError as exc:
+        if exc.__cause__ is None:
+            signal = Signal(Reason.HOSTNAME_MISMATCH, "service_identity.CertificateError")
+        else:
+            signal = Signal(Reason.MALFORMED_CERTIFICATE, "service_identity.CertificateError")
+        raise _NameCheckFailed(signal, f"CertificateError: {exc}") from exc
+    except Exception as exc:
+        signal = Signal(Reason.MALFORMED_CERTIFICATE, type(exc).__name__)
+        raise _NameCheckFailed(signal, f"{type(exc).__name__}: {exc}") from exc

@@ -26,6 +26,12 @@ class RequestsClient(InProcessAdapter):
     def native_trust(self) -> TrustUsed:
         return certifi_trust(os.environ, ENV_VARS)
 
+    def policy_context(self) -> Any:
+        # requests verifies through urllib3's default context
+        from urllib3.util.ssl_ import create_urllib3_context
+
+        return create_urllib3_context()
+
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
     ) -> int:

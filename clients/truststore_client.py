@@ -44,6 +44,9 @@ class TruststoreClient(InProcessAdapter):
     def trust_used(self, trust: Trust) -> TrustUsed:
         return self.native_trust() if trust.is_native else bundle_trust(trust, os.environ)
 
+    def policy_context(self) -> Any:
+        return _context(None)
+
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
     ) -> int:

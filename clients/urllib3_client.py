@@ -17,6 +17,11 @@ class Urllib3Client(InProcessAdapter):
 
         return f"urllib3 {urllib3.__version__}"
 
+    def policy_context(self) -> Any:
+        from urllib3.util.ssl_ import create_urllib3_context
+
+        return create_urllib3_context()
+
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]
     ) -> int:

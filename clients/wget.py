@@ -29,11 +29,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from tlsmatrix.clients._common import Outcome, after_handshake
+from tlsmatrix.clients._common import Outcome, late_outcome, outcome_for_signal
 from tlsmatrix.clients._subprocess import SubprocessAdapter
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
-from tlsmatrix.clients.gnutls import GNUTLS_SYSTEM_TRUST, reason_for_gnutls_text
-from tlsmatrix.clients.process import CommandResult
+from tlsmatrix.clients.gnutls import GNUTLS_SYSTEM_TRUST
+from tlsmatrix.clients.process import CommandResult, child_env, run_command
+from tlsmatrix.clients.signals import gnutls as gnutls_signals
+from tlsmatrix.clients.signals import python_ssl
+from tlsmatrix.clients.signals._signal import Signal
 
 # wget's exit statuses (man wget, "EXIT STATUS").
 EXIT_OK = 0
@@ -91,8 +94,9 @@ class WgetClient(SubprocessAdapter):
         return TrustUsed("native", "GnuTLS system trust", GNUTLS_SYSTEM_TRUST)
 
     def describe(self) -> ClientInfo:
-        # wget uses GnuTLS's default verification profile: RSA-1024 passes.
-        return replace(super().describe(), min_rsa_bits=1024)
+        # wget uses GnuTLS's default verification profile: RSA-1024 passes, and a path
+        # ends at any certificate of the trust list (tests/test_partial_chain.py).
+        return replace(super().describe(), min_rsa_bits=1024, partial_chain=True)
 
     def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
         m = re.search(r"GNU Wget\s+(\S+)", result.stdout)
@@ -151,12 +155,22 @@ class WgetClient(SubprocessAdapter):
         # The environment has no NO_PROXY (child_env): with --resolve the name must go
         # through our proxy.
         resolve = target.connect_to is not None and target.connect_to != target.ascii_host
+        upstream_errors: list[OSError] = []  # what our proxy's connect to the address met
         with contextlib.ExitStack() as stack:
             proxy = None
             if resolve:
                 assert target.connect_to is not None
-                proxy = stack.enter_context(_connect_proxy(target.connect_to, timeout))
-            res = self.execute(self.argv(path, target, trust, timeout, proxy), timeout, trust)
+                proxy = stack.enter_context(
+                    _connect_proxy(target.connect_to, timeout, upstream_errors)
+                )
+            # LC_ALL=C: wget's messages are read as its C-locale templates
+            env = {**child_env(trust), "LC_ALL": "C", "LANGUAGE": "C"}
+            res = run_command(self.argv(path, target, trust, timeout, proxy), timeout, env)
+        if upstream_errors and not res.timed_out and res.returncode != EXIT_OK:
+            # wget only saw our proxy refuse the tunnel; the proxy's own connect says why
+            error = upstream_errors[0]
+            signal = python_ssl.signal_for_exception(error)
+            return outcome_for_signal(signal, f"connect to {target.connect_to}: {error}")
         return interpret(res)
 
 
@@ -186,15 +200,20 @@ def _linked_gnutls_version() -> str | None:
     return value.decode() if value else None
 
 
+_GNUTLS_ERROR = re.compile(r"^GnuTLS: (.*?)\s*$", re.M)
+
+
 def interpret(res: CommandResult) -> Outcome:
-    """Map one wget run (its messages and exit code) to an Outcome (pure)."""
+    """Map one wget run (exit status and C-locale messages) to an Outcome (pure), through
+    signals/gnutls.py: the certificate templates, "failed: <strerror>.", and the
+    gnutls_strerror() constant after "GnuTLS: "."""
     text = res.stderr + "\n" + res.stdout
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     interesting = [
         ln
         for ln in lines
         if ln.startswith(("ERROR", "GnuTLS", "Unable", "The certificate"))
-        or "failed" in ln.lower()
+        or "failed" in ln
         or "awaiting response" in ln
         or "redirections exceeded" in ln
     ]
@@ -207,30 +226,45 @@ def interpret(res: CommandResult) -> Outcome:
     responded = _RESPONSE.search(text)
     if res.returncode == EXIT_OK or (responded and responded.group(1)):
         return Outcome(Reason.OK, detail)  # any HTTP status means the handshake passed
-    found = reason_for_gnutls_text(text)
-    if "read error" in text.lower() and "timed out" in text.lower():
-        return Outcome(Reason.TIMEOUT, detail)
-    if responded and "read error" in text.lower():
+    signal = gnutls_signals.signal_for_wget(res.returncode, text)
+    if signal.token.startswith("wget exit"):
+        signal = _gnutls_error(text) or signal
+    if responded:
         # The request went out, so the certificate had been accepted; a reset or EOF
         # while reading the headers does not change that, an alert still refuses.
-        late = after_handshake(Outcome(found[0] if found else Reason.HANDSHAKE_FAILURE, detail))
-        return late
-    if found is not None:
-        return Outcome(found[0], detail, issuer_unknown=found[1])
-    if res.returncode == EXIT_SSL_VERIFY:
-        return Outcome(Reason.HANDSHAKE_FAILURE, detail)
-    if "unable to establish ssl connection" in text.lower():
-        return Outcome(Reason.HANDSHAKE_FAILURE, detail)
-    return Outcome(Reason.CLIENT_ERROR, detail or f"wget exited {res.returncode}")
+        return late_outcome(signal, detail)
+    return outcome_for_signal(signal, detail)
+
+
+_GNUTLS_ALERT = re.compile(r"^GnuTLS: received alert \[(\d+)\]", re.M)
+
+
+def _gnutls_error(text: str) -> Signal | None:
+    """The alert number wget printed ("GnuTLS: received alert [70]: ..."), else the
+    gnutls_strerror() constant after "GnuTLS: ", when it is one."""
+    alert = _GNUTLS_ALERT.search(text)
+    if alert is not None:
+        number = int(alert.group(1))
+        protocol = number == gnutls_signals.ALERT_PROTOCOL_VERSION
+        reason = Reason.PROTOCOL_VERSION if protocol else Reason.HANDSHAKE_FAILURE
+        return Signal(reason, f"TLS_ALERT_{number}")
+    for match in _GNUTLS_ERROR.finditer(text):
+        entry = gnutls_signals.FATAL_ERRORS.get(match.group(1))
+        if entry is not None:
+            name, reason = entry
+            token = f"GNUTLS_E_{name}"
+            return Signal(reason, token, certificate_invalid=reason is Reason.INVALID_CERTIFICATE)
+    return None
 
 
 # --- a one-shot CONNECT proxy for --resolve -------------------------------------------
 
 
 @contextlib.contextmanager
-def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
+def _connect_proxy(address: str, timeout: float, errors: list[OSError]) -> Iterator[str]:
     """Serve CONNECT on 127.0.0.1:<any> for the duration of a probe, sending every tunnel to
-    ``address`` on the requested port. Yields the proxy URL."""
+    ``address`` on the requested port; a failed connect is appended to ``errors``.
+    Yields the proxy URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(4)
@@ -247,7 +281,7 @@ def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
             except OSError:
                 return
             threading.Thread(
-                target=_tunnel, args=(conn, address, deadline, stop), daemon=True
+                target=_tunnel, args=(conn, address, deadline, stop, errors), daemon=True
             ).start()
 
     thread = threading.Thread(target=accept_loop, name="wget-resolve-proxy", daemon=True)
@@ -260,7 +294,13 @@ def _connect_proxy(address: str, timeout: float) -> Iterator[str]:
         thread.join(timeout=1)
 
 
-def _tunnel(client: socket.socket, address: str, deadline: float, stop: threading.Event) -> None:
+def _tunnel(
+    client: socket.socket,
+    address: str,
+    deadline: float,
+    stop: threading.Event,
+    errors: list[OSError],
+) -> None:
     upstream: socket.socket | None = None
     try:
         client.settimeout(max(0.1, deadline - time.monotonic()))
@@ -280,6 +320,7 @@ def _tunnel(client: socket.socket, address: str, deadline: float, stop: threadin
                 (address, port), timeout=max(0.1, deadline - time.monotonic())
             )
         except OSError as exc:
+            errors.append(exc)
             status = (
                 "502 Connection refused"
                 if isinstance(exc, ConnectionRefusedError)

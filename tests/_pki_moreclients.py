@@ -221,12 +221,12 @@ class Lab:
 # when it trusts root A only: (reason, issuer_unknown).
 ISSUER_UNKNOWN_FAMILY = {
     "good": ("ok", False),
-    "leaf_only": ("incomplete_chain", True),
+    "leaf_only": ("unknown_issuer", True),
     "expired": ("expired", False),
     "not_yet_valid": ("not_yet_valid", False),
     "wrong_host": ("hostname_mismatch", False),
-    "self_signed": ("incomplete_chain", True),
-    "untrusted_root": ("incomplete_chain", True),
+    "self_signed": ("unknown_issuer", True),
+    "untrusted_root": ("unknown_issuer", True),
 }
 
 

@@ -23,7 +23,7 @@ import pytest
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.chromium import ChromiumClient
 from tlsmatrix.clients.chromium.browser import BLOCKED_HOSTS, resolver_rules
-from tlsmatrix.clients.chromium.mapping import reason_for_net_error
+from tlsmatrix.clients.chromium.mapping import PageState, read_error
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests.conftest import needs
@@ -36,17 +36,29 @@ NOW = dt.datetime.now(dt.UTC)
 # --- pure logic ---------------------------------------------------------------------
 
 
+def reason_for_net_error(text: str) -> Reason:
+    return read_error(PageState(error_text=text))[0]
+
+
 def test_net_error_mapping() -> None:
-    assert reason_for_net_error("net::ERR_CERT_AUTHORITY_INVALID") is Reason.INCOMPLETE_CHAIN
+    # "no path to a trusted root": unknown_issuer, refined by the harness from the chain
+    assert reason_for_net_error("net::ERR_CERT_AUTHORITY_INVALID") is Reason.UNKNOWN_ISSUER
     assert reason_for_net_error("net::ERR_CERT_COMMON_NAME_INVALID") is Reason.HOSTNAME_MISMATCH
-    assert reason_for_net_error("net::ERR_CERT_DATE_INVALID") is Reason.EXPIRED
+    # a date is wrong, which one Chromium does not say: never defaulted to expired
+    assert reason_for_net_error("net::ERR_CERT_DATE_INVALID") is Reason.INVALID_CERTIFICATE
     assert reason_for_net_error("net::ERR_CONNECTION_REFUSED") is Reason.CONNECTION_REFUSED
     assert reason_for_net_error("net::ERR_NAME_NOT_RESOLVED") is Reason.DNS_FAILURE
+    # a certificate rule, not a TLS-level failure
     assert reason_for_net_error("net::ERR_CERT_NAME_CONSTRAINT_VIOLATION") is (
-        Reason.HANDSHAKE_FAILURE
+        Reason.NAME_CONSTRAINTS
     )
     assert reason_for_net_error("net::ERR_EMPTY_RESPONSE") is Reason.OK  # after the handshake
     assert reason_for_net_error("net::ERR_UNSAFE_PORT") is Reason.CLIENT_ERROR
+    # the browser's own leaf dates name the date error when they show it
+    late = PageState(error_text="net::ERR_CERT_DATE_INVALID", valid_to=time.time() - 3600)
+    assert read_error(late)[0] is Reason.EXPIRED
+    early = PageState(error_text="net::ERR_CERT_DATE_INVALID", valid_from=time.time() + 3600)
+    assert read_error(early)[0] is Reason.NOT_YET_VALID
 
 
 def test_resolver_rules() -> None:
@@ -312,21 +324,44 @@ def test_aia_fetch_completes_chain_and_nothing_carries_over(
         again = probe(client, aia_srv.port, Trust.bundle(pki.bundle))
     assert fetched.verdict is Verdict.ACCEPT, fetched
     assert after_fetch.verdict is Verdict.REJECT, after_fetch
-    assert after_fetch.reason is Reason.INCOMPLETE_CHAIN and after_fetch.issuer_unknown
+    assert after_fetch.reason is Reason.UNKNOWN_ISSUER and after_fetch.issuer_unknown
     assert again.verdict is Verdict.ACCEPT, again
     # Each probe fetched for itself: the intermediate of the first probe did not help the
     # second, and the third fetched it again.
     assert aia_log.paths() == ["/int.der", "/missing.der", "/int.der"], aia_log.requests
-    assert all("Chrome" in ua for _, ua in aia_log.requests), aia_log.requests
+    # the User-Agent ClientInfo states is the one the fetches carried
+    assert {ua for _, ua in aia_log.requests} == {client.info().aia_user_agent}, aia_log.requests
 
 
 def test_expired_and_not_yet_valid(client: ChromiumClient, pki: Pki) -> None:
     with serve(pki, "expired") as old, serve(pki, "future") as new:
         expired = probe(client, old.port, Trust.bundle(pki.bundle))
         future = probe(client, new.port, Trust.bundle(pki.bundle))
-    assert (expired.verdict, expired.reason) == (Verdict.REJECT, Reason.EXPIRED), expired
-    assert (future.verdict, future.reason) == (Verdict.REJECT, Reason.NOT_YET_VALID), future
-    assert expired.detail == future.detail == "net::ERR_CERT_DATE_INVALID"
+    # The browser's leaf dates name the error when its security state arrived in time;
+    # otherwise the Observation says only "a date is invalid" and the harness decides from
+    # the chain. Never the wrong one of the two.
+    for obs, right in ((expired, Reason.EXPIRED), (future, Reason.NOT_YET_VALID)):
+        assert obs.verdict is Verdict.REJECT, obs
+        assert obs.reason is right or (
+            obs.reason is Reason.INVALID_CERTIFICATE and obs.certificate_invalid
+        ), obs
+        assert "net::ERR_CERT_DATE_INVALID" in obs.detail
+
+
+def test_partial_chain_policy_is_what_the_handshake_shows(
+    client: ChromiumClient, pki: Pki, tmp_path: Path
+) -> None:
+    """The trust holds only the intermediate: ClientInfo.partial_chain says Chromium takes
+    it as an anchor, and the leaf-only server is accepted."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    only_int = tmp_path / "intermediate.pem"
+    inter = x509.load_der_x509_certificate(pki.int_der)
+    only_int.write_bytes(inter.public_bytes(serialization.Encoding.PEM))
+    with serve(pki, "deadaia") as srv:  # leaf only, its AIA URL answers 404
+        obs = probe(client, srv.port, Trust.bundle(str(only_int)))
+    assert client.info().partial_chain is (obs.verdict is Verdict.ACCEPT), obs
 
 
 def test_wrong_host(client: ChromiumClient, pki: Pki) -> None:

@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from tlsmatrix.clients import gnutls, wget
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
-from tlsmatrix.clients.gnutls import GnuTLSClient, ca_certificates_loaded, reason_for_gnutls_text
+from tlsmatrix.clients.gnutls import GnuTLSClient, ca_certificates_loaded
+from tlsmatrix.clients.process import CommandResult
 from tlsmatrix.clients.wget import WgetClient
 
 from tests._pki_moreclients import (
@@ -76,7 +78,7 @@ def test_bundle_trust(make: type, lab: Lab, scenario: str) -> None:
 @pytest.mark.parametrize("make", CLIENTS)
 def test_native_trust_is_the_system_store(make: type, lab: Lab) -> None:
     obs = make().probe(Target("localhost", lab.port("good")), Trust.native(), 10)
-    assert obs.reason is Reason.INCOMPLETE_CHAIN and obs.issuer_unknown  # root A not there
+    assert obs.reason is Reason.UNKNOWN_ISSUER and obs.issuer_unknown  # root A not there
     assert obs.trust is not None and obs.trust.kind == "native"
 
 
@@ -133,22 +135,46 @@ def test_wget_native_trust_reads_wgetrc_but_bundle_does_not(
     assert native.trust is not None and native.trust.path == lab.root_pem
     # An explicit bundle ignores wgetrc and the system store: root B alone rejects.
     bundle = WgetClient().probe(target, Trust.bundle(lab.other.root_pem), 10)
-    assert bundle.reason is Reason.INCOMPLETE_CHAIN, bundle.detail
+    assert bundle.reason is Reason.UNKNOWN_ISSUER and bundle.issuer_unknown, bundle.detail
 
 
-def test_gnutls_text_mapping() -> None:
-    assert reason_for_gnutls_text("The certificate chain uses insecure algorithm.") == (
-        Reason.WEAK_SIGNATURE,
-        False,
+def run(stdout: str = "", stderr: str = "", returncode: int = 1) -> CommandResult:
+    return CommandResult(returncode=returncode, stdout=stdout, stderr=stderr, timed_out=False)
+
+
+def test_gnutls_mapping_reads_constants_not_host_names() -> None:
+    status = (
+        "- Status: The certificate is NOT trusted. The certificate chain uses insecure algorithm. "
     )
-    assert reason_for_gnutls_text("The certificate has been revoked")[0] is Reason.REVOKED  # type: ignore[index]
-    unknown = reason_for_gnutls_text("issuer is unknown. The name ... does not match the expected")
-    assert unknown == (Reason.INCOMPLETE_CHAIN, True)  # chain problems are named first
-    dns = reason_for_gnutls_text("Cannot resolve nowhere:443: Name or service not known")
-    assert dns == (Reason.DNS_FAILURE, False)
-    proto = reason_for_gnutls_text("Received alert [70]: Protocol version")
-    assert proto == (Reason.PROTOCOL_VERSION, False)
-    assert reason_for_gnutls_text("something new") is None
+    assert gnutls.interpret(run(status)).reason is Reason.WEAK_SIGNATURE
+    both = (
+        "- Status: The certificate is NOT trusted. The certificate issuer is unknown. "
+        "The name in the certificate does not match the expected. "
+    )
+    unknown = gnutls.interpret(run(both))
+    assert (unknown.reason, unknown.issuer_unknown) == (Reason.UNKNOWN_ISSUER, True)
+    dns = gnutls.interpret(
+        run(stderr="Cannot resolve expired.invalid:443: Name or service not known")
+    )
+    assert dns.reason is Reason.DNS_FAILURE
+    refused = "Could not connect to alerts.invalid:1: Connection refused"
+    assert gnutls.interpret(run(stderr=refused)).reason is Reason.CONNECTION_REFUSED
+    alert = gnutls.interpret(run("*** Received alert [70]: Protocol version"))
+    assert alert.reason is Reason.PROTOCOL_VERSION
+    assert gnutls.interpret(run("something new")).reason is Reason.CLIENT_ERROR
+
+
+def test_wget_mapping_reads_templates_not_host_names() -> None:
+    # a host whose name says "expired" and "timed out": only the template decides
+    text = "ERROR: The certificate of 'expired-timed-out.invalid' is not yet activated."
+    obs = wget.interpret(run(stderr=text, returncode=5))
+    assert obs.reason is Reason.NOT_YET_VALID
+    refused = (
+        "Connecting to alerts.invalid (alerts.invalid)|127.0.0.1|:1... failed: Connection refused."
+    )
+    assert wget.interpret(run(stderr=refused, returncode=4)).reason is Reason.CONNECTION_REFUSED
+    not_tls = "GnuTLS: An unexpected TLS packet was received.\nUnable to establish SSL connection."
+    assert wget.interpret(run(stderr=not_tls, returncode=4)).reason is Reason.NOT_TLS
 
 
 @needs_wget

@@ -85,7 +85,7 @@ def test_bundle_trust(lab: Lab, java: JavaClient, scenario: str) -> None:
 
 def test_native_trust_is_cacerts(lab: Lab, java: JavaClient) -> None:
     obs = java.probe(Target("localhost", lab.port("good")), Trust.native(), 15)
-    assert obs.reason is Reason.INCOMPLETE_CHAIN and obs.issuer_unknown  # root A not in cacerts
+    assert obs.reason is Reason.UNKNOWN_ISSUER and obs.issuer_unknown  # root A not in cacerts
     assert obs.trust is not None and obs.trust.path and "cacerts" in obs.trust.path
 
 
@@ -100,7 +100,7 @@ def test_aia_fetch_completes_a_leaf_only_chain(tmp_path: Path) -> None:
     with AIAServer(pki.intermediate.der) as aia, TLSServer(*pki.leaf_only(aia.url)) as server:
         target, trust = Target("localhost", server.port), Trust.bundle(pki.root_pem)
         plain = JavaClient().probe(target, trust, 15)
-        assert plain.reason is Reason.INCOMPLETE_CHAIN and plain.issuer_unknown
+        assert plain.reason is Reason.UNKNOWN_ISSUER and plain.issuer_unknown
         assert aia.fetches == []  # plain java never fetched it
         fetched = JavaAIAClient().probe(target, trust, 15)
         assert fetched.reason is Reason.OK, fetched.detail
@@ -111,11 +111,14 @@ def test_connection_refused_not_tls_and_timeout(java: JavaClient) -> None:
     assert_unreachable_reasons(java, 10)
 
 
-def _failure(*chain: tuple[str, str], reasons: tuple[str, ...] = ()) -> dict[str, object]:
+def _failure(
+    *chain: tuple[str, str], reasons: tuple[str, ...] = (), **fields: object
+) -> dict[str, object]:
     return {
         "ok": False,
         "chain": [{"class": c, "message": m} for c, m in chain],
         "reasons": list(reasons),
+        **fields,
     }
 
 
@@ -127,13 +130,21 @@ def test_interpret_maps_exception_chains() -> None:
             "Algorithm constraints check failed on signature algorithm: SHA1withRSA",
         ),
         reasons=("ALGORITHM_CONSTRAINED",),
+        sig_alg="SHA1withRSA",
+        key_alg="RSA",
+        key_bits=2048,
     )
     assert interpret(weak_sig).reason is Reason.WEAK_SIGNATURE
+    # weak key vs weak signature comes from the failing certificate's data, not the text
     weak_key = _failure(
         (
             "java.security.cert.CertPathValidatorException",
-            "Algorithm constraints check failed on keysize limits. RSA 1024 bit key used",
+            "Algorithm constraints check failed on signature algorithm: SHA256withRSA",
         ),
+        reasons=("ALGORITHM_CONSTRAINED",),
+        sig_alg="SHA256withRSA",
+        key_alg="RSA",
+        key_bits=512,
     )
     assert interpret(weak_key).reason is Reason.WEAK_KEY
     dns = _failure(("java.net.UnknownHostException", "nowhere"))

@@ -26,13 +26,14 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-# scenario -> (reason, OpenSSL verify code, issuer_unknown) when trusting root A only
+# scenario -> (reason, OpenSSL verify code, issuer_unknown) when trusting root A only.
+# The code is the one Node named in err.code; its name check (checkServerIdentity) has none.
 EXPECTED = {
     "good": (Reason.OK, None, False),
-    "leaf_only": (Reason.INCOMPLETE_CHAIN, 21, True),
+    "leaf_only": (Reason.UNKNOWN_ISSUER, 21, True),
     "expired": (Reason.EXPIRED, 10, False),
     "not_yet_valid": (Reason.NOT_YET_VALID, 9, False),
-    "wrong_host": (Reason.HOSTNAME_MISMATCH, 62, False),
+    "wrong_host": (Reason.HOSTNAME_MISMATCH, None, False),
     "self_signed": (Reason.SELF_SIGNED, 18, False),
     "untrusted_root": (Reason.UNTRUSTED_ROOT, 19, False),
 }
@@ -79,7 +80,7 @@ def test_native_trust_is_bundled_store_plus_extra_certs(
 ) -> None:
     target = Target("localhost", lab.port("good"))
     rejected = NodeClient().probe(target, Trust.native(), 10)
-    assert rejected.reason is Reason.INCOMPLETE_CHAIN  # root A is not in Mozilla's store
+    assert rejected.reason is Reason.UNKNOWN_ISSUER  # root A is not in Mozilla's store
     assert rejected.trust is not None and rejected.trust == NodeClient().info().native_trust
     monkeypatch.setenv("NODE_EXTRA_CA_CERTS", lab.root_pem)
     accepted = NodeClient().probe(target, Trust.native(), 10)
@@ -87,7 +88,7 @@ def test_native_trust_is_bundled_store_plus_extra_certs(
     assert accepted.trust is not None and accepted.trust.path == lab.root_pem
     # An explicit bundle ignores NODE_EXTRA_CA_CERTS: the ca option replaces the store.
     other = NodeClient().probe(target, Trust.bundle(lab.other.root_pem), 10)
-    assert other.reason is Reason.INCOMPLETE_CHAIN
+    assert other.reason is Reason.UNKNOWN_ISSUER and other.issuer_unknown
 
 
 def test_connection_refused_not_tls_and_timeout() -> None:
@@ -96,8 +97,18 @@ def test_connection_refused_not_tls_and_timeout() -> None:
 
 def test_interpret_maps_codes() -> None:
     assert interpret({"ok": False, "code": "UNABLE_TO_GET_ISSUER_CERT"}).verify_code == 2
-    assert interpret({"ok": False, "code": "CA_MD_TOO_WEAK"}).reason is Reason.WEAK_SIGNATURE
-    assert interpret({"ok": False, "code": "EE_KEY_TOO_SMALL"}).reason is Reason.WEAK_KEY
+    # Node names 28 verify codes; the others are UNSPECIFIED with the library's constant
+    weak_md = {
+        "ok": False,
+        "code": "UNSPECIFIED",
+        "message": "CA signature digest algorithm too weak",
+    }
+    assert interpret(weak_md).reason is Reason.WEAK_SIGNATURE
+    weak_key = {"ok": False, "code": "UNSPECIFIED", "message": "EE certificate key too weak"}
+    assert interpret(weak_key).reason is Reason.WEAK_KEY
+    # an unknown UNSPECIFIED is still a certificate rejection, never an error
+    vague = interpret({"ok": False, "code": "UNSPECIFIED", "message": "something new"})
+    assert vague.reason is Reason.INVALID_CERTIFICATE and vague.certificate_invalid
     assert interpret({"ok": False, "code": "ENOTFOUND"}).reason is Reason.DNS_FAILURE
     assert interpret({"ok": False, "code": "ECONNRESET"}).reason is Reason.HANDSHAKE_FAILURE
     proto = interpret({"ok": False, "code": "ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION"})

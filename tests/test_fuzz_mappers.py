@@ -21,17 +21,18 @@ from tlsmatrix.clients import (
     wget,
 )
 from tlsmatrix.clients._common import (
-    Outcome,
-    after_handshake,
-    classify_exception,
+    exception_outcome,
+    late_outcome,
     observe,
     observe_outcome,
-    reason_for_openssl_code,
-    reason_for_text,
 )
 from tlsmatrix.clients.base import Observation, Reason, Verdict, verdict_for
 from tlsmatrix.clients.chromium import mapping as chromium
 from tlsmatrix.clients.process import CommandResult, last_json_line
+from tlsmatrix.clients.signals import chromium as chromium_signals
+from tlsmatrix.clients.signals import node as node_signals
+from tlsmatrix.clients.signals import openssl as openssl_signals
+from tlsmatrix.clients.signals._signal import Signal
 from tlsmatrix.runner.targets import parse_target
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -152,11 +153,23 @@ def payloads(keys: list[str], codes: list[str]) -> st.SearchStrategy[dict[str, o
     return st.dictionaries(st.sampled_from(keys) | st.text(max_size=8), value, max_size=8)
 
 
-NODE_CODES = [*node.NODE_CERT_CODES, *node.NODE_OTHER_CODES, "EPROTO", "ERR_SSL_X", ""]
+NODE_CODES = [
+    *node_signals.NODE_VERIFY_NAMES,
+    *node_signals.NODE_CODES,
+    "UNSPECIFIED",
+    "EPROTO",
+    "ERR_SSL_X",
+    "",
+]
 
 
 @FUZZ
-@given(payloads(["ok", "code", "message", "protocol", "status", "reason"], NODE_CODES))
+@given(
+    payloads(
+        ["ok", "code", "message", "protocol", "status", "reason", "library", "secured"],
+        NODE_CODES,
+    )
+)
 def test_node(payload):
     result = node.interpret(payload)
     assert_valid(result.reason)
@@ -191,7 +204,22 @@ java_chains = st.lists(
 
 @FUZZ
 @given(
-    payloads(["ok", "protocol", "status", "chain", "reasons"], JAVA_TEXTS),
+    payloads(
+        [
+            "ok",
+            "protocol",
+            "status",
+            "chain",
+            "reasons",
+            "secured",
+            "index",
+            "sig_alg",
+            "key_alg",
+            "key_bits",
+            "validator_error",
+        ],
+        JAVA_TEXTS,
+    ),
     st.one_of(java_chains, json_values),
     st.one_of(st.lists(st.sampled_from(JAVA_TEXTS) | st.text()), json_values),
 )
@@ -206,25 +234,27 @@ def test_java(payload, chain, reasons):
 @given(
     st.one_of(
         st.text(),
-        st.sampled_from([*chromium.NET_ERRORS, *chromium.AFTER_HANDSHAKE]).map("net::".__add__),
+        st.sampled_from([*chromium_signals.CERT_ERRORS, *chromium_signals.OTHER_ERRORS]).map(
+            "net::ERR_".__add__
+        ),
         st.text(max_size=20).map("net::ERR_CERT_".__add__),
-    )
+    ),
+    st.one_of(st.none(), st.floats(allow_nan=True), st.floats(0, 4e9)),
+    st.booleans(),
 )
-def test_chromium_net_errors(text):
-    assert_valid(chromium.reason_for_net_error(text))
+def test_chromium_net_errors(text, valid_to, weak):
+    page = chromium.PageState(error_text=text, valid_to=valid_to, weak_signature=weak)
+    reason, detail = chromium.read_error(page)
+    assert_valid(reason)
+    assert_valid(chromium.page_outcome(page).reason)
 
 
 @FUZZ
-@given(st.one_of(st.none(), st.integers()))
+@given(st.integers())
 def test_openssl_codes(code):
-    assert_valid(reason_for_openssl_code(code))
-
-
-@FUZZ
-@given(texts)
-def test_text_reasons(text):
-    found = reason_for_text(text)
-    assert found is None or isinstance(found, Reason)
+    signal = openssl_signals.signal_for_code(code)
+    assert_valid(signal.reason)
+    assert signal.verify_code == code  # the code given, never another one
 
 
 EXCEPTION_TYPES = [
@@ -273,10 +303,10 @@ def exceptions(draw: st.DrawFn, depth: int = 0) -> BaseException:
 @FUZZ
 @given(exceptions())
 def test_python_exceptions(exc):
-    classified = classify_exception(exc)
+    classified = exception_outcome(exc)
     assert_valid(classified.reason)
     assert isinstance(classified.detail, str)
-    late = after_handshake(classified)
+    late = exception_outcome(exc, late=True)
     assert_valid(late.reason)
     assert late.reason in (Reason.OK, Reason.TIMEOUT, Reason.HANDSHAKE_FAILURE)
 
@@ -284,7 +314,7 @@ def test_python_exceptions(exc):
 def test_exception_cycles_terminate():
     a, b = OSError("a"), OSError("b")
     a.__cause__, b.__context__ = b, a
-    assert_valid(classify_exception(a).reason)
+    assert_valid(exception_outcome(a).reason)
 
 
 @FUZZ
@@ -328,10 +358,14 @@ def test_observe_always_consistent(reason, detail, code):
     )
 
 
-def test_after_handshake_keeps_alerts_and_timeouts():
-    """The one rule the hostile-server suite relies on, stated directly."""
-    alert = Outcome(Reason.HANDSHAKE_FAILURE, "tlsv13 alert certificate required")
-    assert after_handshake(alert).reason is Reason.HANDSHAKE_FAILURE
-    assert after_handshake(Outcome(Reason.TIMEOUT, "read timed out")).reason is Reason.TIMEOUT
-    reset = after_handshake(Outcome(Reason.HANDSHAKE_FAILURE, "connection reset by peer"))
+def test_late_outcome_keeps_alerts_and_timeouts():
+    """The one rule the hostile-server suite relies on, stated directly: after a completed
+    handshake, an alert (by its OpenSSL constant) still refuses and a timeout stays one."""
+    alert = Signal(Reason.HANDSHAKE_FAILURE, "TLSV13_ALERT_CERTIFICATE_REQUIRED")
+    assert late_outcome(alert).reason is Reason.HANDSHAKE_FAILURE
+    assert late_outcome(Signal(Reason.TIMEOUT, "TimeoutError")).reason is Reason.TIMEOUT
+    reset = late_outcome(Signal(Reason.HANDSHAKE_FAILURE, "ECONNRESET"), "reset by peer")
     assert reset.reason is Reason.OK and reset.detail.startswith("certificate accepted; then")
+    # a host name that contains "alert" or "timeout" in the detail changes nothing
+    text = "ECONNRESET from alerts.invalid / timeout-monitor.invalid"
+    assert late_outcome(Signal(Reason.HANDSHAKE_FAILURE, "ECONNRESET"), text).reason is Reason.OK

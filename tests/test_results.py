@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import json
 
-from tlsmatrix.clients._common import classify_exception, reason_for_openssl_code
+from tlsmatrix.clients._common import exception_outcome
 from tlsmatrix.clients.base import Observation, Reason, TrustUsed, Verdict, verdict_for
+from tlsmatrix.clients.signals.openssl import signal_for_code
 from tlsmatrix.reports import render
 from tlsmatrix.results.model import RunResult, find_divergences, from_dict, to_dict
 
@@ -46,13 +47,15 @@ def test_json_round_trip():
 
 
 def test_openssl_codes():
-    assert reason_for_openssl_code(20) is Reason.INCOMPLETE_CHAIN
-    assert reason_for_openssl_code(21) is Reason.INCOMPLETE_CHAIN
-    assert reason_for_openssl_code(19) is Reason.UNTRUSTED_ROOT
-    assert reason_for_openssl_code(18) is Reason.SELF_SIGNED
-    assert reason_for_openssl_code(66) is Reason.WEAK_KEY
-    assert reason_for_openssl_code(68) is Reason.WEAK_SIGNATURE
-    assert reason_for_openssl_code(9999) is Reason.HANDSHAKE_FAILURE
+    # 20/21 say only "no issuer found": unknown_issuer, flagged for the chain to decide
+    assert (
+        signal_for_code(20).reason is Reason.UNKNOWN_ISSUER and signal_for_code(20).issuer_unknown
+    )
+    assert signal_for_code(21).reason is Reason.UNKNOWN_ISSUER
+    assert signal_for_code(19).reason is Reason.UNTRUSTED_ROOT
+    assert signal_for_code(18).reason is Reason.SELF_SIGNED
+    assert signal_for_code(66).reason is Reason.WEAK_KEY
+    assert signal_for_code(68).reason is Reason.WEAK_SIGNATURE
 
 
 def test_classify_walks_wrapped_exceptions():
@@ -67,12 +70,12 @@ def test_classify_walks_wrapped_exceptions():
         except ssl.SSLError as exc:
             raise ConnectionError("wrapped") from exc
     except ConnectionError as outer:
-        c = classify_exception(outer)
+        c = exception_outcome(outer)
     assert (c.reason, c.verify_code) == (Reason.EXPIRED, 10)
-    assert classify_exception(ConnectionRefusedError(111, "x")).reason is Reason.CONNECTION_REFUSED
-    assert classify_exception(ValueError("?")).reason is Reason.CLIENT_ERROR
+    assert exception_outcome(ConnectionRefusedError(111, "x")).reason is Reason.CONNECTION_REFUSED
+    assert exception_outcome(ValueError("?")).reason is Reason.CLIENT_ERROR
     wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
-    assert classify_exception(wrong).reason is Reason.NOT_TLS
+    assert exception_outcome(wrong).reason is Reason.NOT_TLS
 
 
 def test_schema_2_carries_reason_source_and_verify_code_only_when_given():

@@ -35,7 +35,7 @@ from tlsmatrix.clients.chromium.browser import (
     trust_key,
 )
 from tlsmatrix.clients.chromium.cdp import CDPClosed, CDPError, CDPTimeout
-from tlsmatrix.clients.chromium.mapping import PageState, page_outcome
+from tlsmatrix.clients.chromium.mapping import PageState, page_outcome, refine_protocol_error
 from tlsmatrix.clients.chromium.navigation import navigate
 from tlsmatrix.clients.process import CommandResult, first_line
 
@@ -49,6 +49,12 @@ NOTES: tuple[str, ...] = (
     "fetches missing intermediates from the AIA caIssuers URL; a fresh browser context "
     "per probe, so nothing fetched for one probe helps another",
     "redirects are recorded, not followed",
+)
+
+
+HEADLESS_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/{major}.0.0.0 Safari/537.36"
 )
 
 
@@ -97,6 +103,9 @@ class ChromiumClient(SubprocessAdapter):
             fetches_aia=True,
             # Chrome refuses RSA keys under 1024 bits and any SHA-1 signature.
             min_rsa_bits=1024,
+            # Chrome's verifier takes a trusted intermediate as an anchor
+            # (tests/test_clients_chromium.py measures it on a handshake).
+            partial_chain=True,
             notes=NOTES,
         )
 
@@ -109,7 +118,16 @@ class ChromiumClient(SubprocessAdapter):
         match = re.search(r"(\d+(?:\.\d+)+)", first_line(result.stdout))
         if result.returncode != 0 or match is None:
             return self.version_failed(info, result)
-        return replace(info, available=True, version=match.group(1))
+        version = match.group(1)
+        return replace(
+            info,
+            available=True,
+            version=version,
+            # Its AIA fetches carry the browser's own User-Agent, in Chrome's reduced form
+            # (major version only, platform frozen); tests/test_clients_chromium.py checks
+            # it against what a real fetch sent.
+            aia_user_agent=HEADLESS_USER_AGENT.format(major=version.split(".")[0]),
+        )
 
     # --- probe ---------------------------------------------------------------------
 
@@ -240,6 +258,7 @@ class ChromiumClient(SubprocessAdapter):
                     browser.kill()  # hung or confused: the next probe gets a new one
             if page.reason is Reason.TIMEOUT and not conn.closed:
                 check_alive(conn, browser, deadline + 0.4)
+        refine_protocol_error(page, target, deadline)
         return observe_outcome(target, self.name, page_outcome(page), started=started, trust=used)
 
     # --- browser pool ---------------------------------------------------------------

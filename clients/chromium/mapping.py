@@ -1,73 +1,27 @@
-"""What Chromium said, as a reason: its ``net::ERR_*`` error and the page's security
-state, read from the DevTools events into a PageState, become the shared Outcome."""
+"""What Chromium said, as a reason: its ``net::ERR_*`` error (signals/chromium.py) and the
+page's security state, read from the DevTools events into a PageState, become the shared
+Outcome. Where Chromium is vague (ERR_CERT_AUTHORITY_INVALID, ERR_CERT_INVALID,
+ERR_CERT_DATE_INVALID) the Outcome carries the flag and the harness decides from the chain;
+ERR_SSL_PROTOCOL_ERROR is ``not_tls`` only when one bounded probe saw the peer not answer
+a ClientHello with TLS (peer_speaks_tls), ERR_SSL_VERSION_OR_CIPHER_MISMATCH is
+``protocol_version`` only when one saw the server refuse TLS 1.2 and 1.3
+(server_version_too_old)."""
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import socket
+import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from tlsmatrix.clients._common import Outcome, tls_version_name
-from tlsmatrix.clients.base import Reason
-
-# net error (without "net::") -> reason. Not listed: certificate errors fall back to
-# handshake_failure, other errors to client_error; the raw text is always kept.
-NET_ERRORS: dict[str, Reason] = {
-    "ERR_CERT_AUTHORITY_INVALID": Reason.INCOMPLETE_CHAIN,  # refined by the harness
-    "ERR_CERT_DATE_INVALID": Reason.EXPIRED,  # or not_yet_valid, from the certificate
-    "ERR_CERT_COMMON_NAME_INVALID": Reason.HOSTNAME_MISMATCH,
-    "ERR_CERT_REVOKED": Reason.REVOKED,
-    "ERR_CERT_WEAK_KEY": Reason.WEAK_KEY,
-    "ERR_CERT_WEAK_SIGNATURE_ALGORITHM": Reason.WEAK_SIGNATURE,
-    "ERR_CERT_SYMANTEC_LEGACY": Reason.UNTRUSTED_ROOT,
-    "ERR_CERT_KNOWN_INTERCEPTION_BLOCKED": Reason.UNTRUSTED_ROOT,
-    "ERR_SSL_VERSION_OR_CIPHER_MISMATCH": Reason.PROTOCOL_VERSION,
-    "ERR_SSL_OBSOLETE_VERSION_OR_CIPHER": Reason.PROTOCOL_VERSION,
-    "ERR_SSL_PROTOCOL_ERROR": Reason.HANDSHAKE_FAILURE,  # also what a plain-HTTP port gives
-    "ERR_CONNECTION_RESET": Reason.HANDSHAKE_FAILURE,
-    "ERR_CONNECTION_CLOSED": Reason.HANDSHAKE_FAILURE,
-    "ERR_BAD_SSL_CLIENT_AUTH_CERT": Reason.HANDSHAKE_FAILURE,
-    "ERR_SSL_CLIENT_AUTH_CERT_NEEDED": Reason.HANDSHAKE_FAILURE,
-    # What headless Chromium 156 reports when the server demands a client certificate
-    # (it has none to offer and the server closes): the handshake did not complete.
-    "ERR_SOCKET_NOT_CONNECTED": Reason.HANDSHAKE_FAILURE,
-    "ERR_CONNECTION_REFUSED": Reason.CONNECTION_REFUSED,
-    "ERR_ADDRESS_UNREACHABLE": Reason.CONNECTION_REFUSED,
-    "ERR_CONNECTION_FAILED": Reason.CONNECTION_REFUSED,
-    "ERR_NAME_NOT_RESOLVED": Reason.DNS_FAILURE,
-    "ERR_NAME_RESOLUTION_FAILED": Reason.DNS_FAILURE,
-    "ERR_TIMED_OUT": Reason.TIMEOUT,
-    "ERR_CONNECTION_TIMED_OUT": Reason.TIMEOUT,
-}
-
-# Errors raised only after the handshake verified the certificate: the TLS verdict is
-# "accept" and the HTTP trouble goes into the detail.
-AFTER_HANDSHAKE = frozenset(
-    {
-        "ERR_EMPTY_RESPONSE",
-        "ERR_INVALID_HTTP_RESPONSE",
-        "ERR_INVALID_RESPONSE",
-        "ERR_RESPONSE_HEADERS_TRUNCATED",
-        "ERR_HTTP2_PROTOCOL_ERROR",
-        "ERR_INCOMPLETE_CHUNKED_ENCODING",
-        "ERR_CONTENT_LENGTH_MISMATCH",
-    }
-)
-
-
-def reason_for_net_error(error_text: str) -> Reason:
-    """Map Chromium's ``net::ERR_*`` text to a reason (certificate errors we have no finer
-    name for reject as handshake_failure; unknown non-certificate errors are client_error)."""
-    name = error_text.strip().removeprefix("net::")
-    if name in AFTER_HANDSHAKE:
-        return Reason.OK
-    if name in NET_ERRORS:
-        return NET_ERRORS[name]
-    if name.startswith(("ERR_CERT_", "ERR_SSL_", "ERR_CERTIFICATE_")):
-        return Reason.HANDSHAKE_FAILURE
-    return Reason.CLIENT_ERROR
+from tlsmatrix.clients._common import Outcome, outcome_for_signal, tls_version_name
+from tlsmatrix.clients.base import Reason, Target
+from tlsmatrix.clients.signals import chromium as chromium_signals
+from tlsmatrix.clients.signals import python_ssl
+from tlsmatrix.clients.signals._signal import Signal
 
 
 @dataclass
@@ -85,6 +39,7 @@ class PageState:
     weak_signature: bool = False  # the security state says SHA-1 / a weak signature
     redirect_aborted: bool = False
     error_text: str | None = None
+    signal: Signal | None = None  # the error's signal, once read_error() has read it
 
 
 def note_security_state(params: dict[str, Any], page: PageState) -> None:
@@ -104,60 +59,134 @@ def note_security_state(params: dict[str, Any], page: PageState) -> None:
 
 
 def wants_security_state(error_text: str) -> bool:
-    """True when the reason for ``error_text`` depends on the certificate itself (its dates,
-    its signature), which only the interstitial's security state carries."""
-    return reason_for_net_error(error_text) is Reason.EXPIRED or "ERR_CERT_INVALID" in error_text
+    """True when the security state can make the error's signal more precise: a date
+    error (the leaf's own dates) or ERR_CERT_INVALID (a SHA-1 signature)."""
+    signal = chromium_signals.signal_for_net_error(error_text)
+    return signal.date_ambiguous or signal.token == "ERR_CERT_INVALID"
 
 
-def read_error(page: PageState) -> tuple[Reason, str]:
-    """(reason, detail) for a navigation that ended in ``page.error_text``."""
-    error_text = page.error_text or ""
-    reason = reason_for_net_error(error_text)
-    if reason is Reason.EXPIRED:
-        return date_reason(page), error_text
-    if "ERR_CERT_INVALID" in error_text:
-        return (Reason.WEAK_SIGNATURE if page.weak_signature else reason), error_text
-    if reason is Reason.OK:
-        return reason, f"certificate accepted; then {error_text}"
-    return reason, error_text
+def error_signal(page: PageState, *, peer_speaks_tls: bool | None = None) -> Signal:
+    """The signal of the navigation's ``net::ERR_*``, made precise by what the browser's
+    security state said (never by a default): a leaf that the browser reports outside its
+    own validity names the date error, a SHA-1 flag names ERR_CERT_INVALID."""
+    signal = chromium_signals.signal_for_net_error(
+        page.error_text or "", peer_speaks_tls=peer_speaks_tls
+    )
+    if signal.date_ambiguous:
+        leaf = leaf_date_reason(page)
+        if leaf is not None:
+            return Signal(leaf, f"{signal.token} (leaf dates from the security state)")
+    if signal.token == "ERR_CERT_INVALID" and page.weak_signature:
+        return Signal(Reason.WEAK_SIGNATURE, f"{signal.token} (certificateHasSha1Signature)")
+    return signal
 
 
-def date_reason(page: PageState) -> Reason:
-    """Expired or not yet valid, from the leaf's validity as the browser reported it."""
+def read_error(page: PageState, *, peer_speaks_tls: bool | None = None) -> tuple[Reason, str]:
+    """(reason, detail) for a navigation that ended in ``page.error_text``; the signal is
+    kept in ``page.signal`` for page_outcome()."""
+    page.signal = error_signal(page, peer_speaks_tls=peer_speaks_tls)
+    outcome = outcome_for_signal(page.signal, page.error_text or "")
+    return outcome.reason, outcome.detail
+
+
+def leaf_date_reason(page: PageState) -> Reason | None:
+    """Expired or not yet valid when the leaf the browser reported is out of its validity;
+    None when its dates are unknown or fine (an intermediate's date may be the cause)."""
     now = time.time()
-    if page.valid_from is not None and now < page.valid_from:
-        return Reason.NOT_YET_VALID
-    if page.valid_from is None and page.certificate:
+    valid_from, valid_to = page.valid_from, page.valid_to
+    if (valid_from is None or valid_to is None) and page.certificate:
         with contextlib.suppress(Exception):
             from cryptography import x509
 
             cert = x509.load_der_x509_certificate(base64.b64decode(page.certificate))
-            if now < cert.not_valid_before_utc.timestamp():
-                return Reason.NOT_YET_VALID
-    return Reason.EXPIRED
+            valid_from = cert.not_valid_before_utc.timestamp()
+            valid_to = cert.not_valid_after_utc.timestamp()
+    if valid_from is not None and now < valid_from:
+        return Reason.NOT_YET_VALID
+    if valid_to is not None and now > valid_to:
+        return Reason.EXPIRED
+    return None
+
+
+def peer_speaks_tls(target: Target, timeout: float) -> bool | None:
+    """One bounded probe: does the peer answer a ClientHello with TLS? False when OpenSSL
+    reads its answer as not TLS (a plain-HTTP port), True for any TLS answer (even an
+    alert), None when nothing could be learned (no connection, no answer in time)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # only the record layer matters here
+    try:
+        with (
+            socket.create_connection((target.address, target.port), timeout=timeout) as sock,
+            ctx.wrap_socket(sock, server_hostname=None if target.is_ip else target.ascii_host),
+        ):
+            return True
+    except ssl.SSLError as exc:
+        return python_ssl.signal_for_ssl_error(exc).reason is not Reason.NOT_TLS
+    except (OSError, ValueError):
+        return None
+
+
+def server_version_too_old(target: Target, timeout: float) -> bool | None:
+    """One bounded probe: does the server refuse every version Chromium speaks (TLS 1.2
+    and 1.3)? True when a TLS 1.2+ handshake ends in OpenSSL's protocol-version signal,
+    False when it gets further, None when nothing could be learned."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        with (
+            socket.create_connection((target.address, target.port), timeout=timeout) as sock,
+            ctx.wrap_socket(sock, server_hostname=None if target.is_ip else target.ascii_host),
+        ):
+            return False
+    except ssl.SSLError as exc:
+        return python_ssl.signal_for_ssl_error(exc).reason is Reason.PROTOCOL_VERSION
+    except (OSError, ValueError):
+        return None
+
+
+# The two net errors that are ambiguous by design, and the probe that decides each.
+_AMBIGUOUS = {
+    "ERR_SSL_PROTOCOL_ERROR": "peer_speaks_tls",
+    "ERR_SSL_VERSION_OR_CIPHER_MISMATCH": "server_version_too_old",
+}
+
+
+def refine_protocol_error(page: PageState, target: Target, deadline: float) -> None:
+    """ERR_SSL_PROTOCOL_ERROR / ERR_SSL_VERSION_OR_CIPHER_MISMATCH: ask the peer once
+    (bounded by the deadline, at most 2 s) and map the error with that evidence."""
+    if page.signal is None or page.signal.token not in _AMBIGUOUS:
+        return
+    remaining = min(2.0, deadline - time.monotonic())
+    if remaining <= 0.05:
+        return
+    if _AMBIGUOUS[page.signal.token] == "peer_speaks_tls":
+        evidence = {"peer_speaks_tls": peer_speaks_tls(target, remaining)}
+    else:
+        evidence = {"server_version_too_old": server_version_too_old(target, remaining)}
+    page.signal = chromium_signals.signal_for_net_error(page.error_text or "", **evidence)
+    page.reason, page.detail = page.signal.reason, page.error_text or ""
 
 
 def page_outcome(page: PageState) -> Outcome:
     """The Outcome of a finished navigation."""
-    return Outcome(
-        page.reason or Reason.CLIENT_ERROR,
-        page.detail,
-        tls_version=tls_version_name(page.tls_version),
-        issuer_unknown=page.error_text == "net::ERR_CERT_AUTHORITY_INVALID",
-        # "the certificate is invalid" with no why: the harness names it from the chain
-        certificate_invalid=page.error_text
-        in ("net::ERR_CERT_INVALID", "net::ERR_CERT_DATE_INVALID"),
-    )
+    version = tls_version_name(page.tls_version)
+    if page.signal is not None and page.reason is not Reason.TIMEOUT:
+        return replace(outcome_for_signal(page.signal, page.error_text or ""), tls_version=version)
+    return Outcome(page.reason or Reason.CLIENT_ERROR, page.detail, tls_version=version)
 
 
 __all__ = [
-    "AFTER_HANDSHAKE",
-    "NET_ERRORS",
     "PageState",
-    "date_reason",
+    "error_signal",
+    "leaf_date_reason",
     "note_security_state",
     "page_outcome",
+    "peer_speaks_tls",
     "read_error",
-    "reason_for_net_error",
+    "refine_protocol_error",
+    "server_version_too_old",
     "wants_security_state",
 ]

@@ -13,6 +13,11 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.KeyStore;
+import java.security.PublicKey;
+import java.security.interfaces.DSAKey;
+import java.security.interfaces.ECKey;
+import java.security.interfaces.RSAKey;
+import java.security.cert.X509Certificate;
 import java.security.cert.CertPathValidatorException;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
@@ -22,7 +27,6 @@ import java.util.List;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SNIServerName;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
@@ -30,6 +34,7 @@ import javax.net.ssl.TrustManagerFactory;
 public final class TlsProbe {
     public static void main(String[] args) {
         String protocol = null;
+        boolean secured = false;
         try {
             String address = args[0];
             int port = Integer.parseInt(args[1]);
@@ -46,53 +51,109 @@ public final class TlsProbe {
             SSLParameters params = socket.getSSLParameters();
             params.setEndpointIdentificationAlgorithm("HTTPS");
             if (!isIpLiteral(host)) {
-                List<SNIServerName> names = new ArrayList<>();
-                // SNI carries no trailing dot (RFC 6066); SNIHostName refuses one.
-                names.add(new SNIHostName(host.endsWith(".") ? host.substring(0, host.length() - 1) : host));
-                params.setServerNames(names);
+                // SNI carries no trailing dot (RFC 6066); SNIHostName refuses one. A name
+                // the class refuses (an underscore) is sent without SNI, as the JDK's own
+                // socket code does (Utilities.rawToSNIHostName), never an exception.
+                String sni = host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
+                try {
+                    List<SNIServerName> names = new ArrayList<>();
+                    names.add(new SNIHostName(sni));
+                    params.setServerNames(names);
+                } catch (IllegalArgumentException refused) {
+                    params.setServerNames(new ArrayList<>());
+                }
             }
             socket.setSSLParameters(params);
             socket.startHandshake();
             protocol = socket.getSession().getProtocol();
 
+            secured = true;  // from here on, the certificate has been accepted
+
             String hostHeader = host.contains(":") ? "[" + host + "]" : host;
-            String status = null;
-            try {
-                OutputStream out = socket.getOutputStream();
-                out.write(("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader + ":" + port
-                        + "\r\nUser-Agent: tlsmatrix-java\r\nConnection: close\r\n\r\n")
-                        .getBytes(StandardCharsets.ISO_8859_1));
-                out.flush();
-                status = readLine(socket.getInputStream());
-            } catch (Exception afterHandshake) {
-                // A TLS alert after the handshake is still the server refusing it (TLS 1.3
-                // client authentication fails after our Finished). Anything else broke the
-                // HTTP exchange after the certificate was accepted.
-                if (afterHandshake instanceof SSLHandshakeException
-                        || String.valueOf(afterHandshake.getMessage()).contains("alert")) {
-                    throw afterHandshake;
-                }
-                status = "certificate accepted; then " + afterHandshake;
-            }
+            OutputStream out = socket.getOutputStream();
+            out.write(("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader + ":" + port
+                    + "\r\nUser-Agent: tlsmatrix-java\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            String status = readLine(socket.getInputStream());
             socket.close();
             System.out.println("{\"ok\":true,\"protocol\":" + q(protocol) + ",\"status\":" + q(status) + "}");
         } catch (Throwable t) {
             StringBuilder chain = new StringBuilder();
             StringBuilder reasons = new StringBuilder();
+            StringBuilder extra = new StringBuilder();
+            boolean described = false;
             int depth = 0;
             for (Throwable c = t; c != null && depth < 12; c = c.getCause(), depth++) {
                 if (depth > 0) chain.append(',');
                 chain.append("{\"class\":").append(q(c.getClass().getName()))
                      .append(",\"message\":").append(q(c.getMessage())).append('}');
                 if (c instanceof CertPathValidatorException) {
+                    CertPathValidatorException e = (CertPathValidatorException) c;
                     if (reasons.length() > 0) reasons.append(',');
-                    reasons.append(q(String.valueOf(((CertPathValidatorException) c).getReason())));
+                    reasons.append(q(String.valueOf(e.getReason())));
+                    if (!described) {
+                        described = true;
+                        describe(e, extra);
+                    }
+                }
+                String validatorError = validatorErrorType(c);
+                if (validatorError != null && extra.indexOf("validator_error") < 0) {
+                    extra.append(",\"validator_error\":").append(q(validatorError));
                 }
             }
-            System.out.println("{\"ok\":false,\"protocol\":" + q(protocol) + ",\"chain\":[" + chain
-                    + "],\"reasons\":[" + reasons + "]}");
+            // secured: the failure came after the handshake (a TLS alert is still a refusal,
+            // TLS 1.3 client authentication; the adapter decides from the signal).
+            System.out.println("{\"ok\":false,\"secured\":" + secured + ",\"protocol\":" + q(protocol)
+                    + ",\"chain\":[" + chain
+                    + "],\"reasons\":[" + reasons + "]" + extra + "}");
         }
         System.out.flush();
+    }
+
+    // The failing certificate of a CertPathValidatorException: its index in the path
+    // (0 = leaf), the reason's enum class, and for an algorithm constraint the failing
+    // certificate's signature algorithm and the smaller of its own and its issuer's keys.
+    private static void describe(CertPathValidatorException e, StringBuilder out) {
+        int index = e.getIndex();
+        out.append(",\"index\":").append(index);
+        out.append(",\"reason_class\":").append(q(e.getReason().getClass().getSimpleName()));
+        if (e.getCertPath() == null || index < 0) return;
+        List<? extends Certificate> certs = e.getCertPath().getCertificates();
+        if (index >= certs.size() || !(certs.get(index) instanceof X509Certificate)) return;
+        X509Certificate cert = (X509Certificate) certs.get(index);
+        out.append(",\"sig_alg\":").append(q(cert.getSigAlgName()));
+        PublicKey key = cert.getPublicKey();
+        int bits = keyBits(key);
+        if (index + 1 < certs.size()) {
+            PublicKey issuer = certs.get(index + 1).getPublicKey();
+            int issuerBits = keyBits(issuer);
+            if (issuerBits > 0 && (bits <= 0 || issuerBits < bits)) {
+                key = issuer;
+                bits = issuerBits;
+            }
+        }
+        out.append(",\"key_alg\":").append(q(key.getAlgorithm()));
+        if (bits > 0) out.append(",\"key_bits\":").append(bits);
+    }
+
+    private static int keyBits(PublicKey key) {
+        if (key instanceof RSAKey) return ((RSAKey) key).getModulus().bitLength();
+        if (key instanceof DSAKey) return ((DSAKey) key).getParams().getP().bitLength();
+        if (key instanceof ECKey) return ((ECKey) key).getParams().getCurve().getField().getFieldSize();
+        return -1;
+    }
+
+    // sun.security.validator.ValidatorException.getErrorType(), by reflection (the
+    // package is exported to us with --add-exports); null for any other exception.
+    private static String validatorErrorType(Throwable c) {
+        if (!c.getClass().getName().equals("sun.security.validator.ValidatorException")) return null;
+        try {
+            Object type = c.getClass().getMethod("getErrorType").invoke(c);
+            return type == null ? null : String.valueOf(type);
+        } catch (ReflectiveOperationException | RuntimeException unavailable) {
+            return null;
+        }
     }
 
     private static SSLContext contextFor(String bundle) throws Exception {

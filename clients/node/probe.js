@@ -61,17 +61,11 @@ if (sock) {
   sock.on('error', (err) => {
     let protocol = null;
     try { protocol = sock.getProtocol(); } catch (_) { /* not connected */ }
-    // A TLS alert after the handshake is still the server refusing it (TLS 1.3 client
-    // authentication fails after our Finished); anything else came after the certificate
-    // was accepted, so the verdict stays an accept and the error goes into the detail.
-    const alert = /alert/i.test(String(err.message)) || /_ALERT_/.test(String(err.code || ''));
-    if (secured && !alert) {
-      finish({ ok: true, authorized: sock.authorized, protocol, status: null,
-        message: `certificate accepted; then ${err.code || ''} ${err.message}` });
-      return;
-    }
+    // `secured`: the error came after the handshake (the certificate had been accepted);
+    // the adapter decides from err.code what that means (an alert still refuses).
     finish({
       ok: false,
+      secured,
       code: err.code || null,
       reason: err.reason || null,
       message: String(err.message),

@@ -174,6 +174,11 @@ FATAL_ERRORS: dict[str, tuple[str, Reason]] = {
     # Printed with the Status line, which decides; alone it names no cause.
     "Error in the certificate.": ("CERTIFICATE_ERROR", R.INVALID_CERTIFICATE),
     "ASN1 parser: Error in DER parsing.": ("ASN1_DER_ERROR", R.MALFORMED_CERTIFICATE),
+    # The leaf's keyUsage does not allow the negotiated key exchange / signature.
+    "Key usage violation in certificate has been detected.": (
+        "KEY_USAGE_VIOLATION",
+        R.WRONG_USAGE,
+    ),
     "The request is invalid.": ("INVALID_REQUEST", R.CLIENT_ERROR),
 }
 _FATAL = re.compile(r"^\*\*\* Fatal error: (.*?)\s*$", re.MULTILINE)
@@ -249,7 +254,7 @@ WGET_EXIT: dict[int, Reason] = {
     8: R.OK,  # the server answered with an HTTP error: the certificate was accepted
 }
 # glibc's strerror/gai_strerror constants wget puts after "failed: ".
-_SYSTEM = {
+SYSTEM_ERRORS: dict[str, Reason] = {
     "Connection refused": R.CONNECTION_REFUSED,
     "No route to host": R.CONNECTION_REFUSED,
     "Network is unreachable": R.CONNECTION_REFUSED,
@@ -269,8 +274,8 @@ def signal_for_wget(exit_code: int, stderr: str) -> Signal:
         return signal_for_status(status)
     if exit_code == 4:
         for match in _FAILED.finditer(stderr):
-            if match.group(1) in _SYSTEM:
-                return Signal(_SYSTEM[match.group(1)], match.group(1))
+            if match.group(1) in SYSTEM_ERRORS:
+                return Signal(SYSTEM_ERRORS[match.group(1)], match.group(1))
     reason = WGET_EXIT.get(exit_code, R.CLIENT_ERROR)
     return Signal(
         reason,

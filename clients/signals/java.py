@@ -96,6 +96,9 @@ _PREFIXES_BY_CLASS: dict[str, tuple[tuple[str, Reason], ...]] = {
         ("No subject alternative names matching IP ", R.HOSTNAME_MISMATCH),
         ("No subject alternative names present", R.HOSTNAME_MISMATCH),
         ("No name matching ", R.HOSTNAME_MISMATCH),
+        # HostnameChecker.matchDNS: the expected name is not a valid IDN (an underscore), so
+        # no certificate name can match it
+        ("Illegal given domain name: ", R.HOSTNAME_MISMATCH),
     ),
     # sun.security.validator.EndEntityChecker (T_EE_EXTENSIONS)
     "sun.security.validator.ValidatorException": (

@@ -48,6 +48,9 @@ _PROTOCOL_VERSION = (
 # Certificate policy checks the SSL library itself makes (ssl_security_cert).
 _CERTIFICATE = {
     "CA_MD_TOO_WEAK": R.WEAK_SIGNATURE,
+    # ssl_check_srvr_ecc_cert_and_alg: the ECDSA leaf's keyUsage lacks digitalSignature
+    # (also what an undecodable extension block reads as).
+    "ECC_CERT_NOT_FOR_SIGNING": R.WRONG_USAGE,
     "CA_KEY_TOO_SMALL": R.WEAK_KEY,
     "EE_KEY_TOO_SMALL": R.WEAK_KEY,
     "NO_VALID_SCTS": R.INVALID_CERTIFICATE,
@@ -156,6 +159,7 @@ NUMBERS: dict[int, str] = {
     397: "CA_KEY_TOO_SMALL",
     399: "EE_KEY_TOO_SMALL",
     1040: "SSLV3_ALERT_HANDSHAKE_FAILURE",
+    318: "ECC_CERT_NOT_FOR_SIGNING",
     294: "UNEXPECTED_EOF_WHILE_READING",
 }
 
@@ -187,17 +191,52 @@ def parse_packed(code: int) -> tuple[int, int]:
     return (code >> 23) & 0xFF, code & 0x7FFFFF
 
 
+# ssl.h: the reason of a received alert is SSL_AD_REASON_OFFSET + the alert's number.
+SSL_AD_REASON_OFFSET = 1000
+ALERT_PROTOCOL_VERSION = 70
 _PACKED = re.compile(r"\berror:([0-9A-Fa-f]{8}):")
+
+
+# Libraries that decode and verify certificates: an error of theirs ending a handshake
+# means the server's certificate did not decode (or its signature did not verify).
+ERR_LIB_X509 = 11
+ERR_LIB_ASN1 = 13
+ERR_LIB_X509V3 = 34
+_CERTIFICATE_LIBRARIES = {ERR_LIB_X509: "X509", ERR_LIB_ASN1: "ASN1", ERR_LIB_X509V3: "X509V3"}
+# ERR_RFLAG_COMMON | ERR_R_EVP_LIB: ASN1_item_verify's signature check failed in EVP.
+ERR_R_EVP_LIB_COMMON = 0x80006
+
+
+def signal_for_library_code(lib: int, reason: int) -> Signal | None:
+    """A certificate library's packed code: (ASN1, EVP lib) is a signature that did not
+    verify, any other code of X509/ASN1/X509V3 a certificate that did not decode."""
+    name = _CERTIFICATE_LIBRARIES.get(lib)
+    if name is None:
+        return None
+    if (lib, reason) == (ERR_LIB_ASN1, ERR_R_EVP_LIB_COMMON):
+        return Signal(R.BAD_SIGNATURE, "ASN1 R_EVP_LIB")
+    return Signal(R.MALFORMED_CERTIFICATE, f"{name} reason {reason:#x}")
 
 
 def signal_for_packed_text(text: str) -> Signal | None:
     """The signal of the first packed SSL-library code (``error:0A00010B:``) in a line such
-    as curl prints; only the hex code is read. None when there is no SSL-library code."""
-    for match in _PACKED.finditer(text):
-        lib, reason = parse_packed(int(match.group(1), 16))
+    as curl prints, else of a certificate library's code; only the hex code is read. None
+    when there is neither."""
+    codes = [parse_packed(int(m.group(1), 16)) for m in _PACKED.finditer(text)]
+    for lib, reason in codes:
         if lib == ERR_LIB_SSL:
             name = NUMBERS.get(reason)
-            if name is None:
-                return Signal(R.HANDSHAKE_FAILURE, f"SSL_R {reason}")
-            return signal_for_reason(name)
+            if name is not None:
+                return signal_for_reason(name)
+            if reason >= SSL_AD_REASON_OFFSET:  # a TLS alert the peer sent: 1000 + number
+                alert = reason - SSL_AD_REASON_OFFSET
+                version = alert == ALERT_PROTOCOL_VERSION
+                return Signal(
+                    R.PROTOCOL_VERSION if version else R.HANDSHAKE_FAILURE, f"SSL_R_ALERT_{alert}"
+                )
+            return Signal(R.HANDSHAKE_FAILURE, f"SSL_R {reason}")
+    for lib, reason in codes:
+        found = signal_for_library_code(lib, reason)
+        if found is not None:
+            return found
     return None

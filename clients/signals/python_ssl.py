@@ -111,6 +111,10 @@ def _by_type(exc: BaseException) -> Signal | None:
         return Signal(R.TIMEOUT, type(exc).__name__)
     if isinstance(exc, OSError) and exc.errno in _ERRNO:
         return Signal(_ERRNO[exc.errno], errno_mod.errorcode.get(exc.errno, str(exc.errno)))
+    # The type without an errno (asyncio raises ConnectionResetError() bare): the server
+    # dropped the connection.
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return Signal(R.HANDSHAKE_FAILURE, type(exc).__name__)
     return None
 
 
@@ -158,6 +162,9 @@ def signal_for_pyopenssl_error(
     SSL-library entry (the outermost) names the failure. ``verify_code``: the first failing
     code the adapter's verify callback saw (pyOpenSSL reports "certificate verify failed"
     only), or None."""
+    if any(lib.lower().startswith("asn1") and r.lower() == "evp lib" for lib, _f, r in errors):
+        # ASN1_item_verify failed in EVP: the signature did not verify
+        return Signal(R.BAD_SIGNATURE, "asn1 encoding routines:EVP lib")
     if any(lib.lower().startswith(("asn1", "pem")) for lib, _f, _r in errors):
         lib, _f, reason = next(e for e in errors if e[0].lower().startswith(("asn1", "pem")))
         return Signal(R.MALFORMED_CERTIFICATE, f"{lib}:{reason}")
