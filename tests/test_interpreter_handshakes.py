@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tlsmatrix import clients
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.interpreter import InterpreterClient
+from tlsmatrix.lab.certbuilder import name as _name
 from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 
 from tests._pki_moreclients import (
@@ -29,7 +30,6 @@ from tests._pki_moreclients import (
     NOW,
     PKI,
     Issued,
-    _name,
     closed_port,
     make_leaf,
     plain_http_server,
