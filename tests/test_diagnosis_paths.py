@@ -86,6 +86,30 @@ def test_deep_chain_missing_its_middle_is_incomplete_for_every_rejecting_client(
     assert document["chains"][run.targets()[0]]["sent"]["status"] == "incomplete"
 
 
+def test_a_sent_upper_half_makes_a_gap_an_inferred_missing_intermediate(clients, tmp_path):
+    """root -> A -> B -> leaf; the server sends leaf + A (B missing), no AIA anywhere: A
+    chains to the trusted root, so the gap is most likely an intermediate (inferred). With
+    nothing sent above the gap the same rejection stays unknown_issuer."""
+    root = make("Gap Root")
+    a = make("Gap Intermediate A", root)
+    b = make("Gap Intermediate B", a)
+    leaf = make("localhost", b, ca=False)
+    files = Files(str(tmp_path))
+    roots = files.write("roots.pem", root)
+    run = serve_and_run(files, "gap", (leaf, a), leaf, clients, TrustPlan(ca_file=roots))
+    rejecting = [o for o in run.results if o.verdict is Verdict.REJECT]
+    assert len(rejecting) == len(CLIENTS), [(o.client, o.verdict) for o in run.results]
+    for o in rejecting:
+        assert o.reason is Reason.INCOMPLETE_CHAIN, (o.client, o.reason, o.detail)
+        assert o.reason_source is ReasonSource.INFERRED, o.client
+        assert "probably missing (inferred" in o.explanation, o.explanation
+        assert "'Gap Intermediate A'" in o.explanation
+    alone = serve_and_run(files, "alone", (leaf,), leaf, clients, TrustPlan(ca_file=roots))
+    for o in alone.results:
+        assert (o.verdict, o.reason) == (Verdict.REJECT, Reason.UNKNOWN_ISSUER), o.client
+        assert o.reason_source is ReasonSource.INFERRED
+
+
 def test_leaf_issued_by_a_trusted_root_is_a_complete_chain(clients, tmp_path):
     root = make("Direct Root")
     leaf = make("localhost", root, ca=False)

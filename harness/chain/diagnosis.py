@@ -179,11 +179,28 @@ class ChainGraph:
     store_errors: tuple[tuple[str, str], ...] = ()
     fetches: tuple[AIAFetch, ...] = ()
     store_forms: tuple[tuple[str, str], ...] = field(default=())
+    # Paths upwards from the CA certificates the server sent that no path from the leaf
+    # reaches: the upper half of a chain whose middle is missing.
+    orphans: tuple[CandidatePath, ...] = field(default=())
 
     def verdict_for(self, view: ClientView) -> PathVerdict | None:
+        return best_verdict(self.paths, self._readable(view))
+
+    def _readable(self, view: ClientView) -> ClientView:
         if view.store is not None and view.store not in self.stores:
-            view = ClientView(None, view.partial_chain, view.fetches_aia)
-        return best_verdict(self.paths, view)
+            return ClientView(None, view.partial_chain, view.fetches_aia)
+        return view
+
+    def sent_above_gap(self, view: ClientView) -> PathVerdict | None:
+        """A sent CA certificate, unreachable from the leaf, whose own path this client
+        can verify: evidence that what is missing is an intermediate between the leaf's
+        path and that certificate, not an unknown root. None when there is none."""
+        view = self._readable(view)
+        for path in self.orphans:
+            verdict = judge(path, view)
+            if verdict.kind == VERIFIED:
+                return verdict
+        return None
 
     def store_readable(self, path: str | None) -> bool:
         return path is not None and path in self.stores
@@ -280,7 +297,16 @@ def build_graph(
                 break
             paths = build_paths(pool.get(leaf.sha256) or leaf, pool)
         paths = build_paths(pool.get(leaf.sha256) or leaf, pool)
-    return ChainGraph(leaf, paths, tuple(loaded), tuple(errors), tuple(fetches), tuple(forms))
+    reached = {link.sha256 for path in paths for link in path.links}
+    orphans = tuple(
+        path
+        for entry in pool
+        if entry.sent and entry.is_ca and entry.sha256 not in reached
+        for path in build_paths(entry, pool)
+    )
+    return ChainGraph(
+        leaf, paths, tuple(loaded), tuple(errors), tuple(fetches), tuple(forms), orphans
+    )
 
 
 def supplied_by(cert: PoolCert) -> str:

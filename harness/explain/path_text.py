@@ -12,7 +12,7 @@ from tlsmatrix.clients.base import ClientInfo, Observation
 from tlsmatrix.explain.names import short_name
 
 if TYPE_CHECKING:
-    from tlsmatrix.chain.diagnosis import ChainGraph, PathVerdict
+    from tlsmatrix.chain.diagnosis import ChainGraph, ClientView, PathVerdict
     from tlsmatrix.chain.paths import PoolCert
 
 UNEXPLAINED = "unexplained"
@@ -176,6 +176,15 @@ def reject_text(
     if verdict.kind == d.SELF_SIGNED:
         return f"rejected: the leaf '{name}' is self-signed and not in {trust}."
     if verdict.kind == d.UNKNOWN_ISSUER:
+        above = graph.sent_above_gap(_view(obs, info))
+        if above is not None:
+            return (
+                f"rejected: the issuer of '{name}', '{short_name(at.issuer)}', is neither sent "
+                f"nor in {trust}; the server does send '{short_name(above.path.links[0].subject)}'"
+                f", which chains to '{short_name(above.at.subject)}' in {trust}, so an "
+                "intermediate between them is probably missing (inferred: no store or AIA "
+                "download tlsmatrix can see holds it)."
+            )
         return (
             f"rejected: the issuer of '{name}', '{short_name(at.issuer)}', is neither sent nor "
             f"in {trust}, and no store or AIA download tlsmatrix can see holds it, so a missing "
@@ -205,6 +214,12 @@ def _even_with_it(
         f"; and even with it, the issuer of '{short_name(top.subject)}', "
         f"'{short_name(top.issuer)}', is in no store tlsmatrix can see"
     )
+
+
+def _view(obs: Observation, info: ClientInfo | None) -> ClientView:
+    from tlsmatrix.explain.refine import client_view
+
+    return client_view(obs, info)
 
 
 def _store(obs: Observation) -> str | None:

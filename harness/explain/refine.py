@@ -53,6 +53,14 @@ def refine_reason(
         return replace(obs, reason=Reason.UNKNOWN_ISSUER, reason_source=ReasonSource.INFERRED)
     verdict = path_verdict(obs, graph, info)
     reason, decisive = chain_reason(report, verdict)
+    # The server sends the upper part of a chain this client trusts: the gap is most
+    # likely a missing intermediate. Likely, not proven: it stays marked inferred.
+    if (
+        reason is Reason.UNKNOWN_ISSUER
+        and graph is not None
+        and graph.sent_above_gap(client_view(obs, info)) is not None
+    ):
+        reason = Reason.INCOMPLETE_CHAIN
     source = ReasonSource.CHAIN if decisive else ReasonSource.INFERRED
     return replace(obs, reason=reason, reason_source=source)
 
