@@ -218,8 +218,15 @@ OWN_FACTS: dict[str, set[str]] = {
     "gnutls.py": {"DNS_FAILURE"},
     # wget's "GnuTLS: received alert [N]": 70 is protocol_version, any other a refusal
     "wget.py": {"PROTOCOL_VERSION", "HANDSHAKE_FAILURE", "INVALID_CERTIFICATE"},
-    # the browser's own security state: certificateHasSha1Signature and the leaf's dates
-    "chromium/mapping.py": {"WEAK_SIGNATURE", "NOT_YET_VALID", "EXPIRED", "NOT_TLS"},
+    # the browser's own security state (certificateHasSha1Signature, the leaf's dates), and
+    # the two evidence probes comparing python_ssl's signal with NOT_TLS / PROTOCOL_VERSION
+    "chromium/mapping.py": {
+        "WEAK_SIGNATURE",
+        "NOT_YET_VALID",
+        "EXPIRED",
+        "NOT_TLS",
+        "PROTOCOL_VERSION",
+    },
 }
 ADAPTERS = [
     "stdlib.py",
