@@ -42,8 +42,6 @@ class SubprocessAdapter:
     version_timeout: ClassVar[float] = 10.0
     # Variables that change its trust, in precedence order (ClientInfo.env_vars).
     env_vars: ClassVar[tuple[str, ...]] = ()
-    # Why libfaketime cannot move its clock (measured), or None when it can (--at).
-    clock_blocker: ClassVar[str | None] = None
 
     def __init__(self, binary: str | None = None) -> None:
         self.binary = binary or self.default_binary

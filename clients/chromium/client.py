@@ -67,9 +67,6 @@ class ChromiumClient(SubprocessAdapter):
     name = "chromium"
     default_binary = DEFAULT_BINARY
     package = "chromium"
-    # Measured: under libfaketime its zygote fails and the browser hangs; and it keeps
-    # browsers across probes, started with whatever clock the first had.
-    clock_blocker = "under libfaketime its zygote fails and the browser never loads a page"
 
     def __init__(
         self,

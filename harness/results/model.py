@@ -105,6 +105,11 @@ def environment() -> dict[str, Any]:
     }
 
 
+def judged_at_line(run: RunResult) -> str | None:
+    """The reports' statement of a run judged at another date (--at), else None."""
+    return f"judged at {run.at} (clocks moved with libfaketime)" if run.at else None
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
