@@ -182,8 +182,8 @@ def move(client: Client, at: datetime, library: str | None = None) -> Client:
         return MovedClient(script, clock, f"run as a script under {sys.executable}")
     return UnmovedClient(
         client,
-        "it runs inside tlsmatrix's own process (or through its own launcher), where "
-        "libfaketime cannot be preloaded",
+        "it runs inside tlsmatrix's own process, not as a program tlsmatrix starts, so "
+        "libfaketime cannot be preloaded into it",
     )
 
 
