@@ -172,3 +172,13 @@ def test_inspect_at_2040_shows_the_leaf_expired(servers, pki):
     table = tlsmatrix(*args, "--at", "2040-01-01").stdout
     assert table.startswith("judged at 2040-01-01T00:00:00Z\n")
     assert "expired on" in table
+
+
+def test_a_saved_run_keeps_its_date_and_a_run_without_one_has_no_at_key():
+    from tlsmatrix.results.model import RunResult, from_dict, to_dict
+
+    judged = RunResult((), (), {}, "2026-12-02T21:00:00Z", at="2040-01-01T00:00:00Z")
+    doc = to_dict(judged)
+    assert validate(doc) == [] and doc["at"] == "2040-01-01T00:00:00Z"
+    assert from_dict(doc).at == "2040-01-01T00:00:00Z"
+    assert "at" not in to_dict(RunResult((), (), {}, "2026-12-02T21:00:00Z"))
