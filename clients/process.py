@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tlsmatrix.clients.base import PROXY_ENV_VARS, TRUST_ENV_VARS, Trust
+from tlsmatrix.clients.clock import moved_env
 
 # Kept even for an explicit bundle: they carry a client's whole start-up configuration, and
 # the adapter overrides the trust on the command line itself (wget --no-config, Java's
@@ -33,6 +34,7 @@ def child_env(trust: Trust, base: Mapping[str, str] | None = None) -> dict[str, 
         for var in TRUST_ENV_VARS:
             if var not in _KEPT_WITH_BUNDLE:
                 env.pop(var, None)
+    env.update(moved_env(env))  # a probe of a run judged at another date (--at)
     return env
 
 

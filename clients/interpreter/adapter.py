@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -62,6 +63,16 @@ class InterpreterClient:
         self._info: ClientInfo | None = None
         self._payload: dict[str, Any] = {}
         self.provisioned: provision.Provisioned | None = None
+
+    @classmethod
+    def under_running_python(cls, adapter: str) -> InterpreterClient:
+        """``adapter`` as a script under the Python running tlsmatrix, with the libraries
+        tlsmatrix itself imports (no venv): the in-process client, in a process of its own
+        (``--at`` moves that process's clock)."""
+        client = cls(adapter, adapter, sys.executable)
+        client._python = sys.executable
+        client._prepared = True
+        return client
 
     # --- preparing (once, outside any probe) ---------------------------------------------
 

@@ -101,7 +101,9 @@ def with_paths(
 
 
 def with_revocation(
-    inspection: ChainInspection, cache: dict[str, bytes] | None = None
+    inspection: ChainInspection,
+    cache: dict[str, bytes] | None = None,
+    now: datetime | None = None,
 ) -> ChainInspection:
     """The inspection with the revocation status of the leaf and intermediates on its
     best path (tlsmatrix.chain.revocation: bounded CRL/OCSP downloads)."""
@@ -110,7 +112,7 @@ def with_revocation(
     certs = path_certificates(inspection.graph)
     if not certs:
         return inspection
-    return replace(inspection, revocation=check_path(certs, cache=cache))
+    return replace(inspection, revocation=check_path(certs, cache=cache, now=now))
 
 
 def apply_graph(report: ChainReport, graph: ChainGraph) -> ChainReport:

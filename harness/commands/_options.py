@@ -4,6 +4,7 @@ read the same everywhere (run, lab run, lab replay, preflight, capture)."""
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 
 
 def add_clients(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +73,29 @@ def add_fail_on(parser: argparse.ArgumentParser, default: str | None = None) -> 
         help="exit 1 when clients disagree (disagreement), any rejects (reject) or any probe "
         f"ends without a TLS verdict (error); repeatable, or a comma list{after}",
     )
+
+
+def add_at(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--at",
+        metavar="DATE",
+        help=f"judge {what} at DATE: 2040-01-01, 2040-01-01T12:00:00Z (UTC unless a zone is "
+        "given) or relative to now: +30d, -2d, +12h",
+    )
+
+
+def parse_at(text: str | None) -> datetime | None:
+    """The ``--at`` value as a UTC datetime (None when not given); UsageError when bad."""
+    if text is None:
+        return None
+    from tlsmatrix.clients.clock import BadDate
+    from tlsmatrix.clients.clock import parse_at as parse
+    from tlsmatrix.errors import UsageError
+
+    try:
+        return parse(text)
+    except BadDate as exc:
+        raise UsageError(str(exc)) from None
 
 
 def add_server(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,8 @@ import argparse
 import json
 from typing import Any
 
+from tlsmatrix.commands import _options
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from tlsmatrix.cli import positive_float
@@ -17,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--ca-file", metavar="PEM", help="also judge the chain against this")
     parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
     parser.add_argument("--format", choices=("table", "json"), default="table")
+    _options.add_at(parser, "the chain's validity")
     parser.set_defaults(func=command_inspect)
 
 
@@ -27,14 +30,15 @@ def command_inspect(args: argparse.Namespace) -> int:
     target = parse_target(args.target)
     [target] = apply_resolve([target], [parse_resolve(r) for r in args.resolve])
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
+    at = _options.parse_at(args.at)
 
     from tlsmatrix.chain.aia import AIAFetcher
     from tlsmatrix.chain.inspection import inspect_chain, with_revocation
 
     stores = known_stores(ca_file)
     paths = [s["store"] for s in stores if s["store"]]
-    inspection = inspect_chain(target, args.timeout, stores=paths, fetcher=AIAFetcher())
-    inspection = with_revocation(inspection)
+    inspection = inspect_chain(target, args.timeout, at, stores=paths, fetcher=AIAFetcher())
+    inspection = with_revocation(inspection, now=at)
     store_verdicts(inspection, stores)
     if args.format == "json":
         from tlsmatrix.explain.explanations import fix_advice
@@ -42,6 +46,8 @@ def command_inspect(args: argparse.Namespace) -> int:
         doc = {**inspection.to_dict(), "trust_stores": stores, "fix": fix_advice(inspection.report)}
         print(json.dumps(doc, indent=2))
     else:
+        if at is not None:
+            print(f"judged at {report_date(inspection)}")
         print(render(inspection, stores))
     return 0 if inspection.report is not None else 1
 
@@ -165,6 +171,11 @@ def path_lines(inspection: Any) -> list[str]:
         got = f"{len(fetch.certificates)} certificate(s), {fetch.form}" if fetch.ok else fetch.error
         out.append(f"  AIA download {fetch.url}: {got}")
     return out
+
+
+def report_date(inspection: Any) -> str:
+    report = inspection.report
+    return (report.checked_at if report is not None else "") or "?"
 
 
 def render(inspection: Any, stores: list[dict[str, Any]]) -> str:

@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--hosts-file", metavar="FILE", help="more targets, one per line ('-' reads stdin)"
     )
     _options.add_limits(run)
+    _options.add_at(run, "the chains, with every client's clock moved there (libfaketime)")
     _options.add_report(run)
     _options.add_fail_on(run)
     run.add_argument(
@@ -74,6 +75,7 @@ EXAMPLES = """examples:
   tlsmatrix run new-backend.example.invalid --resolve new-backend.example.invalid:443:127.0.0.1
   tlsmatrix run host.example.invalid -c curl,requests,node --ca-file roots.pem
   tlsmatrix run --hosts-file fleet.txt --fail-on disagreement -o report.html
+  tlsmatrix run shop.example.invalid --at +30d --fail-on reject   # what breaks in 30 days
 """
 
 
@@ -87,6 +89,7 @@ def command_run(args: argparse.Namespace) -> int:
         texts += read_hosts_file(args.hosts_file)
     if not texts:
         raise UsageError("no targets: give TARGET arguments or --hosts-file")
+    at = _options.parse_at(args.at)
     targets = [parse_target(t) for t in texts]
     targets = apply_resolve(targets, [parse_resolve(r) for r in args.resolve])
     targets = list(dict.fromkeys(targets))
@@ -122,6 +125,7 @@ def command_run(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             jobs=args.jobs,
             progress=terminal_progress,
+            at=at,
         )
     except KeyboardInterrupt:
         # Interrupted before the matrix could collect anything: still write the (empty,

@@ -18,7 +18,13 @@ from typing import Any
 from tlsmatrix.clients.base import Observation, Reason, ReasonSource, Verdict
 from tlsmatrix.reports import grid
 from tlsmatrix.results.expectations import ExpectationResult
-from tlsmatrix.results.model import INFERRED_NOTE, SHORT_REASONS, RunResult, reason_text
+from tlsmatrix.results.model import (
+    INFERRED_NOTE,
+    SHORT_REASONS,
+    RunResult,
+    judged_at_line,
+    reason_text,
+)
 
 # Solid fills, also checked by the screenshot test (pixels of the matrix).
 COLOURS = {
@@ -130,6 +136,9 @@ def render_html(run: RunResult, expectations: ExpectationResult | None = None) -
         f'<p class="meta">{esc(run.generated_at)} · {len(targets)} target(s) × '
         f"{len(clients)} client(s) · {len(run.divergences)} disagreement(s)</p>",
     ]
+    judged = judged_at_line(run)
+    if judged:
+        out.append(f'<p class="banner">{esc(judged)}</p>')
     if run.partial:
         out.append(
             '<p class="banner warn">Partial results: the run was interrupted or a shard is '

@@ -12,7 +12,7 @@ import re
 from tlsmatrix.clients.base import Observation, ReasonSource, Verdict
 from tlsmatrix.reports import grid
 from tlsmatrix.results.expectations import ExpectationResult
-from tlsmatrix.results.model import INFERRED_NOTE, RunResult, reason_text
+from tlsmatrix.results.model import INFERRED_NOTE, RunResult, judged_at_line, reason_text
 
 ICONS = {
     Verdict.ACCEPT: "✅",
@@ -64,6 +64,9 @@ def render_markdown(run: RunResult, expectations: ExpectationResult | None = Non
             else f", {n} expectation{'s' * (n != 1)} violated ❌"
         )
     out += [headline, ""]
+    judged = judged_at_line(run)
+    if judged:
+        out += [f"> {md_escape(judged)}", ""]
     if run.partial:
         out += ["> **Partial results:** the run was interrupted or a shard is missing.", ""]
     if any(o.reason_source is ReasonSource.INFERRED for o in run.results):

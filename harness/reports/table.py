@@ -9,7 +9,13 @@ import os
 from tabulate import tabulate
 from tlsmatrix.clients.base import ReasonSource, TrustUsed
 from tlsmatrix.reports.colour import paint
-from tlsmatrix.results.model import INFERRED_NOTE, RunResult, grouped, reason_text
+from tlsmatrix.results.model import (
+    INFERRED_NOTE,
+    RunResult,
+    grouped,
+    judged_at_line,
+    reason_text,
+)
 
 HEADERS = ("client", "verdict", "reason", "detail", "TLS", "trusted", "time")
 DETAIL_WIDTH = 32  # the default table's detail column (the full text is in --wide/JSON)
@@ -46,6 +52,9 @@ def compact_trust(trust: TrustUsed | None) -> str:
 
 def render_table(run: RunResult, *, colour: bool = False, wide: bool = False) -> str:
     out: list[str] = []
+    judged = judged_at_line(run)
+    if judged:
+        out += [paint(judged, "bold", colour), ""]
     for target in run.targets():
         mine = [o for o in run.results if o.target == target]
         rows = []

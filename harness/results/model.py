@@ -30,6 +30,7 @@ _CORE_KEYS = frozenset(
         "schema",
         "generated_at",
         "partial",
+        "at",
         "environment",
         "clients",
         "results",
@@ -64,6 +65,8 @@ class RunResult:
     divergences: tuple[Divergence, ...] = ()
     chains: Mapping[str, Any] = field(default_factory=dict)
     partial: bool = False
+    # The date the run was judged at (--at, "2040-01-01T00:00:00Z"); None: when it ran.
+    at: str | None = None
     # Sections other parts add to the JSON document (e.g. "lab"), keyed by their name.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -100,6 +103,11 @@ def environment() -> dict[str, Any]:
         # the variables that change some client's trust or route (clients.base)
         "env": {name: os.environ[name] for name in TRUST_ENV_VARS if os.environ.get(name)},
     }
+
+
+def judged_at_line(run: RunResult) -> str | None:
+    """The reports' statement of a run judged at another date (--at), else None."""
+    return f"judged at {run.at} (clocks moved with libfaketime)" if run.at else None
 
 
 def now_iso() -> str:
@@ -247,6 +255,7 @@ def to_dict(run: RunResult) -> dict[str, Any]:
         "schema": SCHEMA,
         "generated_at": run.generated_at,
         "partial": run.partial,
+        **({"at": run.at} if run.at else {}),
         "environment": dict(run.environment),
         "clients": [client_info_to_dict(c) for c in run.clients],
         "results": [observation_to_dict(o, scenarios.get(o.target)) for o in run.results],
@@ -293,6 +302,7 @@ def from_dict(data: Mapping[str, Any]) -> RunResult:
         divergences=divergences,
         chains=data.get("chains") or {},
         partial=bool(data.get("partial")),
+        at=data.get("at") or None,
         extra=extra,
     )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tlsmatrix.clients.base import Client, Observation, Target, Trust
@@ -44,15 +45,24 @@ def run_matrix(
     aia_log: Callable[[], Sequence[Any]] | None = None,
     fetch_aia: bool = True,
     fetch_revocation: bool | None = None,
+    at: datetime | None = None,
 ) -> RunResult:
     """Probe every target with every client. With ``capture_chains`` the chain each target
     presents is captured alongside (one extra unverified handshake per target) to refine
     "issuer unknown" signals and to explain every row: the paths from each leaf are built
     over what was sent, every trust store the run used and (with ``fetch_aia``) the issuers
     that AIA URLs serve, downloaded by tlsmatrix within fixed bounds. ``aia_log`` (the
-    lab's) lets the explanations cite the clients' own AIA downloads."""
+    lab's) lets the explanations cite the clients' own AIA downloads.
+
+    ``at`` judges the run at another date: the chain analysis checks validity then, and
+    each client runs with its clock moved there (tlsmatrix.clients.clock), or is skipped
+    saying why it cannot be moved."""
     trust = trust or TrustPlan()
-    captures = ChainCaptures(targets, timeout) if capture_chains and targets else None
+    if at is not None:
+        from tlsmatrix.clients.clock import move
+
+        clients = [move(c, at) for c in clients]
+    captures = ChainCaptures(targets, timeout, now=at) if capture_chains and targets else None
     infos = collect_infos(clients)
     probes = [Probe(t, c, trust.for_client(c.name)) for t in targets for c in clients]
     observed = run_probes(
@@ -74,7 +84,7 @@ def run_matrix(
         inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
         revocation = fetch_aia if fetch_revocation is None else fetch_revocation
         if revocation and not partial:
-            inspections = check_revocations(inspections)
+            inspections = check_revocations(inspections, now=at)
         reports = {name: i.report for name, i in inspections.items()}
         graphs = {name: i.graph for name, i in inspections.items() if i.graph is not None}
         results = tuple(
@@ -98,10 +108,19 @@ def run_matrix(
         divergences=divergences,
         chains={name: _chain_entry(i) for name, i in inspections.items()},
         partial=partial,
+        at=_iso(at),
     )
 
 
-def check_revocations(inspections: Mapping[str, Any], parallel: int = 4) -> dict[str, Any]:
+def _iso(at: datetime | None) -> str | None:
+    from tlsmatrix.clients.clock import iso
+
+    return iso(at) if at is not None else None
+
+
+def check_revocations(
+    inspections: Mapping[str, Any], parallel: int = 4, now: datetime | None = None
+) -> dict[str, Any]:
     """Each inspection with its revocation status; a few targets at a time, each CRL
     downloaded once per run."""
     from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +129,7 @@ def check_revocations(inspections: Mapping[str, Any], parallel: int = 4) -> dict
 
     cache: dict[str, bytes] = {}
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="revocation") as pool:
-        done = pool.map(lambda i: with_revocation(i, cache), inspections.values())
+        done = pool.map(lambda i: with_revocation(i, cache, now), inspections.values())
         return dict(zip(inspections, done, strict=True))
 
 
@@ -162,7 +181,13 @@ class ChainCaptures:
     """Captures the chain of every target in the background: a few daemon worker threads
     take targets from a queue, so an interrupted run never waits for them."""
 
-    def __init__(self, targets: Sequence[Target], timeout: float, parallel: int = 4) -> None:
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        timeout: float,
+        parallel: int = 4,
+        now: datetime | None = None,
+    ) -> None:
         import queue
 
         from tlsmatrix.chain.inspection import inspect_chain
@@ -179,7 +204,7 @@ class ChainCaptures:
                     target = todo.get_nowait()
                 except queue.Empty:
                     return
-                self._results[target.name] = inspect_chain(target, timeout)
+                self._results[target.name] = inspect_chain(target, timeout, now)
 
         self._threads = [
             threading.Thread(target=work, name="chain", daemon=True)

@@ -150,6 +150,9 @@ def merge(parts: Sequence[Part]) -> tuple[RunResult, list[str]]:
                 f"{', '.join(f'{k}/{count}' for k in lacking)} missing: "
                 "the merged result is marked partial"
             )
+    dates = sorted({p.run.at or "the time of the run" for p in parts})
+    if len(dates) > 1:
+        notes.append(f"the runs were judged at different dates ({', '.join(dates)})")
     merged = RunResult(
         results=results,
         clients=clients,
@@ -158,6 +161,7 @@ def merge(parts: Sequence[Part]) -> tuple[RunResult, list[str]]:
         divergences=divergences,
         chains=chains,
         partial=any(p.run.partial for p in parts) or missing_shard,
+        at=parts[0].run.at if len(dates) == 1 else None,
         extra=_merge_extra([p.run.extra for p in parts]),
     )
     return merged, notes
