@@ -182,6 +182,9 @@ class ChainGraph:
     # Paths upwards from the CA certificates the server sent that no path from the leaf
     # reaches: the upper half of a chain whose middle is missing.
     orphans: tuple[CandidatePath, ...] = field(default=())
+    # Every certificate the paths were built over (the rule checks look for an issuer
+    # whose signature failed, which no path contains).
+    pool: tuple[PoolCert, ...] = field(default=(), repr=False, compare=False)
 
     def verdict_for(self, view: ClientView) -> PathVerdict | None:
         return best_verdict(self.paths, self._readable(view))
@@ -305,7 +308,14 @@ def build_graph(
         for path in build_paths(entry, pool)
     )
     return ChainGraph(
-        leaf, paths, tuple(loaded), tuple(errors), tuple(fetches), tuple(forms), orphans
+        leaf,
+        paths,
+        tuple(loaded),
+        tuple(errors),
+        tuple(fetches),
+        tuple(forms),
+        orphans,
+        tuple(pool),
     )
 
 
