@@ -11,10 +11,13 @@ from cryptography import x509
 from tlsmatrix.clients.base import Reason, ReasonSource, Target, Verdict
 from tlsmatrix.lab import certbuilder as cb
 from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.results.model import to_dict
+from tlsmatrix.results.schema import validate
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.pool import collect_infos, load_clients
 
 CLIENTS = ("gnutls", "wget", "openssl", "node")
+RULE_JSON: dict[str, list[dict[str, str]]] = {}
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +66,11 @@ def run(tmp_path: Path, name: str, leaf: cb.Issued, chain: list[cb.Issued], root
     with TLSServer(str(pem), str(tmp_path / f"{name}.key")) as server:
         target = Target("localhost", server.port, "/", "127.0.0.1")
         result = run_matrix([target], clients, trust=TrustPlan(str(trust)), timeout=20, jobs=2)
+    # The chain's rule findings are in the JSON, which stays valid against its schema.
+    data = to_dict(result)
+    assert validate(data) == []
+    [chain_json] = data["chains"].values()
+    RULE_JSON[name] = chain_json["rule_findings"]
     return {o.client: o for o in result.results}
 
 
@@ -106,6 +114,7 @@ def test_gnutls_and_wget_invalid_gets_the_rule(clients, tmp_path, build, reason)
             else ReasonSource.CHAIN
         ), (name, obs)
         assert "the chain shows" in obs.explanation, obs.explanation
+    assert RULE_JSON[reason.value][0]["reason"] == reason.value
 
 
 def test_openssl_and_node_non_ca_issuer_is_not_a_ca(clients, tmp_path) -> None:

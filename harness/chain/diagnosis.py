@@ -237,7 +237,15 @@ class ChainGraph:
             "store_errors": {k: v for k, v in self.store_errors},
             "aia_fetches": [f.to_dict() for f in self.fetches],
             "sent": self.sent_finding().to_dict(),
+            "rule_findings": [f.to_dict() for f in self.rule_findings()],
         }
+
+    def rule_findings(self) -> tuple[Any, ...]:
+        """The certificate rules the chain breaks (:mod:`tlsmatrix.chain.rules`), on the
+        path that decided the chain as sent, else on the first path that breaks any."""
+        from tlsmatrix.chain.rules import path_findings
+
+        return path_findings(self, self.sent_finding().path) if self.paths else ()
 
 
 def build_graph(
