@@ -225,3 +225,29 @@ def test_refine_uses_the_rules_for_invalid_and_for_code_26(tmp_path: Path) -> No
     chain = [_client_leaf(fake).der, fake.der, ROOT.der]
     kept = refine_reason(code26, analyse_chain(chain, "localhost"), build_graph(chain))
     assert kept.reason is Reason.WRONG_USAGE
+
+
+def test_refine_an_undecodable_ca_extension_is_malformed() -> None:
+    bad_bc = x509.UnrecognizedExtension(x509.oid.ExtensionOID.BASIC_CONSTRAINTS, b"\x04\x01")
+    key = cb.ec_key()
+    start = cb.now()
+    cert = (
+        x509.CertificateBuilder().subject_name(cb.name("Rules BadBC"))
+        .issuer_name(ROOT.cert.subject).public_key(key.public_key()).serial_number(5)
+        .not_valid_before(start - cb.DAY).not_valid_after(start + cb.DAY)
+        .add_extension(bad_bc, critical=True).sign(ROOT.key, hashes.SHA256())
+    )  # fmt: skip
+    inter = cb.Issued(cert, key)
+    chain = [_leaf(inter).der, inter.der, ROOT.der]
+    report, graph = analyse_chain(chain, "localhost"), build_graph(chain)
+    for said, code in ((Reason.NOT_A_CA, None), (Reason.WRONG_USAGE, 26)):
+        client_said = Observation(
+            client="x", target="t", verdict=Verdict.REJECT, reason=said, verify_code=code
+        )
+        refined = refine_reason(client_said, report, graph)
+        assert refined.reason is Reason.MALFORMED_CERTIFICATE
+        assert refined.reason_source is ReasonSource.CHAIN
+    # A usage problem the client named itself (another code) is left alone.
+    other = Observation(client="x", target="t", verdict=Verdict.REJECT, reason=Reason.WRONG_USAGE,
+                        verify_code=32)  # fmt: skip
+    assert refine_reason(other, report, graph).reason is Reason.WRONG_USAGE

@@ -43,6 +43,8 @@ def refine_reason(
     to say how. Anything else is returned unchanged."""
     if obs.verdict is not Verdict.REJECT:
         return obs
+    if _malformed_issuer(obs, graph, info):
+        return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
     if obs.reason is Reason.WRONG_USAGE and obs.verify_code == X509_V_ERR_INVALID_PURPOSE:
         if _issuer_not_a_ca(obs, graph, info):
             return replace(obs, reason=Reason.NOT_A_CA, reason_source=ReasonSource.CHAIN)
@@ -101,6 +103,35 @@ def rule_finding(
             text = f"a certificate sent cannot be parsed ({bad.error})"
             return RuleFinding(graph.leaf, Reason.MALFORMED_CERTIFICATE, text)
     return None
+
+
+# What a verifier reports when it cannot read a CA's extensions (basicConstraints: "not
+# a CA" / "invalid purpose") or a certificate at all ("issuer unknown").
+_MALFORMED_LOOKS_LIKE = frozenset({Reason.NOT_A_CA, Reason.WRONG_USAGE, Reason.UNKNOWN_ISSUER})
+
+
+def _malformed_issuer(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether this "not a CA" / "invalid purpose" / "issuer unknown" is a certificate on
+    the path that cannot be decoded: the rules find an undecodable extension on a CA the
+    path needs and no other broken rule, and (for "issuer unknown") the client could have
+    built the path otherwise."""
+    from tlsmatrix.chain import diagnosis as d
+    from tlsmatrix.chain.rules import path_findings
+
+    unknown = obs.issuer_unknown or obs.reason is Reason.UNKNOWN_ISSUER
+    if graph is None or (obs.reason not in _MALFORMED_LOOKS_LIKE and not unknown):
+        return False
+    if obs.reason is Reason.WRONG_USAGE and obs.verify_code != X509_V_ERR_INVALID_PURPOSE:
+        return False
+    verdict = path_verdict(obs, graph, info)
+    if unknown and (verdict is None or verdict.kind != d.VERIFIED):
+        return False
+    found = path_findings(graph, verdict.path if verdict else None)
+    return (
+        bool(found)
+        and all(f.reason is Reason.MALFORMED_CERTIFICATE for f in found)
+        and (unknown or any(not f.on_leaf for f in found))
+    )
 
 
 def _issuer_not_a_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
