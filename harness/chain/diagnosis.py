@@ -182,6 +182,9 @@ class ChainGraph:
     # Paths upwards from the CA certificates the server sent that no path from the leaf
     # reaches: the upper half of a chain whose middle is missing.
     orphans: tuple[CandidatePath, ...] = field(default=())
+    # Every certificate the paths were built over (the rule checks look for an issuer
+    # whose signature failed, which no path contains).
+    pool: tuple[PoolCert, ...] = field(default=(), repr=False, compare=False)
 
     def verdict_for(self, view: ClientView) -> PathVerdict | None:
         return best_verdict(self.paths, self._readable(view))
@@ -234,7 +237,15 @@ class ChainGraph:
             "store_errors": {k: v for k, v in self.store_errors},
             "aia_fetches": [f.to_dict() for f in self.fetches],
             "sent": self.sent_finding().to_dict(),
+            "rule_findings": [f.to_dict() for f in self.rule_findings()],
         }
+
+    def rule_findings(self) -> tuple[Any, ...]:
+        """The certificate rules the chain breaks (:mod:`tlsmatrix.chain.rules`), on the
+        path that decided the chain as sent, else on the first path that breaks any."""
+        from tlsmatrix.chain.rules import path_findings
+
+        return path_findings(self, self.sent_finding().path) if self.paths else ()
 
 
 def build_graph(
@@ -305,7 +316,14 @@ def build_graph(
         for path in build_paths(entry, pool)
     )
     return ChainGraph(
-        leaf, paths, tuple(loaded), tuple(errors), tuple(fetches), tuple(forms), orphans
+        leaf,
+        paths,
+        tuple(loaded),
+        tuple(errors),
+        tuple(fetches),
+        tuple(forms),
+        orphans,
+        tuple(pool),
     )
 
 

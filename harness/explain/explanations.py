@@ -312,7 +312,21 @@ def _explain_reject(
     if reason is Reason.REVOKED:
         urls = ", ".join(leaf.crl_urls) if leaf and leaf.crl_urls else "its CRL"
         return f"rejected: the leaf is listed as revoked ({urls})."
+    cited = _rule_evidence(obs, graph, verdict)
+    if cited is not None:
+        return f"rejected ({reason.value}): the chain shows {cited}."
     return f"rejected ({reason.value}) on the client's own signal: {obs.detail[:160]}"
+
+
+def _rule_evidence(obs: Observation, graph: Any, verdict: Any) -> str | None:
+    """The evidence line of the certificate rule behind this row's reason, if the chain
+    breaks it (on the client's path first)."""
+    from tlsmatrix.chain.rules import RULE_REASONS, path_findings
+
+    if graph is None or obs.reason not in RULE_REASONS:
+        return None
+    found = path_findings(graph, verdict.path if verdict is not None else None)
+    return next((f.evidence for f in found if f.reason is obs.reason), None)
 
 
 def _agrees(obs: Observation, report: ChainReport, verdict: Any) -> bool:

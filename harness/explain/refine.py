@@ -25,6 +25,7 @@ from tlsmatrix.clients.base import ClientInfo, Observation, Reason, ReasonSource
 
 if TYPE_CHECKING:
     from tlsmatrix.chain.diagnosis import ChainGraph, ClientView, PathVerdict
+    from tlsmatrix.chain.rules import RuleFinding
 
 _REFINABLE = frozenset(
     {Reason.INCOMPLETE_CHAIN, Reason.UNTRUSTED_ROOT, Reason.SELF_SIGNED, Reason.UNKNOWN_ISSUER}
@@ -42,7 +43,16 @@ def refine_reason(
     to say how. Anything else is returned unchanged."""
     if obs.verdict is not Verdict.REJECT:
         return obs
+    if _malformed_issuer(obs, graph, info):
+        return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
+    if obs.reason is Reason.WRONG_USAGE and obs.verify_code == X509_V_ERR_INVALID_PURPOSE:
+        if _issuer_not_a_ca(obs, graph, info):
+            return replace(obs, reason=Reason.NOT_A_CA, reason_source=ReasonSource.CHAIN)
+        return obs
     if obs.certificate_invalid:
+        finding = rule_finding(obs, report, graph, info)
+        if finding is not None:
+            return replace(obs, reason=finding.reason, reason_source=ReasonSource.CHAIN)
         reason = invalid_reason(report, obs.reason) if report is not None else None
         if reason is None:
             return replace(obs, reason_source=ReasonSource.INFERRED)
@@ -63,6 +73,78 @@ def refine_reason(
         reason = Reason.INCOMPLETE_CHAIN
     source = ReasonSource.CHAIN if decisive else ReasonSource.INFERRED
     return replace(obs, reason=reason, reason_source=source)
+
+
+# OpenSSL's code for "unsuitable certificate purpose": it also reports a non-CA issuer.
+X509_V_ERR_INVALID_PURPOSE = 26
+
+
+def rule_finding(
+    obs: Observation,
+    report: ChainReport | None,
+    graph: ChainGraph | None,
+    info: ClientInfo | None,
+) -> RuleFinding | None:
+    """The most specific certificate rule the chain breaks, on this client's verified or
+    best path first (:mod:`tlsmatrix.chain.rules`); a certificate the analysis could not
+    parse is malformed. None when the chain breaks no rule."""
+    from tlsmatrix.chain.rules import path_findings
+
+    if graph is not None:
+        verdict = path_verdict(obs, graph, info)
+        found = path_findings(graph, verdict.path if verdict else None)
+        if found:
+            return found[0]
+    if report is not None and any(c.error for c in report.certificates) and graph is not None:
+        from tlsmatrix.chain.rules import RuleFinding
+
+        bad = next(c for c in report.certificates if c.error)
+        if graph.leaf is not None:
+            text = f"a certificate sent cannot be parsed ({bad.error})"
+            return RuleFinding(graph.leaf, Reason.MALFORMED_CERTIFICATE, text)
+    return None
+
+
+# What a verifier reports when it cannot read a CA's extensions (basicConstraints: "not
+# a CA" / "invalid purpose") or a certificate at all ("issuer unknown").
+_MALFORMED_LOOKS_LIKE = frozenset({Reason.NOT_A_CA, Reason.WRONG_USAGE, Reason.UNKNOWN_ISSUER})
+
+
+def _malformed_issuer(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether this "not a CA" / "invalid purpose" / "issuer unknown" is a certificate on
+    the path that cannot be decoded: the rules find an undecodable extension on a CA the
+    path needs and no other broken rule, and (for "issuer unknown") the client could have
+    built the path otherwise."""
+    from tlsmatrix.chain import diagnosis as d
+    from tlsmatrix.chain.rules import path_findings
+
+    unknown = obs.issuer_unknown or obs.reason is Reason.UNKNOWN_ISSUER
+    if graph is None or (obs.reason not in _MALFORMED_LOOKS_LIKE and not unknown):
+        return False
+    if obs.reason is Reason.WRONG_USAGE and obs.verify_code != X509_V_ERR_INVALID_PURPOSE:
+        return False
+    verdict = path_verdict(obs, graph, info)
+    if unknown and (verdict is None or verdict.kind != d.VERIFIED):
+        return False
+    found = path_findings(graph, verdict.path if verdict else None)
+    return (
+        bool(found)
+        and all(f.reason is Reason.MALFORMED_CERTIFICATE for f in found)
+        and (unknown or any(not f.on_leaf for f in found))
+    )
+
+
+def _issuer_not_a_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether OpenSSL's "invalid purpose" is about a non-CA issuer: the rules find one
+    and find nothing wrong with the leaf's own usages."""
+    from tlsmatrix.chain.rules import path_findings
+
+    if graph is None:
+        return False
+    verdict = path_verdict(obs, graph, info)
+    found = path_findings(graph, verdict.path if verdict else None)
+    leaf_usage = any(f.reason is Reason.WRONG_USAGE and f.on_leaf for f in found)
+    return not leaf_usage and any(f.reason is Reason.NOT_A_CA for f in found)
 
 
 def client_view(obs: Observation, info: ClientInfo | None) -> ClientView:
