@@ -124,12 +124,23 @@ def accept_text(
     if anchor.self_signed:
         notes.append(f"the chain leads to '{short_name(anchor.subject)}', which {trust} contains")
     else:
-        root_kept = any(_in_store(obs, later) for later in links[links.index(anchor) + 1 :])
-        tail = "" if root_kept else "; the store holds no root for it"
-        notes.append(
-            f"accepted by anchoring at the intermediate '{short_name(anchor.subject)}' in "
-            f"{trust} ({ANCHOR_RULE_PARTIAL}){tail}"
-        )
+        above = [later for later in links[links.index(anchor) + 1 :] if _in_store(obs, later)]
+        if above:
+            # The store holds the root too: the intermediate it also holds is what made the
+            # difference, whichever of the two this client stopped at.
+            if not anchor.sent:
+                notes.append(
+                    f"the server does not send '{short_name(anchor.subject)}': {trust} "
+                    "contains it"
+                )
+            notes.append(
+                f"the chain leads to '{short_name(above[-1].subject)}', which {trust} contains"
+            )
+        else:
+            notes.append(
+                f"accepted by anchoring at the intermediate '{short_name(anchor.subject)}' in "
+                f"{trust} ({ANCHOR_RULE_PARTIAL}); the store holds no root for it"
+            )
     text = "; ".join(notes)
     return (text if text.startswith("accepted") else "accepted: " + text) + "."
 
