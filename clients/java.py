@@ -32,6 +32,7 @@ from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_command
 from tlsmatrix.clients.signals import java as java_signals
 from tlsmatrix.clients.signals._signal import Signal
+from tlsmatrix.clients.startup import heavy_share
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -177,6 +178,9 @@ class JavaClient(SubprocessAdapter):
             # PKIX takes any trusted certificate as an anchor, self-signed or not
             # (tests/test_partial_chain.py measures it on a handshake).
             partial_chain=True,
+            # A JVM per probe: ~0.75-1.5 s of a core each, several threads (JIT, GC), so
+            # more than one per core in flight only makes every probe late.
+            max_parallel=heavy_share(1.0),
         )
 
     def missing(self) -> str | None:

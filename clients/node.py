@@ -20,6 +20,7 @@ from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env
 from tlsmatrix.clients.signals import node as node_signals
+from tlsmatrix.clients.startup import heavy_share
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 
@@ -106,6 +107,8 @@ class NodeClient(SubprocessAdapter):
             # anchor must be self-signed (tests/test_partial_chain.py measures it).
             partial_chain=False,
             tls_library="OpenSSL",
+            # A Node process per probe: ~0.25-0.35 s of a core each (V8 start-up).
+            max_parallel=heavy_share(1.5),
         )
 
     def missing(self) -> str | None:
