@@ -3,7 +3,8 @@
 The JavaScript lives in ``clients/node/probe.js``. One long-lived ``node probe.js --serve``
 per environment serves the probes over JSON lines (clients/worker.py), each probe a fresh
 ``tls.connect`` (its own SecureContext and ``ca``, no session reuse); ``one_shot`` runs a
-process per probe instead (arguments as one JSON object in argv, one JSON line out). Trust: Node's bundled Mozilla store, extended by
+process per probe instead (arguments as one JSON object in argv, one JSON line out).
+Trust: Node's bundled Mozilla store, extended by
 ``NODE_EXTRA_CA_CERTS`` (and replaced by OpenSSL's default paths under
 ``NODE_OPTIONS=--use-openssl-ca``); an explicit bundle is passed as the ``ca`` option,
 which replaces the bundled store.

@@ -1,6 +1,7 @@
 """A long-lived client worker: one process serving many probes over JSON lines.
 
-The process reads one ``{"id", "args"}`` request per stdin line and answers with one
+The process reads one request per stdin line (``{"id", "args"}`` unless ``encode`` says
+otherwise) and answers with one
 ``{"id", "result"}`` line per probe, probes in flight concurrently; it first prints
 ``{"ready": true}``. Starting it is the client's cost (``startup.starting()``, bounded by
 STARTUP_LIMIT_S); a worker that dies fails its probes in flight as client_error with one
@@ -15,10 +16,14 @@ import os
 import signal
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from tlsmatrix.clients import process as _process
 from tlsmatrix.clients.startup import STARTUP_LIMIT_S, starting
+
+
+def _json_request(ident: int, args: object) -> bytes:
+    return json.dumps({"id": ident, "args": args}).encode() + b"\n"
 
 
 class WorkerFailed(Exception):
@@ -36,8 +41,15 @@ class _Pending:
 class JsonLineWorker:
     """One worker process for ``argv`` in ``env``, (re)started on demand."""
 
-    def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        encode: Callable[[int, object], bytes] | None = None,
+    ) -> None:
         self.name = name
+        self.encode = encode or _json_request
         self.argv = list(argv)
         self.env = dict(env)
         self.starts = 0
@@ -46,14 +58,14 @@ class JsonLineWorker:
         self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
 
-    def call(self, args: Mapping[str, object], timeout: float) -> dict[str, object] | None:
+    def call(self, args: object, timeout: float) -> dict[str, object] | None:
         """Run one probe; its result, or None when ``timeout`` passed without one. Raises
         WorkerFailed when the worker cannot start or dies before answering."""
         with starting():
             proc = self._running()
         ident = next(self._ids)
         waiter = _Pending()
-        line = json.dumps({"id": ident, "args": dict(args)}).encode() + b"\n"
+        line = self.encode(ident, args)
         with self._lock:
             if proc is not self._proc:  # died between start and now
                 raise WorkerFailed(f"{self.name} worker exited before the probe")
