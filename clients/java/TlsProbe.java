@@ -103,6 +103,7 @@ public final class TlsProbe {
     static String probe(String[] args) {
         String protocol = null;
         boolean secured = false;
+        Socket raw = null;  // closed whatever happens: a long-lived worker must not leak it
         try {
             String address = args[0];
             int port = Integer.parseInt(args[1]);
@@ -116,7 +117,7 @@ public final class TlsProbe {
             // -Djavax.net.ssl.trustStore) afresh.
             SSLContext ctx = bundle.equals("-") ? defaultContext() : contextFor(bundle);
             ctx.getClientSessionContext().setSessionCacheSize(1);
-            Socket raw = new Socket();
+            raw = new Socket();
             raw.connect(new InetSocketAddress(InetAddress.getByName(address), port), timeoutMs);
             raw.setSoTimeout(timeoutMs);
             SSLSocket socket = (SSLSocket) ctx.getSocketFactory().createSocket(raw, host, port, true);
@@ -179,6 +180,14 @@ public final class TlsProbe {
             return "{\"ok\":false,\"secured\":" + secured + ",\"protocol\":" + q(protocol)
                     + ",\"chain\":[" + chain
                     + "],\"reasons\":[" + reasons + "]" + extra + "}";
+        } finally {
+            if (raw != null) {
+                try {
+                    raw.close();
+                } catch (Exception ignored) {
+                    // already closed
+                }
+            }
         }
     }
 

@@ -30,11 +30,14 @@ function probe(a, report) {
   if (a.ca) opts.ca = fs.readFileSync(a.ca);
 
   // Node's own timeouts do not bound a stalled handshake reliably: a hard timer too.
-  const timer = setTimeout(() => finish({ ok: false, code: 'ETIMEDOUT', message: 'deadline reached' }),
-    a.timeout_ms);
+  let sock;
+  // In a long-lived worker a stalled connection must not outlive its probe: destroy it.
+  const timer = setTimeout(() => {
+    finish({ ok: false, code: 'ETIMEDOUT', message: 'deadline reached' });
+    if (sock) sock.destroy();
+  }, a.timeout_ms);
   timer.unref();
 
-  let sock;
   try {
     sock = tls.connect(opts);
   } catch (err) {
