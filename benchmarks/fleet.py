@@ -46,8 +46,13 @@ def sslyze_command() -> list[str]:
 
 def _run(argv: Sequence[str], timeout: float = 900) -> float:
     """Wall time of one command (stdin closed, output discarded); raises if it failed."""
+    # As an ordinary install runs: bytecode cached (a pip-installed sslyze ships its .pyc;
+    # an editable tlsmatrix under PYTHONDONTWRITEBYTECODE would recompile every run).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     started = time.perf_counter()
-    res = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+    res = subprocess.run(
+        list(argv), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env
+    )
     wall = time.perf_counter() - started
     if res.returncode not in (0, 1):  # tlsmatrix exits 1 only with --fail-on
         tail = (res.stderr or res.stdout).decode(errors="replace")[-300:]
