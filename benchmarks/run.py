@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("startup", "overhead", "subprocess", "scale", "lab"),
+        choices=("startup", "overhead", "subprocess", "scale", "lab", "fleet", "scale_all"),
         help="run only this part (repeatable)",
     )
     parser.add_argument(
@@ -381,7 +381,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
-    parts = set(args.only or ("startup", "overhead", "subprocess", "scale", "lab"))
+    parts = set(
+        args.only or ("startup", "overhead", "subprocess", "scale", "lab", "fleet", "scale_all")
+    )
     out: dict[str, Any] = {}
     absolute: dict[str, Any] = {}
     started = time.perf_counter()
@@ -420,6 +422,24 @@ def main(argv: list[str] | None = None) -> int:
             out["scale_1000"] = scale["ratio"]
             out["peak_rss_mb"] = scale["peak_rss_mb"]
             absolute.update(scale["absolute"])
+
+    if parts & {"fleet", "scale_all"}:
+        from benchmarks import fleet
+
+        TARGETS.update(fleet.TARGETS)
+        with servers(16) as (ports, bundle):
+            if "fleet" in parts:
+                ratios, extra = fleet.bench_vs_sslyze(
+                    ports, bundle, settings.jobs, 3 if args.quick else 7, log
+                )
+                out.update(ratios)
+                absolute.update(extra)
+            if "scale_all" in parts:
+                ratios, extra = fleet.bench_scale_all(
+                    ports, bundle, settings.jobs, settings.scale_small, settings.scale_large, log
+                )
+                out.update(ratios)
+                absolute.update(extra)
 
     if "lab" in parts:
         log("lab matrix")

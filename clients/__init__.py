@@ -6,6 +6,7 @@ Adapters are imported only when asked for, so listing names costs no client libr
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Iterable
 
@@ -50,7 +51,10 @@ class UnknownClient(KeyError):
     """Raised for a client name that no adapter registers."""
 
 
+@functools.cache
 def _entry_points() -> dict[str, str]:
+    """Installed plugins, read once per process: scanning every distribution's metadata
+    costs ~80 ms and a run asks several times."""
     from importlib.metadata import entry_points
 
     found: dict[str, str] = {}

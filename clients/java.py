@@ -8,6 +8,9 @@ The program is compiled once per machine into a cache directory keyed by the sou
 the javac version (``$XDG_CACHE_HOME/tlsmatrix/java/<hash>/``), never per probe; without
 javac, Java 11+'s single-file source launch is used (slower). It prints one JSON line: the
 negotiated protocol and status line, or the exception cause chain, which is mapped here.
+One long-lived JVM per environment (``TlsProbe --serve``, clients/worker.py) serves the
+probes, each with a new SSLContext and TrustManager and the JDK's AIA download cache emptied
+first; ``one_shot`` starts a JVM per probe instead.
 
 Trust: natively ``cacerts`` of the JVM (or ``-Djavax.net.ssl.trustStore`` given in
 ``JAVA_TOOL_OPTIONS``/``JDK_JAVA_OPTIONS``); an explicit bundle is read by the program into an
@@ -16,12 +19,15 @@ in-memory KeyStore that is the only trust.
 
 from __future__ import annotations
 
+import atexit
+import base64
 import hashlib
 import os
 import re
 import shutil
 import tempfile
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -32,6 +38,8 @@ from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_command
 from tlsmatrix.clients.signals import java as java_signals
 from tlsmatrix.clients.signals._signal import Signal
+from tlsmatrix.clients.startup import heavy_share
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -51,6 +59,13 @@ AIA_FLAGS = (
     "-Dcom.sun.security.enableAIAcaIssuers=true",
     "-Dcom.sun.security.allowedAIALocations=any",
     "-Dcom.sun.security.enableCRLDP=false",
+)
+
+# The worker empties the JDK's static AIA download cache before every probe (reflection
+# into URICertStore and sun.security.util.Cache).
+WORKER_FLAGS = (
+    "--add-opens=java.base/sun.security.provider.certpath=ALL-UNNAMED",
+    "--add-opens=java.base/sun.security.util=ALL-UNNAMED",
 )
 
 JAVA_OPTION_VARS = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
@@ -152,13 +167,23 @@ class JavaClient(SubprocessAdapter):
     aia = False
 
     def __init__(
-        self, binary: str | None = None, javac: str = "javac", cache_dir: str | None = None
+        self,
+        binary: str | None = None,
+        javac: str = "javac",
+        cache_dir: str | None = None,
+        *,
+        one_shot: bool = False,
     ) -> None:
         super().__init__(binary)
         self.javac = javac
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._classpath: str | None = None
         self._compile_error: str | None = None
+        self.one_shot = one_shot
+        self._workers: dict[tuple[str, tuple[tuple[str, str], ...]], JsonLineWorker] = {}
+        self._workers_lock = threading.Lock()
+        ref = weakref.ref(self)  # the exit hook keeps no client alive
+        atexit.register(lambda: (c := ref()) is not None and c.close())
 
     # --- info ---------------------------------------------------------------------------
 
@@ -177,6 +202,10 @@ class JavaClient(SubprocessAdapter):
             # PKIX takes any trusted certificate as an anchor, self-signed or not
             # (tests/test_partial_chain.py measures it on a handshake).
             partial_chain=True,
+            # One long-lived JVM serves the probes (a thread each); a cold JVM cost
+            # ~0.75-1.5 s of a core, a warm probe tens of ms, but path building and the
+            # JIT still want a core: more than one probe per core in flight only queues.
+            max_parallel=heavy_share(1.0),
         )
 
     def missing(self) -> str | None:
@@ -267,8 +296,46 @@ class JavaClient(SubprocessAdapter):
         ]
 
     def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
+        """One probe on the long-lived JVM for this environment (``one_shot``: a JVM of
+        its own, as before)."""
         argv = self.argv(path, target, trust, timeout)
-        return run_json_program(argv, timeout, child_env(trust), interpret)
+        env = child_env(trust)
+        if self.one_shot:
+            return run_json_program(argv, timeout, env, interpret)
+        worker = self._worker(path, env)
+        try:
+            payload = worker.call(argv[-6:], timeout)  # the probe's own arguments
+        except WorkerFailed as exc:
+            return Outcome(Reason.CLIENT_ERROR, str(exc))
+        if payload is None:
+            return Outcome(Reason.TIMEOUT, "java worker: no answer before the deadline")
+        return interpret(payload)
+
+    def _worker(self, java: str, env: dict[str, str]) -> JsonLineWorker:
+        """The JVM serving probes in ``env`` (trust variables such as JAVA_TOOL_OPTIONS
+        differ between native and bundle probes, so each environment gets its own)."""
+        key = (java, tuple(sorted(env.items())))
+        with self._workers_lock:
+            worker = self._workers.get(key)
+            if worker is None:
+                flags = (*JVM_FLAGS, *WORKER_FLAGS, *(AIA_FLAGS if self.aia else ()))
+                argv = [java, *flags, *self._launch_target(java), "--serve"]
+                worker = JsonLineWorker(self.name, argv, env, encode=_java_request)
+                self._workers[key] = worker
+            return worker
+
+    def close(self) -> None:
+        with self._workers_lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()
+
+
+def _java_request(ident: int, args: object) -> bytes:
+    """TlsProbe's server-mode request: the id, then each argument in base64, tab-separated."""
+    assert isinstance(args, list)
+    fields = [base64.b64encode(str(a).encode()).decode() for a in args]
+    return "\t".join([str(ident), *fields]).encode() + b"\n"
 
 
 class JavaAIAClient(JavaClient):

@@ -1,7 +1,10 @@
 """The Node.js adapter: Node's own ``tls`` module (its bundled OpenSSL) in a subprocess.
 
-The JavaScript lives in ``clients/node/probe.js``; it gets its arguments as one JSON object
-in argv and prints one JSON line. Trust: Node's bundled Mozilla store, extended by
+The JavaScript lives in ``clients/node/probe.js``. One long-lived ``node probe.js --serve``
+per environment serves the probes over JSON lines (clients/worker.py), each probe a fresh
+``tls.connect`` (its own SecureContext and ``ca``, no session reuse); ``one_shot`` runs a
+process per probe instead (arguments as one JSON object in argv, one JSON line out).
+Trust: Node's bundled Mozilla store, extended by
 ``NODE_EXTRA_CA_CERTS`` (and replaced by OpenSSL's default paths under
 ``NODE_OPTIONS=--use-openssl-ca``); an explicit bundle is passed as the ``ca`` option,
 which replaces the bundled store.
@@ -9,8 +12,11 @@ which replaces the bundled store.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +26,8 @@ from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env
 from tlsmatrix.clients.signals import node as node_signals
+from tlsmatrix.clients.startup import heavy_share
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 
@@ -81,6 +89,14 @@ class NodeClient(SubprocessAdapter):
     version_args = ("-p", VERSION_SCRIPT)
     env_vars = ("NODE_EXTRA_CA_CERTS", "NODE_OPTIONS")
 
+    def __init__(self, binary: str | None = None, *, one_shot: bool = False) -> None:
+        super().__init__(binary)
+        self.one_shot = one_shot
+        self._workers: dict[tuple[str, tuple[tuple[str, str], ...]], JsonLineWorker] = {}
+        self._workers_lock = threading.Lock()
+        ref = weakref.ref(self)  # the exit hook keeps no client alive
+        atexit.register(lambda: (c := ref()) is not None and c.close())
+
     def _versions(self) -> dict[str, object] | None:
         """What ``node -p VERSION_SCRIPT`` printed, or None."""
         result = self.version_output()
@@ -106,6 +122,9 @@ class NodeClient(SubprocessAdapter):
             # anchor must be self-signed (tests/test_partial_chain.py measures it).
             partial_chain=False,
             tls_library="OpenSSL",
+            # One long-lived worker serves the probes concurrently; a probe costs a few
+            # milliseconds of its single thread, so its share of --jobs stays bounded.
+            max_parallel=heavy_share(2.0),
         )
 
     def missing(self) -> str | None:
@@ -138,8 +157,38 @@ class NodeClient(SubprocessAdapter):
         }
 
     def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
-        argv = [path, str(SCRIPT), json.dumps(self.arguments(target, trust, timeout))]
-        return run_json_program(argv, timeout, child_env(trust), interpret)
+        """One probe on the long-lived worker for this environment (``one_shot``: a
+        process of its own, as before)."""
+        env = child_env(trust)
+        args = self.arguments(target, trust, timeout)
+        if self.one_shot:
+            argv = [path, str(SCRIPT), json.dumps(args)]
+            return run_json_program(argv, timeout, env, interpret)
+        worker = self._worker(path, env)
+        try:
+            payload = worker.call(args, timeout)
+        except WorkerFailed as exc:
+            return Outcome(Reason.CLIENT_ERROR, str(exc))
+        if payload is None:
+            return Outcome(Reason.TIMEOUT, "node worker: no answer before the deadline")
+        return interpret(payload)
+
+    def _worker(self, path: str, env: dict[str, str]) -> JsonLineWorker:
+        """The worker for ``env`` (trust variables differ between native and bundle
+        probes, so each environment gets its own process)."""
+        key = (path, tuple(sorted(env.items())))
+        with self._workers_lock:
+            worker = self._workers.get(key)
+            if worker is None:
+                worker = JsonLineWorker("node", [path, str(SCRIPT), "--serve"], env)
+                self._workers[key] = worker
+            return worker
+
+    def close(self) -> None:
+        with self._workers_lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()
 
 
 __all__ = ["NodeClient", "interpret", "native_trust"]

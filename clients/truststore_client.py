@@ -52,6 +52,10 @@ class TruststoreClient(InProcessAdapter):
     ) -> int:
         from tlsmatrix.clients._urllib3 import get_status
 
+        # One context per trust, but the OS store is still loaded on every handshake:
+        # truststore's Linux backend calls set_default_verify_paths()/load_verify_locations()
+        # inside every wrap_socket (truststore/_api.py, _openssl._configure_context) and has
+        # no switch to keep a loaded store. Skipping it would measure a client no user runs.
         context = shared_context("truststore", trust.path, lambda: _context(trust.path))
         return get_status(target, context, timeout, versions)
 

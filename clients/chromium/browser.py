@@ -188,7 +188,8 @@ class Browser:
             proc.kill()
             if isinstance(exc, CDPTimeout):
                 raise
-            raise BrowserUnavailable(f"browser exited at start: {self._log_tail()}") from exc
+            # The log holds D-Bus and GPU noise, not the cause: say how it ended.
+            raise BrowserUnavailable(f"exited at start ({proc.exit_description()})") from exc
         return proc
 
     def _make_nssdb(self, deadline: float) -> None:

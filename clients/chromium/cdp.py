@@ -280,6 +280,15 @@ class BrowserProcess:
             self._reaped = status
             return False
 
+    def exit_description(self) -> str:
+        """How it ended, once reaped: "exit status N" or "killed by signal N"."""
+        with self._lock:
+            status = self._reaped
+        if status is None or status < 0:
+            return "exit status unknown"
+        code = os.waitstatus_to_exitcode(status)
+        return f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+
     def kill(self) -> None:
         """Kill the whole process group (browser, zygote, renderers, utilities) and reap."""
         self.connection.close()

@@ -38,6 +38,7 @@ from tlsmatrix.clients.chromium.cdp import CDPClosed, CDPError, CDPTimeout
 from tlsmatrix.clients.chromium.mapping import PageState, page_outcome, refine_protocol_error
 from tlsmatrix.clients.chromium.navigation import navigate
 from tlsmatrix.clients.process import CommandResult, first_line
+from tlsmatrix.clients.startup import STARTUP_LIMIT_S, heavy_share, starting
 
 NATIVE_TRUST = TrustUsed("native", "Chrome Root Store (built-in)", None)
 
@@ -82,6 +83,7 @@ class ChromiumClient(SubprocessAdapter):
         self.max_browsers = max(1, max_browsers)
         self._pool: OrderedDict[BrowserKey, Browser] = OrderedDict()
         self._pool_lock = threading.Lock()
+        self._start_failures: dict[tuple[str, str | None, int, int], str] = {}
         # A weak reference, so that registering the exit hook keeps no client alive.
         ref = weakref.ref(self)
         atexit.register(lambda: (c := ref()) is not None and c.close())
@@ -107,6 +109,10 @@ class ChromiumClient(SubprocessAdapter):
             # (tests/test_clients_chromium.py measures it on a handshake).
             partial_chain=True,
             notes=NOTES,
+            # One browser serves every probe, each in its own context; measured here a
+            # probe costs ~0.3 s of a core idle and up to ~6 s at load average 20, so more
+            # than one per core in flight only queues inside the browser.
+            max_parallel=heavy_share(1.0),
         )
 
     def missing(self) -> str | None:
@@ -156,6 +162,16 @@ class ChromiumClient(SubprocessAdapter):
                 started=started,
                 trust=used,
             )
+        failure = self._start_failures.get(key.trust)
+        if failure is not None:  # one failed start speaks for the run (for this trust)
+            return observe(
+                target,
+                self.name,
+                Reason.CLIENT_ERROR,
+                detail=failure,
+                started=started,
+                trust=used,
+            )
         browser = self._acquire(key, trust)
         try:
             try:
@@ -181,13 +197,22 @@ class ChromiumClient(SubprocessAdapter):
         def done(reason: Reason, detail: str) -> Observation:
             return observe(target, self.name, reason, detail=detail, started=started, trust=used)
 
+        # Starting the browser is the client's cost, bounded on its own: the probe's
+        # deadline starts once the browser answers.
+        budget = deadline - started
         try:
-            proc = browser.process(deadline)
+            with starting():
+                proc = browser.process(time.monotonic() + STARTUP_LIMIT_S)
         except BrowserUnavailable as exc:
-            return done(Reason.CLIENT_ERROR, str(exc))
+            return done(
+                Reason.CLIENT_ERROR, self._start_failed(browser, f"chromium did not start: {exc}")
+            )
         except CDPTimeout:
             browser.kill()
-            return done(Reason.TIMEOUT, "browser did not start before the deadline")
+            detail = f"chromium did not start: no DevTools answer within {STARTUP_LIMIT_S:g}s"
+            return done(Reason.CLIENT_ERROR, self._start_failed(browser, detail))
+        started = time.monotonic()
+        deadline = started + budget
         conn = proc.connection
         context_id: str | None = None
         session_id: str | None = None
@@ -260,6 +285,12 @@ class ChromiumClient(SubprocessAdapter):
                 check_alive(conn, browser, deadline + 0.4)
         refine_protocol_error(page, target, deadline)
         return observe_outcome(target, self.name, page_outcome(page), started=started, trust=used)
+
+    def _start_failed(self, browser: Browser, detail: str) -> str:
+        """Remember a failed start: every later probe with that trust reports it too."""
+        with self._pool_lock:
+            self._start_failures[browser.key.trust] = detail
+        return detail
 
     # --- browser pool ---------------------------------------------------------------
 

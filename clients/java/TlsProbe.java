@@ -32,9 +32,78 @@ import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 
 public final class TlsProbe {
-    public static void main(String[] args) {
+    public static void main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("--serve")) {
+            serve();
+            return;
+        }
+        System.out.println(probe(args));
+        System.out.flush();
+    }
+
+    // Server mode: one request per stdin line, "ID<TAB>arg<TAB>arg..." with every argument
+    // base64 (the one-shot argv); one line {"id":ID,"result":{...}} per answer, probes
+    // running concurrently. Every probe builds its own SSLContext and TrustManager, and
+    // the JDK's AIA download cache is emptied first, so nothing fetched or negotiated for
+    // one probe helps another.
+    private static void serve() throws Exception {
+        java.io.BufferedReader in = new java.io.BufferedReader(
+                new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r);
+            t.setDaemon(true);
+            return t;
+        });
+        emit("{\"ready\":true}");
+        String line;
+        while ((line = in.readLine()) != null) {
+            String[] fields = line.split("\t", -1);
+            String id = fields[0];
+            if (!id.matches("[0-9]+")) continue;
+            String[] args = new String[fields.length - 1];
+            java.util.Base64.Decoder b64 = java.util.Base64.getDecoder();
+            for (int i = 1; i < fields.length; i++) {
+                args[i - 1] = new String(b64.decode(fields[i]), StandardCharsets.UTF_8);
+            }
+            pool.execute(() -> {
+                String result;
+                try {
+                    forgetAiaDownloads();
+                    result = probe(args);
+                } catch (Throwable t) {
+                    result = "{\"ok\":false,\"chain\":[{\"class\":" + q(t.getClass().getName())
+                            + ",\"message\":" + q(t.getMessage()) + "}],\"reasons\":[]}";
+                }
+                emit("{\"id\":" + id + ",\"result\":" + result + "}");
+            });
+        }
+        System.exit(0);
+    }
+
+    private static synchronized void emit(String line) {
+        System.out.println(line);
+        System.out.flush();
+    }
+
+    // sun.security.provider.certpath.URICertStore keeps every caIssuers download in a
+    // static cache (per URI, re-checked only after 30 s): a worker serving many probes
+    // must empty it before each, or the second probe would be helped by the first's
+    // fetch. Needs --add-opens java.base/sun.security.provider.certpath and
+    // java.base/sun.security.util; fails loudly (the probe reports it) when refused.
+    private static void forgetAiaDownloads() throws Exception {
+        Class<?> store = Class.forName("sun.security.provider.certpath.URICertStore");
+        java.lang.reflect.Field field = store.getDeclaredField("certStoreCache");
+        field.setAccessible(true);
+        Object cache = field.get(null);
+        java.lang.reflect.Method clear = Class.forName("sun.security.util.Cache").getDeclaredMethod("clear");
+        clear.setAccessible(true);
+        clear.invoke(cache);
+    }
+
+    static String probe(String[] args) {
         String protocol = null;
         boolean secured = false;
+        Socket raw = null;  // closed whatever happens: a long-lived worker must not leak it
         try {
             String address = args[0];
             int port = Integer.parseInt(args[1]);
@@ -43,8 +112,12 @@ public final class TlsProbe {
             int timeoutMs = Integer.parseInt(args[4]);
             String bundle = args[5];
 
-            SSLContext ctx = bundle.equals("-") ? SSLContext.getDefault() : contextFor(bundle);
-            Socket raw = new Socket();
+            // A new context every probe, never SSLContext.getDefault() (one shared session
+            // cache): init(null, null, null) reads the default trust (cacerts or
+            // -Djavax.net.ssl.trustStore) afresh.
+            SSLContext ctx = bundle.equals("-") ? defaultContext() : contextFor(bundle);
+            ctx.getClientSessionContext().setSessionCacheSize(1);
+            raw = new Socket();
             raw.connect(new InetSocketAddress(InetAddress.getByName(address), port), timeoutMs);
             raw.setSoTimeout(timeoutMs);
             SSLSocket socket = (SSLSocket) ctx.getSocketFactory().createSocket(raw, host, port, true);
@@ -77,7 +150,7 @@ public final class TlsProbe {
             out.flush();
             String status = readLine(socket.getInputStream());
             socket.close();
-            System.out.println("{\"ok\":true,\"protocol\":" + q(protocol) + ",\"status\":" + q(status) + "}");
+            return "{\"ok\":true,\"protocol\":" + q(protocol) + ",\"status\":" + q(status) + "}";
         } catch (Throwable t) {
             StringBuilder chain = new StringBuilder();
             StringBuilder reasons = new StringBuilder();
@@ -104,11 +177,24 @@ public final class TlsProbe {
             }
             // secured: the failure came after the handshake (a TLS alert is still a refusal,
             // TLS 1.3 client authentication; the adapter decides from the signal).
-            System.out.println("{\"ok\":false,\"secured\":" + secured + ",\"protocol\":" + q(protocol)
+            return "{\"ok\":false,\"secured\":" + secured + ",\"protocol\":" + q(protocol)
                     + ",\"chain\":[" + chain
-                    + "],\"reasons\":[" + reasons + "]" + extra + "}");
+                    + "],\"reasons\":[" + reasons + "]" + extra + "}";
+        } finally {
+            if (raw != null) {
+                try {
+                    raw.close();
+                } catch (Exception ignored) {
+                    // already closed
+                }
+            }
         }
-        System.out.flush();
+    }
+
+    private static SSLContext defaultContext() throws Exception {
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, null, null);
+        return ctx;
     }
 
     // The failing certificate of a CertPathValidatorException: its index in the path

@@ -77,6 +77,13 @@ class AIAServer:
         with self._lock:
             self._files[path] = (body, content_type)
 
+    def withdraw(self, path: str) -> None:
+        """Stop serving ``path``: it answers 404 from now on."""
+        if not path.startswith("/"):
+            path = "/" + path
+        with self._lock:
+            self._files.pop(path, None)
+
     def publish_all(self, files: Mapping[str, tuple[bytes, str]]) -> None:
         for path, (body, content_type) in files.items():
             self.publish(path, body, content_type)

@@ -246,6 +246,7 @@ def client_info_from_dict(data: Mapping[str, Any]) -> ClientInfo:
         partial_chain=bool(data.get("partial_chain", False)),
         strict_x509=bool(data.get("strict_x509", False)),
         aia_user_agent=data.get("aia_user_agent"),
+        max_parallel=data.get("max_parallel"),
     )
 
 

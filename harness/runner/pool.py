@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tlsmatrix.clients import startup
 from tlsmatrix.clients.base import (
     Client,
     ClientInfo,
@@ -23,6 +24,7 @@ from tlsmatrix.clients.base import (
     Trust,
     verdict_for,
 )
+from tlsmatrix.clients.startup import STARTUP_LIMIT_S
 
 # How long past its timeout a probe may run before the runner gives up on it. Subprocess
 # adapters kill their process at the timeout; in-process libraries bound each socket
@@ -149,13 +151,29 @@ def _observation(
 class _Worker:
     """One probing thread's state, read and written only under the run's lock."""
 
-    __slots__ = ("abandoned", "deadline", "index", "started")
+    __slots__ = ("abandoned", "deadline", "index", "started", "starting")
 
     def __init__(self) -> None:
         self.index: int | None = None  # the probe it runs now
         self.started = 0.0
         self.deadline = 0.0
         self.abandoned = False  # gave up on by the watchdog: it must record nothing more
+        self.starting = False  # its client is starting a runtime: the probe's clock waits
+
+
+def client_caps(
+    probes: Sequence[Probe], infos: Mapping[str, ClientInfo], jobs: int
+) -> dict[str, int]:
+    """How many probes of each client may run at once: ``jobs``, or for a client with a
+    ClientInfo.max_parallel the smaller of that and half of ``jobs`` (at least one), so
+    heavy runtimes leave room for the rest of the matrix."""
+    caps: dict[str, int] = {}
+    for probe in probes:
+        name = probe.client.name
+        info = infos.get(name)
+        limit = info.max_parallel if info is not None else None
+        caps[name] = jobs if limit is None else max(1, min(limit, jobs // 2))
+    return caps
 
 
 def run_probes(
@@ -181,26 +199,62 @@ def run_probes(
     results: list[Observation | None] = [None] * total
     if total == 0:
         return results
+    jobs = max(1, jobs)
     stop = stop or threading.Event()
     lock = threading.Condition()
+    caps = client_caps(probes, infos, jobs)
     # Shared state, guarded by ``lock``.
-    state = {"next": 0, "closed": False}
+    state = {"closed": False}
+    pending = list(range(total))  # not yet started, in order
+    running = dict.fromkeys(caps, 0)  # probes in flight per client
     busy: set[_Worker] = set()
     finished: list[Observation] = []  # recorded, not yet shown to ``progress``
 
     def record(index: int, obs: Observation) -> None:  # with ``lock`` held
         results[index] = obs
         finished.append(obs)
-        lock.notify()
+        lock.notify_all()
+
+    def take() -> int | None:  # with ``lock`` held: the first probe whose client has room
+        for at, index in enumerate(pending):
+            name = probes[index].client.name
+            if running[name] < caps[name]:
+                running[name] += 1
+                del pending[at]
+                return index
+        return None
+
+    def hooks(me: _Worker) -> None:
+        def begin() -> None:  # the start-up gets its own bound, not the probe's
+            with lock:
+                if me.index is not None and not me.abandoned:
+                    me.starting = True
+                    me.deadline = time.monotonic() + STARTUP_LIMIT_S + GRACE_S
+                    lock.notify_all()
+
+        def end() -> None:  # the probe's clock starts now
+            with lock:
+                if me.index is not None and not me.abandoned:
+                    me.starting = False
+                    me.started = time.monotonic()
+                    me.deadline = me.started + timeout + GRACE_S
+                    lock.notify_all()
+
+        startup.install(begin, end)
 
     def work(me: _Worker) -> None:
+        hooks(me)
         while True:
             with lock:
-                if me.abandoned or state["closed"] or stop.is_set() or state["next"] >= total:
-                    busy.discard(me)
-                    return
-                index = me.index = state["next"]
-                state["next"] += 1
+                index = None
+                while index is None:
+                    if me.abandoned or state["closed"] or stop.is_set() or not pending:
+                        busy.discard(me)
+                        return
+                    index = take()
+                    if index is None:
+                        lock.wait(0.1)  # every client with work left is at its cap
+                me.index = index
                 me.started = time.monotonic()
                 me.deadline = me.started + timeout + GRACE_S
                 busy.add(me)
@@ -209,6 +263,7 @@ def run_probes(
             with lock:
                 if me.abandoned or state["closed"]:
                     return  # the watchdog wrote this probe's row, or the run is over
+                running[probe.client.name] -= 1
                 me.index = None
                 busy.discard(me)
                 record(index, obs)
@@ -219,15 +274,17 @@ def run_probes(
 
     done = 0
     try:
-        for _ in range(min(max(1, jobs), total)):
+        for _ in range(min(jobs, total)):
             spawn()
         while done < total:
             with lock:
                 now = time.monotonic()
                 for worker in [w for w in busy if w.deadline <= now]:
+                    assert worker.index is not None
+                    running[probes[worker.index].client.name] -= 1
                     _give_up(worker, probes, timeout, now, record)
                     busy.discard(worker)
-                    if state["next"] < total:
+                    if pending:
                         spawn()  # keep ``jobs`` probes running
                 if not finished and not stop.is_set():
                     nearest = min((w.deadline for w in busy), default=now + 0.1)
@@ -263,13 +320,13 @@ def _give_up(
     assert worker.index is not None
     probe = probes[worker.index]
     worker.abandoned = True
-    obs = _observation(
-        probe.target,
-        probe.client.name,
-        Reason.TIMEOUT,
-        f"no answer within {timeout:g}s (stopped waiting)",
-        now - worker.started,
-    )
+    if worker.starting:  # the client's own start hung: not the server's fault
+        reason = Reason.CLIENT_ERROR
+        detail = f"{probe.client.name} did not start within {STARTUP_LIMIT_S:g}s"
+    else:
+        reason = Reason.TIMEOUT
+        detail = f"no answer within {timeout:g}s (stopped waiting)"
+    obs = _observation(probe.target, probe.client.name, reason, detail, now - worker.started)
     wall = time.time()
     stamped = dataclasses.replace(obs, started_at=wall - (now - worker.started), finished_at=wall)
     record(worker.index, stamped)
