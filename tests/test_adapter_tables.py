@@ -149,11 +149,10 @@ def test_java_exception_classes(klass):
     assert outcome.reason is expected(java_signals.signal_for_java(chain))
 
 
-@pytest.mark.parametrize("bit", sorted(gnutls_signals.FLAGS))
+# Flags with no sentence of their own in gnutls-cli's Status line cannot reach the adapter.
+@pytest.mark.parametrize("bit", sorted(b for b, f in gnutls_signals.FLAGS.items() if f[2]))
 def test_gnutls_status_flags(bit):
-    name, _reason, sentence = gnutls_signals.FLAGS[bit]
-    if not sentence:
-        pytest.skip(f"{name} has no sentence of its own in the Status line")
+    _name, _reason, sentence = gnutls_signals.FLAGS[bit]
     stdout = f"- Status: The certificate is NOT trusted. {sentence} \n"
     outcome = gnutls.interpret(run(stdout))
     status = gnutls_signals.status_from_sentences(stdout)

@@ -74,8 +74,12 @@ def test_classify_walks_wrapped_exceptions():
     assert (c.reason, c.verify_code) == (Reason.EXPIRED, 10)
     assert exception_outcome(ConnectionRefusedError(111, "x")).reason is Reason.CONNECTION_REFUSED
     assert exception_outcome(ValueError("?")).reason is Reason.CLIENT_ERROR
+    # A real SSLError carries its structured reason (the text alone decides nothing).
     wrong = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    wrong.library, wrong.reason = "SSL", "WRONG_VERSION_NUMBER"
     assert exception_outcome(wrong).reason is Reason.NOT_TLS
+    unstructured = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    assert exception_outcome(unstructured).reason is not Reason.NOT_TLS
 
 
 def test_schema_2_carries_reason_source_and_verify_code_only_when_given():
