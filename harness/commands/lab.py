@@ -176,7 +176,7 @@ def command_run(args: argparse.Namespace) -> int:
 
         spec = load_expectations(args.expect)
 
-    from tlsmatrix.lab.run import LabTarget, render_lab_matrix, run_lab
+    from tlsmatrix.lab.run import LabTarget, render_lab_matrix
     from tlsmatrix.reports import render
     from tlsmatrix.reports.output import write_text
     from tlsmatrix.runner.pool import load_clients
@@ -189,17 +189,7 @@ def command_run(args: argparse.Namespace) -> int:
 
         with Lab(scenarios, server=args.server) as lab:
             targets = [LabTarget(s.name, s.target, s.scenario) for s in lab.scenarios]
-            lab_run = run_lab(
-                targets,
-                clients,
-                lab.trust_profiles,
-                profile_for=profile_for,
-                default_profile=args.trust_profile,
-                timeout=args.timeout,
-                jobs=args.jobs,
-                progress=lab_progress(targets),
-                aia_log=lab.aia.log,
-            )
+            lab_run = _run_lab(args, targets, clients, lab.trust_profiles, profile_for, lab.aia.log)
     expectations = None
     if spec is not None:
         from tlsmatrix.results.expectations import evaluate
@@ -233,7 +223,7 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
 
     from tlsmatrix.clients.base import Target
     from tlsmatrix.lab.export import load_manifest
-    from tlsmatrix.lab.run import LabTarget, run_lab
+    from tlsmatrix.lab.run import LabTarget
 
     try:
         manifest = load_manifest(args.from_export)
@@ -253,10 +243,17 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
         except (OSError, ValueError, TypeError):
             return []
 
+    return _run_lab(args, targets, clients, manifest.trust_profiles, profile_for, aia_log)
+
+
+def _run_lab(args, targets, clients, trust_profiles, profile_for, aia_log):  # type: ignore[no-untyped-def]
+    """``lab run`` on the served or the exported lab: the same options either way."""
+    from tlsmatrix.lab.run import run_lab
+
     return run_lab(
         targets,
         clients,
-        manifest.trust_profiles,
+        trust_profiles,
         profile_for=profile_for,
         default_profile=args.trust_profile,
         timeout=args.timeout,
