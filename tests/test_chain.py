@@ -8,7 +8,6 @@ expected issues. Private keys live in pytest's temporary directories only.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import socket
 import ssl
@@ -22,7 +21,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
 from tlsmatrix.chain.inspection import (
     CapturedChain,
     analyse_chain,
@@ -32,6 +31,7 @@ from tlsmatrix.chain.inspection import (
     path_from_leaf,
 )
 from tlsmatrix.clients.base import Target
+from tlsmatrix.lab.certbuilder import general_names, name
 from tlsmatrix.lab.tlsserver import TLSServer
 
 NOW = datetime.now(UTC)
@@ -56,12 +56,7 @@ class Issued:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
+    return name(cn, "tlsmatrix tests")
 
 
 def make_cert(
@@ -93,13 +88,9 @@ def make_cert(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if sans:
-        names: list[x509.GeneralName] = []
-        for san in sans:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(san)))
-            except ValueError:
-                names.append(x509.DNSName(san))
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(general_names(sans)), critical=False
+        )
     if aia:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
