@@ -316,22 +316,12 @@ def test_exception_cycles_terminate():
     st.one_of(st.none(), st.text(max_size=10)),
 )
 def test_pyopenssl_failures(exc, errors, version):
-    obs = observe_outcome(
-        TARGET,
-        "pyopenssl",
+    for outcome in (
         pyopenssl_client.failure(exc, errors),
-        started=time.monotonic(),
-        trust=None,
-    )
-    assert_observation(obs)
-    late = observe_outcome(
-        TARGET,
-        "pyopenssl",
         pyopenssl_client.late_failure(exc, version),
-        started=time.monotonic(),
-        trust=None,
-    )
-    assert_observation(late)
+    ):
+        obs = observe_outcome(TARGET, "pyopenssl", outcome, started=time.monotonic(), trust=None)
+        assert_observation(obs)
 
 
 def assert_observation(obs: Observation) -> None:
