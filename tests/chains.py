@@ -23,7 +23,8 @@ class Node(Issued):
     name: str
 
 
-def _name(cn: str) -> x509.Name:
+def subject_name(cn: str) -> x509.Name:
+    """The subject tests give a certificate for ``cn``."""
     return name(cn, "tlsmatrix tests")
 
 
@@ -39,10 +40,10 @@ def make(
     """A CA (self-signed without ``issuer``) or, with ``ca=False``, a server leaf."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     signer_key = issuer.key if issuer else key
-    issuer_name = issuer.cert.subject if issuer else _name(cn)
+    issuer_name = issuer.cert.subject if issuer else subject_name(cn)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn))
+        .subject_name(subject_name(cn))
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

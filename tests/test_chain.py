@@ -31,8 +31,11 @@ from tlsmatrix.chain.inspection import (
     path_from_leaf,
 )
 from tlsmatrix.clients.base import Target
-from tlsmatrix.lab.certbuilder import general_names, name
+from tlsmatrix.lab import certbuilder
+from tlsmatrix.lab.certbuilder import general_names
 from tlsmatrix.lab.tlsserver import TLSServer
+
+from tests.chains import subject_name
 
 NOW = datetime.now(UTC)
 DER = serialization.Encoding.DER
@@ -41,22 +44,10 @@ DER = serialization.Encoding.DER
 # --- a small PKI --------------------------------------------------------------------------
 
 
-@dataclass
-class Issued:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(DER)
-
+class Issued(certbuilder.Issued):
     @property
     def subject(self) -> str:
         return self.cert.subject.rfc4514_string()
-
-
-def _name(cn: str) -> x509.Name:
-    return name(cn, "tlsmatrix tests")
 
 
 def make_cert(
@@ -75,7 +66,7 @@ def make_cert(
 ) -> Issued:
     """A certificate for ``cn`` issued by ``issuer`` (self-signed when None)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
-    subject = subject or _name(cn)
+    subject = subject or subject_name(cn)
     signer_key = issuer.key if issuer else key
     builder = (
         x509.CertificateBuilder()
@@ -576,8 +567,8 @@ def test_loop_of_certificates_is_incomplete():
     key_a, key_b = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     a_signer, b_signer = Issued(None, key_a), Issued(None, key_b)  # type: ignore[arg-type]
     # A is issued (named and signed) by B, and B by A.
-    a = make_cert("A", b_signer, ca=True, key=key_a, issuer_name=_name("B"))
-    b = make_cert("B", a_signer, ca=True, key=key_b, issuer_name=_name("A"))
+    a = make_cert("A", b_signer, ca=True, key=key_a, issuer_name=subject_name("B"))
+    b = make_cert("B", a_signer, ca=True, key=key_b, issuer_name=subject_name("A"))
     report = analyse_chain([a.der, b.der], None)
     assert report.path == (0, 1)
     assert report.issue_codes == {"incomplete"}
