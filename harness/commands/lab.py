@@ -29,13 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     serve = lab_sub.add_parser("serve", help="serve every scenario until Ctrl-C")
     _options.add_server(serve)
-    serve.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these scenarios (repeatable, or a comma list); default all",
-    )
+    _options.add_scenarios(serve)
     serve.add_argument(
         "--port",
         type=positive_int,
@@ -58,13 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run = lab_sub.add_parser("run", help="every client on every scenario, vs. predictions")
     _options.add_clients(run)
-    run.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these scenarios (repeatable, or a comma list); default all",
-    )
+    _options.add_scenarios(run)
     _options.add_server(run)
     run.add_argument(
         "--trust-profile",
