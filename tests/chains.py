@@ -4,48 +4,28 @@ cross-signs and AIA URLs, built with cryptography (EC P-256, the extensions real
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from tlsmatrix.lab.certbuilder import Issued, general_names, name
 
 NOW = dt.datetime.now(dt.UTC)
 
 
-@dataclass
-class Node:
+@dataclass(frozen=True)
+class Node(Issued):
+    """A certificate and its key (``pem``, ``der``, ``key_pem``), with the name tests use."""
+
     name: str
-    key: ec.EllipticCurvePrivateKey
-    cert: x509.Certificate
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
+def subject_name(cn: str) -> x509.Name:
+    """The subject tests give a certificate for ``cn``."""
+    return name(cn, "tlsmatrix tests")
 
 
 def make(
@@ -60,10 +40,10 @@ def make(
     """A CA (self-signed without ``issuer``) or, with ``ca=False``, a server leaf."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     signer_key = issuer.key if issuer else key
-    issuer_name = issuer.cert.subject if issuer else _name(cn)
+    issuer_name = issuer.cert.subject if issuer else subject_name(cn)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn))
+        .subject_name(subject_name(cn))
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -82,14 +62,8 @@ def make(
             critical=True,
         )
     else:
-        sans: list[x509.GeneralName] = []
-        for host in hosts:
-            try:
-                sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-            except ValueError:
-                sans.append(x509.DNSName(host))
         builder = (
-            builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            builder.add_extension(x509.SubjectAlternativeName(general_names(hosts)), critical=False)
             .add_extension(
                 x509.KeyUsage(True, False, False, False, False, False, False, False, False),
                 critical=True,
@@ -108,7 +82,7 @@ def make(
             ),
             critical=False,
         )
-    return Node(cn, key, builder.sign(signer_key, hashes.SHA256()))
+    return Node(builder.sign(signer_key, hashes.SHA256()), key, cn)
 
 
 @dataclass

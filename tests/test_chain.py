@@ -8,7 +8,6 @@ expected issues. Private keys live in pytest's temporary directories only.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import socket
 import ssl
@@ -22,7 +21,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID
 from tlsmatrix.chain.inspection import (
     CapturedChain,
     analyse_chain,
@@ -32,7 +31,11 @@ from tlsmatrix.chain.inspection import (
     path_from_leaf,
 )
 from tlsmatrix.clients.base import Target
+from tlsmatrix.lab import certbuilder
+from tlsmatrix.lab.certbuilder import general_names
 from tlsmatrix.lab.tlsserver import TLSServer
+
+from tests.chains import subject_name
 
 NOW = datetime.now(UTC)
 DER = serialization.Encoding.DER
@@ -41,27 +44,10 @@ DER = serialization.Encoding.DER
 # --- a small PKI --------------------------------------------------------------------------
 
 
-@dataclass
-class Issued:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(DER)
-
+class Issued(certbuilder.Issued):
     @property
     def subject(self) -> str:
         return self.cert.subject.rfc4514_string()
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tlsmatrix tests"),
-            x509.NameAttribute(NameOID.COMMON_NAME, cn),
-        ]
-    )
 
 
 def make_cert(
@@ -80,7 +66,7 @@ def make_cert(
 ) -> Issued:
     """A certificate for ``cn`` issued by ``issuer`` (self-signed when None)."""
     key = key or ec.generate_private_key(ec.SECP256R1())
-    subject = subject or _name(cn)
+    subject = subject or subject_name(cn)
     signer_key = issuer.key if issuer else key
     builder = (
         x509.CertificateBuilder()
@@ -93,13 +79,9 @@ def make_cert(
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if sans:
-        names: list[x509.GeneralName] = []
-        for san in sans:
-            try:
-                names.append(x509.IPAddress(ipaddress.ip_address(san)))
-            except ValueError:
-                names.append(x509.DNSName(san))
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(general_names(sans)), critical=False
+        )
     if aia:
         builder = builder.add_extension(
             x509.AuthorityInformationAccess(
@@ -585,8 +567,8 @@ def test_loop_of_certificates_is_incomplete():
     key_a, key_b = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     a_signer, b_signer = Issued(None, key_a), Issued(None, key_b)  # type: ignore[arg-type]
     # A is issued (named and signed) by B, and B by A.
-    a = make_cert("A", b_signer, ca=True, key=key_a, issuer_name=_name("B"))
-    b = make_cert("B", a_signer, ca=True, key=key_b, issuer_name=_name("A"))
+    a = make_cert("A", b_signer, ca=True, key=key_a, issuer_name=subject_name("B"))
+    b = make_cert("B", a_signer, ca=True, key=key_b, issuer_name=subject_name("A"))
     report = analyse_chain([a.der, b.der], None)
     assert report.path == (0, 1)
     assert report.issue_codes == {"incomplete"}

@@ -13,6 +13,7 @@ import pytest
 from tlsmatrix.inputs import choose_format, split_names
 from tlsmatrix.results.fail_on import CONDITIONS, failures, parse_fail_on
 
+from tests._cli import python
 from tests.conftest import clean_environ
 from tests.test_cli import ROOT, rows, tlsmatrix
 
@@ -88,28 +89,12 @@ def test_an_extension_the_command_cannot_write_is_an_error():
 def test_o_json_writes_json_with_mode_from_the_umask(servers, pki, tmp_path):
     url = f"https://localhost:{servers['good'].port}/"
     out = tmp_path / "guess.json"
-    env = clean_environ(PYTHONPATH=ROOT)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import os, sys; os.umask(0o022); from tlsmatrix.cli import main; "
-            "sys.exit(main(sys.argv[1:]))",
-            "run",
-            url,
-            "-c",
-            "stdlib",
-            "--ca-file",
-            pki.root_pem,
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        cwd=ROOT,
+    script = (
+        "import os, sys; os.umask(0o022); from tlsmatrix.cli import main; "
+        "sys.exit(main(sys.argv[1:]))"
+    )
+    result = python(
+        "-c", script, "run", url, "-c", "stdlib", "--ca-file", pki.root_pem, "-o", str(out)
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(out.read_text())["results"][0]["client"] == "stdlib"

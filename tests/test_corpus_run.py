@@ -136,24 +136,12 @@ def test_reason_accuracy_is_complete(corpus_run):
 
 
 def test_accuracy_benchmark_writes_its_table_and_json(tmp_path):
-    import subprocess
-    import sys
-
+    from tests._cli import python
     from tests.conftest import clean_environ
 
-    root = __file__.rsplit("/tests/", 1)[0]
     out = tmp_path / "accuracy.json"
-    argv = [sys.executable, "benchmarks/accuracy.py", "--clients", "stdlib"]
-    argv += ["--family", "names", "--json", str(out)]
-    done = subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(),
-        cwd=root,
-    )
+    args = ["--clients", "stdlib", "--family", "names", "--json", str(out)]
+    done = python("benchmarks/accuracy.py", *args, env=clean_environ())
     assert done.returncode == 0, done.stderr
     assert "| stdlib | 6 |" in done.stdout
     result = json.loads(out.read_text())
@@ -161,14 +149,6 @@ def test_accuracy_benchmark_writes_its_table_and_json(tmp_path):
     assert {c["case"] for c in result["cells"]} == {
         c.id for c in build_corpus().cases if c.family == "names"
     }
-    bad = subprocess.run(
-        [sys.executable, "benchmarks/accuracy.py", "--clients", "no-such-client"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-        env=clean_environ(),
-        cwd=root,
-    )
+    bad = python("benchmarks/accuracy.py", "--clients", "no-such-client", env=clean_environ())
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     assert "Traceback" not in bad.stderr

@@ -9,6 +9,7 @@ import socket
 import ssl
 import time
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tlsmatrix.clients import (
@@ -117,20 +118,11 @@ def test_openssl_s_client(result):
         assert "no peer certificate available" not in result.stdout
 
 
+@pytest.mark.parametrize("interpret", [gnutls.interpret, wget.interpret], ids=["gnutls", "wget"])
 @FUZZ
 @given(command_results())
-def test_gnutls(result):
-    outcome = gnutls.interpret(result)
-    assert_valid(outcome.reason)
-    assert outcome.issuer_unknown in (None, True, False) and isinstance(outcome.detail, str)
-    if result.timed_out:
-        assert outcome.reason is Reason.TIMEOUT
-
-
-@FUZZ
-@given(command_results())
-def test_wget(result):
-    outcome = wget.interpret(result)
+def test_gnutls_and_wget(interpret, result):
+    outcome = interpret(result)
     assert_valid(outcome.reason)
     assert outcome.issuer_unknown in (None, True, False) and isinstance(outcome.detail, str)
     if result.timed_out:
@@ -324,22 +316,12 @@ def test_exception_cycles_terminate():
     st.one_of(st.none(), st.text(max_size=10)),
 )
 def test_pyopenssl_failures(exc, errors, version):
-    obs = observe_outcome(
-        TARGET,
-        "pyopenssl",
+    for outcome in (
         pyopenssl_client.failure(exc, errors),
-        started=time.monotonic(),
-        trust=None,
-    )
-    assert_observation(obs)
-    late = observe_outcome(
-        TARGET,
-        "pyopenssl",
         pyopenssl_client.late_failure(exc, version),
-        started=time.monotonic(),
-        trust=None,
-    )
-    assert_observation(late)
+    ):
+        obs = observe_outcome(TARGET, "pyopenssl", outcome, started=time.monotonic(), trust=None)
+        assert_observation(obs)
 
 
 def assert_observation(obs: Observation) -> None:

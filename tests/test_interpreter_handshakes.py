@@ -8,7 +8,6 @@ VERIFY_X509_STRICT, 3.11's does not, and the verdicts follow; pyOpenSSL on crypt
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from tlsmatrix.clients.interpreter import InterpreterClient
 from tlsmatrix.lab.certbuilder import name as _name
 from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 
+from tests._cli import tlsmatrix
 from tests._pki_moreclients import (
     DAY,
     NOW,
@@ -303,30 +303,12 @@ def test_run_command_shows_names_as_typed(lab: Servers, tmp_path: Path) -> None:
     """The done-when of issue 15, part 1: stdlib rejects, stdlib@python3.13 accepts."""
     need("3.13")
     out = tmp_path / "r.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSL_CERT", "REQUESTS_CA"))}
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tlsmatrix",
-            "run",
-            f"https://localhost:{lab.servers['leaf_only'].port}",
-            "--ca-file",
-            lab.intermediate_only,
-            "--client",
-            "stdlib",
-            "--client",
-            "stdlib@python3.13",
-            "--format",
-            "json",
-            "-o",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        env=env,
+    res = tlsmatrix(
+        "run",
+        f"https://localhost:{lab.servers['leaf_only'].port}",
+        *("--ca-file", lab.intermediate_only),
+        *("--client", "stdlib", "--client", "stdlib@python3.13"),
+        *("--format", "json", "-o", str(out)),
     )
     assert res.returncode in (0, 1), res.stderr
     data = json.loads(out.read_text())

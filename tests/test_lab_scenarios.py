@@ -17,6 +17,8 @@ from tlsmatrix.lab.scenarios import (
     accept,
 )
 
+from tests.test_lab_incidents import INCIDENTS
+
 REQUIRED = {
     "good",
     "leaf_only",
@@ -36,16 +38,7 @@ REQUIRED = {
     "sha1_intermediate",
     "cross_signed_expired_root",
     "revoked",
-    # from real incidents (issue 15)
-    "partial_chain_anchor",
-    "strict_x509",
-    "cn_only",
-    "partial_wildcard",
-    "no_digital_signature",
-    "aia_pkcs7",
-    "aia_three_hops",
-    "expired_cross_sign",
-    "name_constrained_root",
+    *INCIDENTS,  # from real incidents (issue 15)
 }
 
 

@@ -179,17 +179,15 @@ def test_xsd_rejects_what_ci_would_not_read(real_run):
     assert not etree.XMLSchema(etree.parse(XSD)).validate(doc)
 
 
+def _first_changed(run: RunResult, **changes: object) -> RunResult:
+    """``run`` with its first result changed (the others as they are)."""
+    first, *rest = run.results
+    return replace(run, results=(replace(first, **changes), *rest))
+
+
 def test_junit_survives_control_characters(real_run):
-    first = real_run.results[0]
-    odd = replace(
-        real_run,
-        results=(
-            replace(
-                first, verdict=Verdict.REJECT, reason=Reason.EXPIRED, detail="bad\x00\x1b[31m <x>&"
-            ),
-            *real_run.results[1:],
-        ),
-    )
+    detail = "bad\x00\x1b[31m <x>&"
+    odd = _first_changed(real_run, verdict=Verdict.REJECT, reason=Reason.EXPIRED, detail=detail)
     doc = _junit(render(odd, "junit"))
     failure = next(doc.iter("failure"))
     assert "<x>&" in failure.text and "\x00" not in failure.text
@@ -241,16 +239,8 @@ def test_markdown_matrix_and_divergences(real_run, servers):
 
 
 def test_markdown_escapes_markup(real_run):
-    first = real_run.results[0]
-    odd = replace(
-        real_run,
-        results=(
-            replace(
-                first, verdict=Verdict.REJECT, reason=Reason.EXPIRED, detail="<img src=x> | *x*"
-            ),
-            *real_run.results[1:],
-        ),
-    )
+    detail = "<img src=x> | *x*"
+    odd = _first_changed(real_run, verdict=Verdict.REJECT, reason=Reason.EXPIRED, detail=detail)
     text = render(odd, "markdown")
     assert not re.search(r"(?<!\\)<img", text)
     assert "\\<img src=x\\> \\| \\*x\\*" in text
@@ -346,8 +336,7 @@ def test_html_escapes_everything(real_run):
     first = real_run.results[0]
     evil = "<script>alert(1)</script>"
     odd = replace(
-        real_run,
-        results=(replace(first, detail=evil, explanation='"><b>x</b>'), *real_run.results[1:]),
+        _first_changed(real_run, detail=evil, explanation='"><b>x</b>'),
         chains={
             first.target: {
                 "certificates": [{"common_name": evil, "subject": evil}],

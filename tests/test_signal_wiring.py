@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import ssl
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 from tlsmatrix.runner.targets import parse_target
 
 from tests import hostile_servers as hs
+from tests.conftest import loaded_adapters
 
 # Every client but the browser (its own test file covers it, once per run).
 NAMES = [n for n in clients.BUILTIN if n != "chromium"]
@@ -31,12 +33,10 @@ TRAP_NAMES = ("timeout-monitor.invalid", "alerts.invalid")
 
 
 @pytest.fixture(scope="module")
-def adapters() -> dict[str, clients.Client]:
-    loaded = {name: clients.load(name) for name in NAMES}
-    if os.environ.get("CI"):
-        for name, adapter in loaded.items():
-            assert adapter.info().available, f"{name}: {adapter.info().unavailable_reason}"
-    return {n: a for n, a in loaded.items() if a.info().available}
+def adapters() -> Iterator[dict[str, clients.Client]]:
+    # Under CI a missing client fails rather than being left out.
+    with loaded_adapters(NAMES, required=bool(os.environ.get("CI"))) as available:
+        yield available
 
 
 @pytest.fixture(scope="module")

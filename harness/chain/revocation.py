@@ -14,7 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,14 +59,7 @@ class RevocationStatus:
         return f"unknown ({self.why})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "status": self.status,
-            "method": self.method,
-            "url": self.url,
-            "revoked_at": self.revoked_at,
-            "why": self.why,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,16 @@ def add_clients(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_scenarios(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME[,NAME]",
+        help="only these scenarios (repeatable, or a comma list); default all",
+    )
+
+
 def add_limits(parser: argparse.ArgumentParser) -> None:
     from tlsmatrix.cli import positive_float, positive_int
 

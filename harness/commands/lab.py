@@ -29,13 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     serve = lab_sub.add_parser("serve", help="serve every scenario until Ctrl-C")
     _options.add_server(serve)
-    serve.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these scenarios (repeatable, or a comma list); default all",
-    )
+    _options.add_scenarios(serve)
     serve.add_argument(
         "--port",
         type=positive_int,
@@ -58,13 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     run = lab_sub.add_parser("run", help="every client on every scenario, vs. predictions")
     _options.add_clients(run)
-    run.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these scenarios (repeatable, or a comma list); default all",
-    )
+    _options.add_scenarios(run)
     _options.add_server(run)
     run.add_argument(
         "--trust-profile",
@@ -176,7 +164,7 @@ def command_run(args: argparse.Namespace) -> int:
 
         spec = load_expectations(args.expect)
 
-    from tlsmatrix.lab.run import LabTarget, render_lab_matrix, run_lab
+    from tlsmatrix.lab.run import LabTarget, render_lab_matrix
     from tlsmatrix.reports import render
     from tlsmatrix.reports.output import write_text
     from tlsmatrix.runner.pool import load_clients
@@ -189,17 +177,7 @@ def command_run(args: argparse.Namespace) -> int:
 
         with Lab(scenarios, server=args.server) as lab:
             targets = [LabTarget(s.name, s.target, s.scenario) for s in lab.scenarios]
-            lab_run = run_lab(
-                targets,
-                clients,
-                lab.trust_profiles,
-                profile_for=profile_for,
-                default_profile=args.trust_profile,
-                timeout=args.timeout,
-                jobs=args.jobs,
-                progress=lab_progress(targets),
-                aia_log=lab.aia.log,
-            )
+            lab_run = _run_lab(args, targets, clients, lab.trust_profiles, profile_for, lab.aia.log)
     expectations = None
     if spec is not None:
         from tlsmatrix.results.expectations import evaluate
@@ -233,7 +211,7 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
 
     from tlsmatrix.clients.base import Target
     from tlsmatrix.lab.export import load_manifest
-    from tlsmatrix.lab.run import LabTarget, run_lab
+    from tlsmatrix.lab.run import LabTarget
 
     try:
         manifest = load_manifest(args.from_export)
@@ -253,10 +231,17 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
         except (OSError, ValueError, TypeError):
             return []
 
+    return _run_lab(args, targets, clients, manifest.trust_profiles, profile_for, aia_log)
+
+
+def _run_lab(args, targets, clients, trust_profiles, profile_for, aia_log):  # type: ignore[no-untyped-def]
+    """``lab run`` on the served or the exported lab: the same options either way."""
+    from tlsmatrix.lab.run import run_lab
+
     return run_lab(
         targets,
         clients,
-        manifest.trust_profiles,
+        trust_profiles,
         profile_for=profile_for,
         default_profile=args.trust_profile,
         timeout=args.timeout,

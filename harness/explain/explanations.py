@@ -22,14 +22,7 @@ from tlsmatrix.chain.analysis import (
     WEAK_SIGNATURE,
     ChainReport,
 )
-from tlsmatrix.clients.base import (
-    ClientInfo,
-    Observation,
-    Reason,
-    ReasonSource,
-    TrustUsed,
-    Verdict,
-)
+from tlsmatrix.clients.base import ClientInfo, Observation, Reason, ReasonSource, TrustUsed, Verdict
 from tlsmatrix.explain.names import short_name
 from tlsmatrix.results.model import Divergence, grouped
 

@@ -64,16 +64,11 @@ def general_names(names: Sequence[str]) -> list[x509.GeneralName]:
 
 
 def _key_usage(*, signs_certs: bool, key_encipherment: bool = False) -> x509.KeyUsage:
-    return x509.KeyUsage(
+    return key_usage(
         digital_signature=True,
-        content_commitment=False,
         key_encipherment=key_encipherment,
-        data_encipherment=False,
-        key_agreement=False,
         key_cert_sign=signs_certs,
         crl_sign=signs_certs,
-        encipher_only=False,
-        decipher_only=False,
     )
 
 

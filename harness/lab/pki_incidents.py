@@ -39,7 +39,14 @@ import datetime as dt
 from collections.abc import MutableMapping
 
 from cryptography import x509
-from tlsmatrix.lab.certbuilder import LAB_HOSTNAME, LOOPBACK_NAMES, PrivateKey, build, ec_key
+from tlsmatrix.lab.certbuilder import (
+    LAB_HOSTNAME,
+    LOOPBACK_NAMES,
+    PrivateKey,
+    build,
+    ec_key,
+    key_usage,
+)
 from tlsmatrix.lab.certbuilder import name as subject_name
 from tlsmatrix.lab.scenarios_incidents import (
     CONSTRAINED_DOMAIN,
@@ -71,20 +78,6 @@ AIA_PATHS = {
 }
 
 _DAY = dt.timedelta(days=1)
-
-
-def _usage(*, digital_signature: bool, key_encipherment: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=key_encipherment,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=False,
-        crl_sign=False,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def generate_incidents(
@@ -139,7 +132,7 @@ def generate_incidents(
     # no_digital_signature: the RSA template's keyEncipherment on an ECDSA key.
     make("leaf_no_digital_signature", LAB_HOSTNAME, "intermediate", ca=False,
          aia="intermediate.der",
-         key_usage=_usage(digital_signature=False, key_encipherment=True))
+         key_usage=key_usage(key_encipherment=True))
     # aia_pkcs7 and aia_three_hops.
     make("leaf_pkcs7", LAB_HOSTNAME, "intermediate", ca=False, aia="intermediate.p7c")
     make("hop1", "Lab Hop 1 CA", "root", ca=True, days=ca_days, pathlen=1, aia="root.der")

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from tlsmatrix._attrs import pick
 from tlsmatrix.chain.analysis import (
     CONTAINS_ANCHOR,
     EXTRA_CERTS,
@@ -46,13 +47,7 @@ class LintIssue:
         return f"{self.severity}: {self.file}: {self.problem}: {self.fix}"
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "file": self.file,
-            "problem": self.problem,
-            "fix": self.fix,
-        }
+        return pick(self, "code", "severity", "file", "problem", "fix")
 
 
 def name_of(cert: x509.Certificate) -> str:

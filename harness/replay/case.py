@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -41,6 +41,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from tlsmatrix._attrs import pick
 
 FORMAT = "tlsmatrix-case/1"
 SCHEMA_FILE = "schemas/tlsmatrix-case-1.json"
@@ -78,12 +79,7 @@ class CaseCert:
         return x509.load_pem_x509_certificate(self.pem.encode("ascii"))
 
     def to_dict(self) -> dict[str, str]:
-        return {
-            "pem": self.pem,
-            "sha256": self.sha256,
-            "subject": self.subject,
-            "issuer": self.issuer,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -97,11 +93,7 @@ class AIAFetch:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "url": self.url,
-            "certificate": self.certificate,
-            "outcome": self.outcome,
-            "detail": self.detail,
-            "encoding": self.encoding,
+            **pick(self, "url", "certificate", "outcome", "detail", "encoding"),
             "certificates": [c.to_dict() for c in self.certificates],
         }
 
@@ -115,13 +107,7 @@ class CRLFetch:
     pem: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "outcome": self.outcome,
-            "detail": self.detail,
-            "encoding": self.encoding,
-            "pem": self.pem,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -175,29 +161,17 @@ class Case:
         return list(seen.values())
 
     def to_dict(self) -> dict[str, Any]:
-        t = self.target
         return {
             "format": FORMAT,
             "id": self.id,
             "captured_at": self.captured_at,
             "tool": self.tool,
-            "target": {
-                "host": t.host,
-                "port": t.port,
-                "path": t.path,
-                "connect_to": t.connect_to,
-                "sni": t.sni,
-            },
+            "target": asdict(self.target),
             "tls_version": self.tls_version,
             "presented": [c.to_dict() for c in self.presented],
             "aia": [f.to_dict() for f in self.aia],
             "anchors": [c.to_dict() for c in self.anchors],
-            "trust": {
-                "source": self.trust.source,
-                "name": self.trust.name,
-                "sha256": self.trust.sha256,
-                "certificates": self.trust.certificates,
-            },
+            "trust": asdict(self.trust),
             "revocation": [
                 {
                     "certificate": r.certificate,

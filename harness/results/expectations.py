@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from tlsmatrix.clients.base import Reason, Verdict, verdict_for
@@ -121,12 +121,7 @@ class Violation:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "target": self.target,
-            "client": self.client,
-            "rule": self.rule,
-            "expected": self.expected,
-            "observed": self.observed,
-            "section": self.section,
+            **asdict(self),
             "message": self.message(),
         }
 

@@ -17,7 +17,7 @@ import re
 import stat
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -82,15 +82,7 @@ class TrustBundle:
             from tlsmatrix.trust.nss import NSSError, is_nss_dir, read_nss
 
             if is_nss_dir(real):
-                try:
-                    certs, skipped = read_nss(real)
-                except NSSError as exc:
-                    raise TrustBundleError(f"trust store {shown}: {exc}") from None
-                if not certs:
-                    raise TrustBundleError(
-                        f"trust store {shown}: NSS database holds no certificate"
-                    )
-                bundle = replace(cls._build(shown, certs, skipped), form="NSS database")
+                bundle = cls._from_store(shown, lambda: read_nss(real), NSSError, "NSS database")
             else:
                 bundle = cls._load_directory(shown, real)
         else:
@@ -112,16 +104,8 @@ class TrustBundle:
 
         if b"-----BEGIN" in data or not is_keystore(data):
             return cls.from_pem(data, source=source)
-        try:
-            certs, skipped = read_keystore(data)
-        except KeystoreError as exc:
-            raise TrustBundleError(f"trust store {source}: {exc}") from None
-        if not certs:
-            raise TrustBundleError(
-                f"trust store {source}: {keystore_kind(data)} keystore holds no certificate"
-            )
-        bundle = cls._build(source, certs, skipped)
-        return replace(bundle, form=f"{keystore_kind(data)} keystore")
+        form = f"{keystore_kind(data)} keystore"
+        return cls._from_store(source, lambda: read_keystore(data), KeystoreError, form)
 
     @classmethod
     def from_pem(cls, data: bytes, *, source: str = "<memory>") -> TrustBundle:
@@ -170,6 +154,24 @@ class TrustBundle:
                 f"({len(files)} candidate files)"
             )
         return replace(cls._build(shown, certs, skipped), form="PEM directory")
+
+    @classmethod
+    def _from_store(
+        cls,
+        source: str,
+        read: Callable[[], tuple[list[x509.Certificate], int]],
+        error: type[Exception],
+        form: str,
+    ) -> TrustBundle:
+        """The bundle of a binary store (NSS database, Java keystore): ``read`` gives its
+        certificates and how many it skipped; its ``error`` or no certificate is one line."""
+        try:
+            certs, skipped = read()
+        except error as exc:
+            raise TrustBundleError(f"trust store {source}: {exc}") from None
+        if not certs:
+            raise TrustBundleError(f"trust store {source}: {form} holds no certificate")
+        return replace(cls._build(source, certs, skipped), form=form)
 
     @classmethod
     def _build(cls, source: str, certs: list[x509.Certificate], skipped: int) -> TrustBundle:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tlsmatrix._attrs import pick
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Verdict, verdict_for
 from tlsmatrix.lab.corpus.model import Alternative, Case
 from tlsmatrix.results.model import RunResult
@@ -128,11 +129,9 @@ class ClientScore:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "client": self.client,
-            "cells": self.cells,
-            "rejecting": self.rejecting,
-            "correct_rejecting": self.correct_rejecting,
-            "acceptable_rejecting": self.acceptable_rejecting,
+            **pick(
+                self, "client", "cells", "rejecting", "correct_rejecting", "acceptable_rejecting"
+            ),
             "reason_accuracy": _round(self.reason_accuracy),
             "reason_accuracy_with_alternatives": _round(self.reason_accuracy_with_alternatives),
             "verdict_agreeing": self.verdict_agreeing,
