@@ -23,7 +23,7 @@ from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 from tlsmatrix.runner.targets import parse_target
 
 from tests import hostile_servers as hs
-from tests.conftest import loaded_adapters
+from tests.conftest import loaded_adapters, missing
 
 # Every client but the browser (its own test file covers it, once per run).
 NAMES = [n for n in clients.BUILTIN if n != "chromium"]
@@ -68,7 +68,7 @@ def files(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 def _skip_missing(adapters: dict[str, clients.Client], name: str) -> clients.Client:
     if name not in adapters:
-        pytest.skip(f"{name} is not available here")
+        missing(f"{name} is not available here")
     return adapters[name]
 
 
