@@ -251,3 +251,22 @@ def test_refine_an_undecodable_ca_extension_is_malformed() -> None:
     other = Observation(client="x", target="t", verdict=Verdict.REJECT, reason=Reason.WRONG_USAGE,
                         verify_code=32)  # fmt: skip
     assert refine_reason(other, report, graph).reason is Reason.WRONG_USAGE
+
+
+def test_refine_an_issuer_unknown_over_a_broken_signature_is_bad_signature() -> None:
+    """Chromium says ERR_CERT_AUTHORITY_INVALID (issuer unknown) for a leaf its issuer's key
+    does not verify: the chain shows the broken signature, not a missing issuer."""
+    inter = _ca("Rules I1", ROOT)
+    forged = _leaf(cb.Issued(inter.cert, cb.ec_key()))  # the issuer's name, another key
+    chain = [forged.der, inter.der, ROOT.der]
+    said = Observation(
+        client="x", target="https://localhost:1", verdict=Verdict.REJECT,
+        reason=Reason.UNKNOWN_ISSUER, issuer_unknown=True,
+    )  # fmt: skip
+    refined = refine_reason(said, analyse_chain(chain, "localhost"), build_graph(chain))
+    assert (refined.reason, refined.reason_source) == (Reason.BAD_SIGNATURE, ReasonSource.CHAIN)
+    # The same signal over an intact chain whose issuer is merely absent stays a chain cause.
+    good = _leaf(inter)
+    chain = [good.der]
+    kept = refine_reason(said, analyse_chain(chain, "localhost"), build_graph(chain))
+    assert kept.reason is not Reason.BAD_SIGNATURE

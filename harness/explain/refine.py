@@ -62,6 +62,10 @@ def refine_reason(
     if report is None:
         return replace(obs, reason=Reason.UNKNOWN_ISSUER, reason_source=ReasonSource.INFERRED)
     verdict = path_verdict(obs, graph, info)
+    if graph is not None and _bad_signature_below(graph, verdict):
+        # An issuer whose key does not verify its child cannot be linked: the client's
+        # "issuer unknown" is that broken signature, which the chain shows.
+        return replace(obs, reason=Reason.BAD_SIGNATURE, reason_source=ReasonSource.CHAIN)
     reason, decisive = chain_reason(report, verdict)
     # The server sends the upper part of a chain this client trusts: the gap is most
     # likely a missing intermediate. Likely, not proven: it stays marked inferred.
@@ -77,6 +81,15 @@ def refine_reason(
 
 # OpenSSL's code for "unsuitable certificate purpose": it also reports a non-CA issuer.
 X509_V_ERR_INVALID_PURPOSE = 26
+
+
+def _bad_signature_below(graph: ChainGraph, verdict: PathVerdict | None) -> bool:
+    """True when this client's own path stops at a link whose issuer's key fails it."""
+    from tlsmatrix.chain.rules import check_path
+
+    if verdict is None:
+        return False
+    return any(f.reason is Reason.BAD_SIGNATURE for f in check_path(verdict.path, graph))
 
 
 def rule_finding(
