@@ -3,9 +3,9 @@ TLSServer, run by the fast clients (stdlib, requests, httpx in process; curl and
 as subprocesses) through the product's own run_matrix, each cell scored against the
 constructed cause for that client's measured properties.
 
-The diagnosis and the adapters' mappers of issue 12 land separately, so the strict
-accuracy assertion is an xfail the lead flips once they have; everything else (a cell
-per case and client, rejections reported as rejections, the scoring itself) must hold."""
+Every cell must hold: a cell per case and client, rejections reported as rejections, the
+verdict the client's measured properties predict, and a reason that is the constructed
+cause or a documented alternative of that case."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from tlsmatrix.runner.pool import load_clients
 
 IN_CI = bool(os.environ.get("CI"))
 FAST_CLIENTS = ("stdlib", "requests", "httpx", "curl", "openssl")
-PENDING = "diagnosis/mappers of issue 12 land separately; flip when they have"
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +112,6 @@ def test_control_cases_are_accepted(corpus_run):
             )
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING)
 def test_verdicts_follow_the_clients_measured_properties(corpus_run):
     """Accept or reject as the case expects for the client's ClientInfo (partial_chain,
     min_rsa_bits, rejects_sha1), or as one of its documented alternatives."""
@@ -127,10 +125,9 @@ def test_verdicts_follow_the_clients_measured_properties(corpus_run):
     assert wrong == []
 
 
-@pytest.mark.xfail(strict=False, reason=PENDING)
 def test_reason_accuracy_is_complete(corpus_run):
     """Issue 12's bar: every rejection names the constructed cause or a documented
-    alternative of that case. Flip to a plain test once the new diagnosis is merged."""
+    alternative of that case (the fast clients here; benchmarks/accuracy.py runs them all)."""
     _, _, run = corpus_run
     assert [m.line() for m in run.mismatches()] == [], markdown_table(run)
 
