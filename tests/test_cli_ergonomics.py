@@ -250,3 +250,25 @@ def test_policy_label_reads_properties_not_names():
         "AIA, RSA>=1024, SHA-1 ok, partial chain, strict X.509, revocation"
     )
     assert policy_label(ClientInfo("x", True)) == "no AIA, RSA>=2048, no SHA-1"
+
+
+@pytest.mark.parametrize("moment", ["load_clients", "run_matrix"])
+def test_ctrl_c_before_any_result_still_writes_the_partial_report(
+    monkeypatch, tmp_path, capsys, moment
+):
+    """Ctrl-C can land while clients load or before the first probe ends: the report is
+    still written (empty, marked partial) and the exit code is 130. The interrupt is raised
+    at that point in-process, so the moment is exact rather than a race with a signal."""
+    from tlsmatrix.cli import main
+    from tlsmatrix.runner import matrix, pool
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pool if moment == "load_clients" else matrix, moment, interrupted)
+    out = tmp_path / "partial.json"
+    code = main(["run", "https://127.0.0.1:1/", "-c", "stdlib", "-o", str(out)])
+    assert code == 130
+    report = json.loads(out.read_text())
+    assert report["partial"] is True and report["results"] == []
+    assert "interrupted: partial results written" in capsys.readouterr().err
