@@ -21,6 +21,10 @@ def recording_pool_class(versions: list[str | None]) -> Any:
     class RecordingPool(urllib3.HTTPSConnectionPool):
         ConnectionCls = RecordingConnection
 
+    # urllib3 writes the pool's class name into its error text: name them as urllib3's own,
+    # so a detail reads what plain urllib3 says rather than our subclass.
+    RecordingConnection.__name__ = RecordingConnection.__qualname__ = "HTTPSConnection"
+    RecordingPool.__name__ = RecordingPool.__qualname__ = "HTTPSConnectionPool"
     return RecordingPool
 
 

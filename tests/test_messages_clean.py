@@ -81,3 +81,18 @@ def test_demo_numbers_the_steps_it_runs():
     assert result.returncode == 0, result.stderr
     steps = re.findall(r"^(\d)\. ", result.stdout, re.M)
     assert steps == ["1", "2", "3"], result.stdout
+
+
+def test_details_name_no_internal_class():
+    """urllib3 writes its pool's class name into the error text; ours is a subclass that
+    records the TLS version, and its name must not leak into a row's detail."""
+    from tlsmatrix.clients.base import Target, Trust
+    from tlsmatrix.runner.pool import load_clients
+
+    from tests._pki_moreclients import closed_port
+
+    with closed_port() as port:
+        for client in load_clients(["requests", "urllib3", "truststore"]):
+            obs = client.probe(Target("127.0.0.1", port), Trust.native(), 5)
+            assert obs.reason.value == "connection_refused", (client.name, obs.detail)
+            assert "Recording" not in obs.detail, (client.name, obs.detail)
