@@ -5,6 +5,7 @@ tables in ``clients/signals`` and turns the Signal into an Outcome here
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 
@@ -148,8 +149,13 @@ def exception_detail(exc: BaseException) -> str:
     return "; ".join(texts[:3])
 
 
+# Object reprs with a memory address (aiohttp prints its SSLContext): noise for a person,
+# and a detail that differs between identical runs.
+_ADDRESS_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc)
+    text = _ADDRESS_REPR.sub(lambda m: m.group(1).rsplit(".", 1)[-1], str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

@@ -92,7 +92,8 @@ def test_details_name_no_internal_class():
     from tests._pki_moreclients import closed_port
 
     with closed_port() as port:
-        for client in load_clients(["requests", "urllib3", "truststore"]):
+        for client in load_clients(["requests", "urllib3", "truststore", "aiohttp"]):
             obs = client.probe(Target("127.0.0.1", port), Trust.native(), 5)
             assert obs.reason.value == "connection_refused", (client.name, obs.detail)
             assert "Recording" not in obs.detail, (client.name, obs.detail)
+            assert " object at 0x" not in obs.detail, (client.name, obs.detail)
