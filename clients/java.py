@@ -39,7 +39,7 @@ from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_
 from tlsmatrix.clients.signals import java as java_signals
 from tlsmatrix.clients.signals._signal import Signal
 from tlsmatrix.clients.startup import heavy_share
-from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed, WorkerPool
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -180,8 +180,7 @@ class JavaClient(SubprocessAdapter):
         self._classpath: str | None = None
         self._compile_error: str | None = None
         self.one_shot = one_shot
-        self._workers: dict[tuple[str, tuple[tuple[str, str], ...]], JsonLineWorker] = {}
-        self._workers_lock = threading.Lock()
+        self._workers = WorkerPool()
         ref = weakref.ref(self)  # the exit hook keeps no client alive
         atexit.register(lambda: (c := ref()) is not None and c.close())
 
@@ -312,23 +311,17 @@ class JavaClient(SubprocessAdapter):
         return interpret(payload)
 
     def _worker(self, java: str, env: dict[str, str]) -> JsonLineWorker:
-        """The JVM serving probes in ``env`` (trust variables such as JAVA_TOOL_OPTIONS
-        differ between native and bundle probes, so each environment gets its own)."""
-        key = (java, tuple(sorted(env.items())))
-        with self._workers_lock:
-            worker = self._workers.get(key)
-            if worker is None:
-                flags = (*JVM_FLAGS, *WORKER_FLAGS, *(AIA_FLAGS if self.aia else ()))
-                argv = [java, *flags, *self._launch_target(java), "--serve"]
-                worker = JsonLineWorker(self.name, argv, env, encode=_java_request)
-                self._workers[key] = worker
-            return worker
+        """The JVM serving probes in ``env``."""
+
+        def make() -> JsonLineWorker:
+            flags = (*JVM_FLAGS, *WORKER_FLAGS, *(AIA_FLAGS if self.aia else ()))
+            argv = [java, *flags, *self._launch_target(java), "--serve"]
+            return JsonLineWorker(self.name, argv, env, encode=_java_request)
+
+        return self._workers.get(java, env, make)
 
     def close(self) -> None:
-        with self._workers_lock:
-            workers, self._workers = list(self._workers.values()), {}
-        for worker in workers:
-            worker.close()
+        self._workers.close()
 
 
 def _java_request(ident: int, args: object) -> bytes:

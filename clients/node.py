@@ -15,7 +15,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,7 +26,7 @@ from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env
 from tlsmatrix.clients.signals import node as node_signals
 from tlsmatrix.clients.startup import heavy_share
-from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed, WorkerPool
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 
@@ -92,8 +91,7 @@ class NodeClient(SubprocessAdapter):
     def __init__(self, binary: str | None = None, *, one_shot: bool = False) -> None:
         super().__init__(binary)
         self.one_shot = one_shot
-        self._workers: dict[tuple[str, tuple[tuple[str, str], ...]], JsonLineWorker] = {}
-        self._workers_lock = threading.Lock()
+        self._workers = WorkerPool()
         ref = weakref.ref(self)  # the exit hook keeps no client alive
         atexit.register(lambda: (c := ref()) is not None and c.close())
 
@@ -174,21 +172,12 @@ class NodeClient(SubprocessAdapter):
         return interpret(payload)
 
     def _worker(self, path: str, env: dict[str, str]) -> JsonLineWorker:
-        """The worker for ``env`` (trust variables differ between native and bundle
-        probes, so each environment gets its own process)."""
-        key = (path, tuple(sorted(env.items())))
-        with self._workers_lock:
-            worker = self._workers.get(key)
-            if worker is None:
-                worker = JsonLineWorker("node", [path, str(SCRIPT), "--serve"], env)
-                self._workers[key] = worker
-            return worker
+        """The node process serving probes in ``env``."""
+        argv = [path, str(SCRIPT), "--serve"]
+        return self._workers.get(path, env, lambda: JsonLineWorker("node", argv, env))
 
     def close(self) -> None:
-        with self._workers_lock:
-            workers, self._workers = list(self._workers.values()), {}
-        for worker in workers:
-            worker.close()
+        self._workers.close()
 
 
 __all__ = ["NodeClient", "interpret", "native_trust"]

@@ -174,4 +174,35 @@ class JsonLineWorker:
         self.kill()
 
 
-__all__ = ["JsonLineWorker", "WorkerFailed"]
+class WorkerPool:
+    """One worker per (program, environment): trust variables differ between native and
+    bundle probes (and --at adds libfaketime's), so each environment gets its own process."""
+
+    def __init__(self) -> None:
+        self._workers: dict[tuple[str, tuple[tuple[str, str], ...]], JsonLineWorker] = {}
+        self._lock = threading.Lock()
+
+    def get(
+        self, program: str, env: Mapping[str, str], make: Callable[[], JsonLineWorker]
+    ) -> JsonLineWorker:
+        """The worker for ``program`` in ``env``, made by ``make`` the first time."""
+        key = (program, tuple(sorted(env.items())))
+        with self._lock:
+            worker = self._workers.get(key)
+            if worker is None:
+                worker = self._workers[key] = make()
+            return worker
+
+    def values(self) -> list[JsonLineWorker]:
+        """The workers started so far (a snapshot)."""
+        with self._lock:
+            return list(self._workers.values())
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for worker in workers:
+            worker.close()
+
+
+__all__ = ["JsonLineWorker", "WorkerFailed", "WorkerPool"]
