@@ -52,8 +52,10 @@ def unknown_name(kind: str, name: str, known: list[str] | tuple[str, ...]) -> Us
 def check_clients(names: list[str]) -> list[str]:
     from tlsmatrix import clients
 
-    known = clients.names()
     chosen = split_names(names)
+    if all(name in clients.BUILTIN for name in chosen):
+        return list(dict.fromkeys(chosen))  # no need to read the installed plugins
+    known = clients.names()
     for name in chosen:
         if "@" in name and name not in known:  # NAME@INTERPRETER: another Python
             from tlsmatrix.clients.interpreter import check_name

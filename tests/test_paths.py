@@ -176,3 +176,30 @@ def test_a_missing_link_before_an_untrusted_root_names_both(tmp_path):
     text = reject_text(rejected, ClientInfo("c", True), graph, verdict, "its bundle")
     assert "'Behind Intermediate'" in text
     assert "and even with it, 'Behind Root' is not in this store" in text
+
+
+def test_stores_loaded_once_serve_every_target_like_a_fresh_load(deep, tmp_path):
+    """A run reads its stores once (load_stores) and builds each target's graph on a copy:
+    each graph must be what a graph over freshly read stores is, and building one must not
+    leak certificates or sources into the next."""
+    from tlsmatrix.chain.diagnosis import load_stores
+
+    root, a, b, leaf = deep
+    files = Files(str(tmp_path))
+    roots = files.write("roots.pem", root)
+    cached = files.write("cached.pem", root, a)
+    selfie = make("selfie.leaf", ca=False)  # a self-signed leaf its own store trusts
+    own = files.write("own.pem", selfie)
+    loaded = load_stores([roots, cached, own])
+    for sent in ([leaf.der, b.der], [selfie.der], [leaf.der, b.der]):
+        shared = build_graph(sent, loaded)
+        fresh = build_graph(sent, [roots, cached, own])
+        assert shared.sent_finding().to_dict() == fresh.sent_finding().to_dict()
+        assert [p.to_dict() for p in shared.paths] == [p.to_dict() for p in fresh.paths]
+        assert shared.stores == fresh.stores == (roots, cached, own)
+    # The self-signed leaf carries its store as a source though the store was only indexed.
+    graph = build_graph([selfie.der], loaded)
+    assert graph.leaf is not None and graph.leaf.stores() == (own,)
+    assert graph.verdict_for(ClientView(own)).kind == VERIFIED  # type: ignore[union-attr]
+    # The shared pool itself never grew: every target worked on its own copy.
+    assert len(loaded.pool) == 0

@@ -70,3 +70,57 @@ def test_unknown_plugin_failure_becomes_broken_client(monkeypatch):
     [ghost] = load_clients(["ghost"])
     info = ghost.info()
     assert not info.available and "failed to load" in (info.unavailable_reason or "")
+
+
+class SlowInfo:
+    """An adapter whose info() takes a while, like a heavy library's import (a test
+    double for the runner's info scheduling)."""
+
+    def __init__(self, name: str, info_s: float, available: bool = True) -> None:
+        self.name = name
+        self.info_s = info_s
+        self.available = available
+        self.probed_at: list[float] = []
+
+    def info(self) -> ClientInfo:
+        time.sleep(self.info_s)
+        return ClientInfo(self.name, self.available, None if self.available else "gone")
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        self.probed_at.append(time.monotonic())
+        return Observation(target.name, self.name, Verdict.ACCEPT, Reason.OK, "ok")
+
+
+def test_a_quick_client_probes_while_a_slow_one_still_loads():
+    from tlsmatrix.runner.pool import PendingInfos
+
+    quick, slow = SlowInfo("quick", 0.0), SlowInfo("slow", 1.0)
+    started = time.monotonic()
+    probes = [Probe(TARGET, c, Trust.native()) for c in (slow, quick)]
+    # A probe timeout shorter than the slow info: waiting for it is not the probe's time.
+    results = run_probes(probes, timeout=0.3, jobs=4, infos=PendingInfos([slow, quick]))
+    assert [o.verdict for o in results] == [Verdict.ACCEPT, Verdict.ACCEPT]
+    assert quick.probed_at[0] - started < 0.9  # did not wait for the slow client's info
+    assert slow.probed_at[0] - started >= 0.9
+
+
+def test_an_info_that_never_comes_makes_the_client_unavailable_within_its_bound():
+    from tlsmatrix.runner.pool import PendingInfos
+
+    stuck = SlowInfo("stuck", 30.0)
+    started = time.monotonic()
+    infos = PendingInfos([stuck], timeout=0.5)
+    [obs] = run_probes([Probe(TARGET, stuck, Trust.native())], timeout=5, jobs=2, infos=infos)
+    assert time.monotonic() - started < 3
+    assert obs.verdict is Verdict.SKIPPED and "did not answer" in obs.detail
+    assert not stuck.probed_at
+    assert not infos.all(wait=False)["stuck"].available
+
+
+def test_an_unavailable_client_found_late_is_skipped_with_its_reason():
+    from tlsmatrix.runner.pool import PendingInfos
+
+    gone = SlowInfo("gone", 0.2, available=False)
+    [obs] = run_probes([Probe(TARGET, gone, Trust.native())], timeout=1, jobs=2,
+                       infos=PendingInfos([gone]))  # fmt: skip
+    assert obs.verdict is Verdict.SKIPPED and obs.detail == "gone"

@@ -248,26 +248,23 @@ class ChainGraph:
         return path_findings(self, self.sent_finding().path) if self.paths else ()
 
 
-def build_graph(
-    sent: Sequence[bytes],
-    stores: Sequence[str] = (),
-    fetcher: AIAFetcher | None = None,
-) -> ChainGraph:
-    """The graph for one server: ``sent`` (DER, leaf first), the trust ``stores`` (PEM
-    files or directories, Java keystores) and, with a ``fetcher``, the issuers that the
-    AIA URLs on the paths serve. Never raises for anything in the certificates."""
+@dataclass(frozen=True)
+class LoadedStores:
+    """Trust stores read once for a whole run: their certificates as path candidates,
+    and which stores loaded (in which form) or failed."""
+
+    pool: CertPool = field(repr=False, compare=False)
+    loaded: tuple[str, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+    forms: tuple[tuple[str, str], ...] = ()
+
+
+def load_stores(stores: Sequence[str]) -> LoadedStores:
+    """Read every store (PEM files or directories, Java keystores) once; a store that
+    cannot be read is recorded, not raised."""
     from tlsmatrix.trust.bundle import TrustBundle, TrustBundleError
 
     pool = CertPool()
-    leaf: PoolCert | None = None
-    for i, der in enumerate(sent):
-        try:
-            cert = x509.load_der_x509_certificate(bytes(der))
-        except Exception:  # noqa: BLE001 - the analysis reports unparseable certificates
-            continue
-        entry = pool.add(cert, SENT)
-        if i == 0:
-            leaf = entry
     loaded: list[str] = []
     errors: list[tuple[str, str]] = []
     forms: list[tuple[str, str]] = []
@@ -277,11 +274,35 @@ def build_graph(
         except TrustBundleError as exc:
             errors.append((path, str(exc)))
             continue
-        pool.add_all(bundle.certificates, store_source(path))
+        pool.add_candidates(bundle.certificates, store_source(path))
         loaded.append(path)
         forms.append((path, bundle.form))
+    return LoadedStores(pool, tuple(loaded), tuple(errors), tuple(forms))
+
+
+def build_graph(
+    sent: Sequence[bytes],
+    stores: Sequence[str] | LoadedStores = (),
+    fetcher: AIAFetcher | None = None,
+) -> ChainGraph:
+    """The graph for one server: ``sent`` (DER, leaf first), the trust ``stores`` (paths,
+    or stores a run loaded once with :func:`load_stores`) and, with a ``fetcher``, the
+    issuers that the AIA URLs on the paths serve. Never raises for anything in the
+    certificates."""
+    base = stores if isinstance(stores, LoadedStores) else load_stores(stores)
+    pool = base.pool.copy()
+    loaded, errors, forms = base.loaded, base.errors, base.forms
+    leaf: PoolCert | None = None
+    for i, der in enumerate(sent):
+        try:
+            cert = x509.load_der_x509_certificate(bytes(der))
+        except Exception:  # noqa: BLE001 - the analysis reports unparseable certificates
+            continue
+        entry = pool.add(cert, SENT)
+        if i == 0:
+            leaf = entry
     if leaf is None:
-        return ChainGraph(None, (), tuple(loaded), tuple(errors), (), tuple(forms))
+        return ChainGraph(None, (), loaded, errors, (), forms)
     leaf = pool.get(leaf.sha256) or leaf
     paths = build_paths(leaf, pool)
     fetches: list[AIAFetch] = []
@@ -311,20 +332,11 @@ def build_graph(
     reached = {link.sha256 for path in paths for link in path.links}
     orphans = tuple(
         path
-        for entry in pool
+        for entry in list(pool)  # building paths may read more store candidates
         if entry.sent and entry.is_ca and entry.sha256 not in reached
         for path in build_paths(entry, pool)
     )
-    return ChainGraph(
-        leaf,
-        paths,
-        tuple(loaded),
-        tuple(errors),
-        tuple(fetches),
-        tuple(forms),
-        orphans,
-        tuple(pool),
-    )
+    return ChainGraph(leaf, paths, loaded, errors, tuple(fetches), forms, orphans, tuple(pool))
 
 
 def supplied_by(cert: PoolCert) -> str:
@@ -343,6 +355,7 @@ __all__ = [
     "INCOMPLETE",
     "INTERMEDIATE_REFUSED",
     "LEAF_SELF_SIGNED",
+    "LoadedStores",
     "MISSING_LINK",
     "PathVerdict",
     "SELF_SIGNED",
@@ -355,5 +368,6 @@ __all__ = [
     "beyond_is_trusted",
     "build_graph",
     "judge",
+    "load_stores",
     "supplied_by",
 ]

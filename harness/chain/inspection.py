@@ -37,7 +37,7 @@ from tlsmatrix.clients.base import Target
 
 if TYPE_CHECKING:
     from tlsmatrix.chain.aia import AIAFetcher
-    from tlsmatrix.chain.diagnosis import ChainGraph
+    from tlsmatrix.chain.diagnosis import ChainGraph, LoadedStores
     from tlsmatrix.chain.revocation import RevocationReport
 
 
@@ -86,7 +86,9 @@ def inspect_chain(
 
 
 def with_paths(
-    inspection: ChainInspection, stores: Sequence[str], fetcher: AIAFetcher | None = None
+    inspection: ChainInspection,
+    stores: Sequence[str] | LoadedStores,
+    fetcher: AIAFetcher | None = None,
 ) -> ChainInspection:
     """The inspection with its graph built over ``stores`` and AIA downloads, and the
     report's completeness decided by that graph: which intermediate is missing at any

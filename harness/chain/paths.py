@@ -86,13 +86,43 @@ class PoolCert:
 
 
 class CertPool:
-    """Certificates by content, merged across sources, indexed by subject."""
+    """Certificates by content, merged across sources, indexed by subject.
+
+    Trust stores are added as *candidates* (:meth:`add_candidates`): indexed by subject
+    only, and read in full (key identifiers, self-signature) when a path asks for an
+    issuer of that name or a certificate of the same subject is added. A run loads its
+    stores into one pool once and each target builds on a :meth:`copy`, so a system store
+    of a few hundred roots costs a dictionary per target, not a signature check per root."""
 
     def __init__(self) -> None:
         self._by_hash: dict[str, PoolCert] = {}
         self._by_subject: dict[x509.Name, list[str]] = {}
+        self._candidates: dict[x509.Name, list[tuple[x509.Certificate, str]]] = {}
         self._links: dict[tuple[str, str], bool] = {}
         self.checks = 0
+
+    def copy(self) -> CertPool:
+        """A pool with the same certificates and candidates that can grow on its own
+        (the link-check budget starts afresh: it bounds one graph's work)."""
+        twin = CertPool()
+        twin._by_hash = dict(self._by_hash)
+        twin._by_subject = {k: list(v) for k, v in self._by_subject.items()}
+        twin._candidates = dict(self._candidates)  # lists are replaced, never mutated
+        twin._links = dict(self._links)
+        return twin
+
+    def add_candidates(self, certs: Iterable[x509.Certificate], source: str) -> None:
+        """Index ``certs`` (from ``source``) by subject, to be read when needed."""
+        for cert in certs:
+            try:
+                subject = cert.subject
+            except Exception:  # noqa: BLE001 - a certificate we cannot read links to nothing
+                continue
+            self._candidates[subject] = [*self._candidates.get(subject, ()), (cert, source)]
+
+    def _materialize(self, subject: x509.Name) -> None:
+        for cert, source in self._candidates.pop(subject, ()):
+            self.add(cert, source)
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -101,10 +131,16 @@ class CertPool:
         return iter(self._by_hash.values())
 
     def add(self, cert: x509.Certificate, source: str) -> PoolCert | None:
-        """Add ``cert`` as found at ``source``; None when it cannot be indexed."""
+        """Add ``cert`` as found at ``source``; None when it cannot be indexed. Candidates
+        of the same subject are read too, so a sent certificate that a store also holds
+        carries both sources."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # old roots with a non-positive serial
-            return self._add(cert, source)
+            entry = self._add(cert, source)
+        if entry is not None and self._candidates:
+            self._materialize(entry.cert.subject)
+            entry = self._by_hash.get(entry.sha256, entry)
+        return entry
 
     def _add(self, cert: x509.Certificate, source: str) -> PoolCert | None:
         try:
@@ -146,6 +182,7 @@ class CertPool:
         """Every pool certificate that issued ``child`` (name, key identifier, signature),
         sent ones first, then stored, then downloaded."""
         try:
+            self._materialize(child.cert.issuer)
             named = self._by_subject.get(child.cert.issuer, [])
         except Exception:  # noqa: BLE001
             return []

@@ -12,7 +12,7 @@ from typing import Any
 
 from tlsmatrix.clients.base import Client, Observation, Target, Trust
 from tlsmatrix.results.model import RunResult, environment, find_divergences, now_iso
-from tlsmatrix.runner.pool import Probe, collect_infos, run_probes
+from tlsmatrix.runner.pool import PendingInfos, Probe, run_probes
 
 
 @dataclass(frozen=True)
@@ -63,23 +63,25 @@ def run_matrix(
 
         clients = [move(c, at) for c in clients]
     captures = ChainCaptures(targets, timeout, now=at) if capture_chains and targets else None
-    infos = collect_infos(clients)
+    pending = PendingInfos(clients)  # probes start as each client's own info comes in
     probes = [Probe(t, c, trust.for_client(c.name)) for t in targets for c in clients]
     observed = run_probes(
-        probes, timeout=timeout, jobs=jobs, infos=infos, progress=progress, stop=stop
+        probes, timeout=timeout, jobs=jobs, infos=pending, progress=progress, stop=stop
     )
     results = tuple(o for o in observed if o is not None)
     partial = len(results) < len(probes)
+    infos = pending.all(wait=not partial)
     # An interrupted run does not wait for captures still under way.
     inspections = captures.collect(wait=not partial) if captures else {}
     divergences = find_divergences(results)
     if inspections:
         from tlsmatrix.chain.aia import AIAFetcher
+        from tlsmatrix.chain.diagnosis import load_stores
         from tlsmatrix.chain.inspection import with_paths
         from tlsmatrix.explain.explanations import Evidence, explain_results
         from tlsmatrix.explain.refine import refine_reason
 
-        stores = run_stores(results, infos, trust)
+        stores = load_stores(run_stores(results, infos, trust))  # once for every target
         fetcher = AIAFetcher(enabled=fetch_aia and not partial)  # an interrupt waits for none
         inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
         revocation = fetch_aia if fetch_revocation is None else fetch_revocation

@@ -64,7 +64,7 @@ def load_clients(names: Sequence[str] | None) -> list[Client]:
     chosen = list(names) if names else clients.names()
     loaded: list[Client] = []
     for name in chosen:
-        if name not in clients.registry():
+        if not clients.is_known(name):
             raise clients.UnknownClient(name)
         try:
             loaded.append(clients.load(name))
@@ -73,26 +73,60 @@ def load_clients(names: Sequence[str] | None) -> list[Client]:
     return loaded
 
 
-def collect_infos(clients: Sequence[Client], timeout: float = 15.0) -> dict[str, ClientInfo]:
-    """Every client's info(), concurrently; a crash or hang makes the client unavailable."""
-    results: dict[str, ClientInfo] = {}
+INFO_LIMIT_S = 15.0  # how long a client's info() (its library's import) may take
 
-    def one(client: Client) -> None:
+
+class PendingInfos:
+    """Every client's info(), collected in the background. A probe waits only for its own
+    client's, so curl is already probing while an in-process client still imports its
+    library. A crash or a hang makes the client unavailable, never the run stuck."""
+
+    def __init__(self, clients: Sequence[Client], timeout: float = INFO_LIMIT_S) -> None:
+        self._names = [c.name for c in clients]
+        self._results: dict[str, ClientInfo] = {}
+        self._done = {c.name: threading.Event() for c in clients}
+        self._deadline = time.monotonic() + timeout
+        for client in clients:
+            threading.Thread(target=self._one, args=(client,), daemon=True).start()
+
+    def _one(self, client: Client) -> None:
         try:
-            results[client.name] = client.info()
+            info = client.info()
         except Exception as exc:
-            results[client.name] = ClientInfo(client.name, False, f"info() failed: {exc}")
+            info = ClientInfo(client.name, False, f"info() failed: {exc}")
+        self._results[client.name] = info
+        self._done[client.name].set()
 
-    threads = [threading.Thread(target=one, args=(c,), daemon=True) for c in clients]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(deadline - time.monotonic(), 0))
-    return {
-        c.name: results.get(c.name) or ClientInfo(c.name, False, "info() did not answer in time")
-        for c in clients
-    }
+    def ready(self, name: str) -> ClientInfo | None:
+        """The info if it is in already, else None (never waits)."""
+        return self._results.get(name) if self._done[name].is_set() else None
+
+    def get(self, name: str) -> ClientInfo:
+        """The info, waiting for it until the shared deadline."""
+        self._done[name].wait(max(self._deadline - time.monotonic(), 0))
+        return self._results.get(name) or ClientInfo(name, False, "info() did not answer in time")
+
+    def all(self, wait: bool = True) -> dict[str, ClientInfo]:
+        """Every client's info; without ``wait`` (an interrupted run) those not in yet
+        read as unavailable."""
+        if wait:
+            return {name: self.get(name) for name in self._names}
+        late = "info() did not answer before the run was interrupted"
+        return {n: self.ready(n) or ClientInfo(n, False, late) for n in self._names}
+
+
+class _KnownInfos:
+    """A plain mapping of infos behind PendingInfos' two questions."""
+
+    def __init__(self, infos: Mapping[str, ClientInfo]) -> None:
+        self.ready = self.get = infos.get
+
+
+def collect_infos(
+    clients: Sequence[Client], timeout: float = INFO_LIMIT_S
+) -> dict[str, ClientInfo]:
+    """Every client's info(), concurrently; a crash or hang makes the client unavailable."""
+    return PendingInfos(clients, timeout).all()
 
 
 def guarded_probe(
@@ -161,19 +195,19 @@ class _Worker:
         self.starting = False  # its client is starting a runtime: the probe's clock waits
 
 
+def client_cap(info: ClientInfo | None, jobs: int) -> int:
+    """How many probes of one client may run at once: ``jobs``, or for a client with a
+    ClientInfo.max_parallel the smaller of that and half of ``jobs`` (at least one), so
+    heavy runtimes leave room for the rest of the matrix."""
+    limit = info.max_parallel if info is not None else None
+    return jobs if limit is None else max(1, min(limit, jobs // 2))
+
+
 def client_caps(
     probes: Sequence[Probe], infos: Mapping[str, ClientInfo], jobs: int
 ) -> dict[str, int]:
-    """How many probes of each client may run at once: ``jobs``, or for a client with a
-    ClientInfo.max_parallel the smaller of that and half of ``jobs`` (at least one), so
-    heavy runtimes leave room for the rest of the matrix."""
-    caps: dict[str, int] = {}
-    for probe in probes:
-        name = probe.client.name
-        info = infos.get(name)
-        limit = info.max_parallel if info is not None else None
-        caps[name] = jobs if limit is None else max(1, min(limit, jobs // 2))
-    return caps
+    """:func:`client_cap` for every client of ``probes``."""
+    return {p.client.name: client_cap(infos.get(p.client.name), jobs) for p in probes}
 
 
 def run_probes(
@@ -181,7 +215,7 @@ def run_probes(
     *,
     timeout: float,
     jobs: int,
-    infos: dict[str, ClientInfo],
+    infos: Mapping[str, ClientInfo] | PendingInfos,
     progress: Callable[[int, int, Observation], None] | None = None,
     stop: threading.Event | None = None,
 ) -> list[Observation | None]:
@@ -193,6 +227,10 @@ def run_probes(
     KeyboardInterrupt (or when ``stop`` is set) probes not finished are left as None and
     the caller marks the run partial. ``progress`` is called in the calling thread.
 
+    With :class:`PendingInfos` a probe starts as soon as its own client's info is in (the
+    wait is bounded on its own, not by the probe's deadline); until then the client is
+    held to the heavy runtimes' share of ``jobs``.
+
     ``jobs`` long-lived worker threads run the probes themselves while the calling thread
     watches their deadlines, so a probe costs no thread of its own (see benchmarks/)."""
     total = len(probes)
@@ -202,11 +240,22 @@ def run_probes(
     jobs = max(1, jobs)
     stop = stop or threading.Event()
     lock = threading.Condition()
-    caps = client_caps(probes, infos, jobs)
+    board = infos if isinstance(infos, PendingInfos) else _KnownInfos(infos)
+    unknown_cap = max(1, jobs // 2) if isinstance(infos, PendingInfos) else jobs
+    caps: dict[str, int] = {}  # per client, once its info is in
+
+    def cap(name: str) -> int:  # with ``lock`` held
+        if name not in caps:
+            info = board.ready(name)
+            if info is None:
+                return unknown_cap
+            caps[name] = client_cap(info, jobs)
+        return caps[name]
+
     # Shared state, guarded by ``lock``.
     state = {"closed": False}
     pending = list(range(total))  # not yet started, in order
-    running = dict.fromkeys(caps, 0)  # probes in flight per client
+    running = {p.client.name: 0 for p in probes}  # probes in flight per client
     busy: set[_Worker] = set()
     finished: list[Observation] = []  # recorded, not yet shown to ``progress``
 
@@ -218,7 +267,7 @@ def run_probes(
     def take() -> int | None:  # with ``lock`` held: the first probe whose client has room
         for at, index in enumerate(pending):
             name = probes[index].client.name
-            if running[name] < caps[name]:
+            if running[name] < cap(name):
                 running[name] += 1
                 del pending[at]
                 return index
@@ -254,12 +303,22 @@ def run_probes(
                     index = take()
                     if index is None:
                         lock.wait(0.1)  # every client with work left is at its cap
+                probe = probes[index]
+                info = board.ready(probe.client.name)
                 me.index = index
+                me.starting = info is None  # its info (the library's import) is not in yet
                 me.started = time.monotonic()
-                me.deadline = me.started + timeout + GRACE_S
+                me.deadline = me.started + (INFO_LIMIT_S if me.starting else timeout) + GRACE_S
                 busy.add(me)
-            probe = probes[index]
-            obs = _run_one(probe, infos.get(probe.client.name), timeout)
+            if info is None:
+                info = board.get(probe.client.name)  # bounded by INFO_LIMIT_S
+                with lock:
+                    if me.abandoned or state["closed"]:
+                        return
+                    me.starting = False
+                    me.started = time.monotonic()
+                    me.deadline = me.started + timeout + GRACE_S
+            obs = _run_one(probe, info, timeout)
             with lock:
                 if me.abandoned or state["closed"]:
                     return  # the watchdog wrote this probe's row, or the run is over
