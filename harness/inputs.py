@@ -107,6 +107,8 @@ def parse_trust_options(items: list[str], chosen: list[str]) -> dict[str, str]:
     """``CLIENT=PEM`` items -> {client: absolute path}."""
     from tlsmatrix import clients
 
+    if not items:
+        return {}
     known = clients.names()
     result: dict[str, str] = {}
     for item in items:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 import stat
@@ -51,9 +52,6 @@ class TrustBundle:
     skipped: int = 0
     form: str = "PEM"  # "PEM", "PEM directory", "JKS keystore", "PKCS#12 keystore"
     _by_subject: dict[x509.Name, list[x509.Certificate]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    _by_text: dict[str, list[x509.Certificate]] = field(
         default_factory=dict, repr=False, compare=False
     )
     _fingerprints: frozenset[bytes] = field(default=frozenset(), repr=False, compare=False)
@@ -180,12 +178,10 @@ class TrustBundle:
         unique: list[x509.Certificate] = []
         fingerprints: set[bytes] = set()
         by_subject: dict[x509.Name, list[x509.Certificate]] = {}
-        by_text: dict[str, list[x509.Certificate]] = {}
         for cert in certs:
             try:
                 der = cert.public_bytes(Encoding.DER)
                 subject = cert.subject
-                text = _normal(subject.rfc4514_string())
             except Exception:  # noqa: BLE001 - a certificate we cannot index is skipped
                 skipped += 1
                 continue
@@ -194,17 +190,28 @@ class TrustBundle:
             fingerprints.add(der)
             unique.append(cert)
             by_subject.setdefault(subject, []).append(cert)
-            by_text.setdefault(text, []).append(cert)
         return cls(
             source,
             tuple(unique),
             skipped,
             _by_subject=by_subject,
-            _by_text=by_text,
             _fingerprints=frozenset(fingerprints),
         )
 
     # --- lookups --------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _by_text(self) -> dict[str, list[x509.Certificate]]:
+        """Subjects as normalised RFC 4514 text, indexed on first use: most runs never ask,
+        and writing out a few hundred names costs more than parsing the bundle."""
+        index: dict[str, list[x509.Certificate]] = {}
+        for cert in self.certificates:
+            try:
+                text = _normal(cert.subject.rfc4514_string())
+            except Exception:  # noqa: BLE001 - a name we cannot write out matches no text
+                continue
+            index.setdefault(text, []).append(cert)
+        return index
 
     def __len__(self) -> int:
         return len(self.certificates)
