@@ -1,3 +1,3 @@
-from tlsmatrix.cli import main
+from tlsmatrix.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -123,3 +123,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+
+
+def entry() -> None:
+    """The console script and ``python -m tlsmatrix``: :func:`main`, then exit without
+    tearing the interpreter down. Tearing down the modules of a dozen client libraries takes
+    ~0.15 s, a fifth of a one-host run; everything that must happen at exit (stopping
+    workers and browsers, removing temporary files, flushing) is registered with atexit,
+    and runs first."""
+    code = main()
+    exit_now(code)
+
+
+def exit_now(code: int) -> None:
+    import atexit
+    import contextlib
+    import os
+    import threading
+
+    for thread in threading.enumerate():  # as the interpreter would: wait for non-daemons
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to say
+            stream.flush()
+    os._exit(code)

@@ -210,3 +210,43 @@ def test_missing_binaries_are_skipped_with_the_reason_and_the_rest_runs(servers,
         )
         assert "not found" in got[missing]["detail"], got[missing]["detail"]
     assert got["curl"]["verdict"] == "accept" and got["stdlib"]["verdict"] == "accept"
+
+
+def _processes_with_env(marker: str) -> list[str]:
+    """Command lines of live processes whose environment holds ``marker``."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker.encode() not in f.read():
+                    continue
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                found.append(f.read().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return found
+
+
+def test_the_quick_exit_still_cleans_up_flushes_and_stops_workers(servers, pki, tmp_path):
+    """``python -m tlsmatrix`` skips the interpreter's teardown (cli.entry): the report must
+    still be complete on a pipe, the workers (node) stopped and temporary files (curl's
+    empty CA directory, made for an explicit bundle) removed, as the atexit handlers
+    promise."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    url = f"https://localhost:{servers['good'].port}/"
+    env = clean_environ(PYTHONPATH=ROOT, TMPDIR=str(temp))
+    result = subprocess.run(
+        [sys.executable, "-m", "tlsmatrix", "run", url, "-c", "curl,node",
+         "--ca-file", pki.root_pem, "--format", "json"],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {r["client"] for r in json.loads(result.stdout)["results"]} == {"curl", "node"}
+    deadline = time.monotonic() + 5
+    while _processes_with_env(f"TMPDIR={temp}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with_env(f"TMPDIR={temp}") == []
+    assert list(temp.iterdir()) == []

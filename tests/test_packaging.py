@@ -97,7 +97,7 @@ def test_the_wheel_holds_only_tlsmatrix_and_its_data(wheel: Path):
     points = configparser.ConfigParser()
     points.read_string(entry_points)
     assert points["pytest11"]["tlsmatrix"] == "tlsmatrix.lab.pytest_plugin"
-    assert points["console_scripts"]["tlsmatrix"] == "tlsmatrix.cli:main"
+    assert points["console_scripts"]["tlsmatrix"] == "tlsmatrix.cli:entry"
 
 
 def test_a_plain_install_works_from_another_folder(wheel: Path, tmp_path: Path):
