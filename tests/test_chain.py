@@ -7,7 +7,6 @@ expected issues. Private keys live in pytest's temporary directories only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import ssl
@@ -193,36 +192,6 @@ def serve_and_capture(
         return capture_chain(target, timeout)
 
 
-class SilentServer:
-    """Accepts TCP connections and never says anything."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def __enter__(self) -> SilentServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() in _run
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-        self._thread.join(timeout=2)
-
-
 # --- capture ------------------------------------------------------------------------------
 
 
@@ -241,11 +210,10 @@ def test_capture_returns_exactly_the_sent_chain(pki: PKI, tmp_path: Path, order:
     assert captured.target.startswith("https://localhost:")
 
 
-def test_capture_of_a_silent_server_ends_at_the_deadline():
-    with SilentServer() as server:
-        started = time.monotonic()
-        captured = capture_chain(Target("127.0.0.1", server.port), timeout=1.0)
-        elapsed = time.monotonic() - started
+def test_capture_of_a_silent_server_ends_at_the_deadline(silent_server):
+    started = time.monotonic()
+    captured = capture_chain(Target("127.0.0.1", silent_server.port), timeout=1.0)
+    elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert elapsed >= 0.9  # it did wait for the server, not give up at once
     assert captured.error is not None and captured.error.startswith("timeout")
