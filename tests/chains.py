@@ -36,8 +36,11 @@ def make(
     aia: str | None = None,
     key: ec.EllipticCurvePrivateKey | None = None,
     hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
 ) -> Node:
-    """A CA (self-signed without ``issuer``) or, with ``ca=False``, a server leaf."""
+    """A CA (self-signed without ``issuer``) or, with ``ca=False``, a server leaf for
+    ``hosts``. Valid from yesterday for 60 days unless ``not_before``/``not_after`` say."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     signer_key = issuer.key if issuer else key
     issuer_name = issuer.cert.subject if issuer else subject_name(cn)
@@ -47,8 +50,8 @@ def make(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=60))
+        .not_valid_before(not_before or NOW - dt.timedelta(days=1))
+        .not_valid_after(not_after or NOW + dt.timedelta(days=60))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
