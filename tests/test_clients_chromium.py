@@ -24,7 +24,7 @@ from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.chromium import ChromiumClient
 from tlsmatrix.clients.chromium.browser import BLOCKED_HOSTS, resolver_rules
 from tlsmatrix.clients.chromium.mapping import PageState, read_error
-from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.lab.tlsserver import ThreadedListener, TLSServer
 
 from tests.chains import Node, make
 from tests.conftest import needs
@@ -119,34 +119,26 @@ class AiaLog(http.server.ThreadingHTTPServer):
         return [p for p, _ in self.requests]
 
 
-class Sink:
+class Sink(ThreadedListener):
     """A TCP listener that records the first bytes of every connection made to it."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        super().__init__("127.0.0.1", 0)
         self.heard: list[bytes] = []
-        threading.Thread(target=self._run, daemon=True).start()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.settimeout(1)
-            try:
-                self.heard.append(conn.recv(4096))
-            except OSError:
-                self.heard.append(b"")
-            conn.close()
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(1)
+        try:
+            self.heard.append(conn.recv(4096))
+        except OSError:
+            self.heard.append(b"")
+        conn.close()
 
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[Sink]:
-    s = Sink()
-    yield s
-    s.sock.close()
+    with Sink() as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -317,50 +309,40 @@ def test_concurrent_probes_share_one_browser(client: ChromiumClient, pki: Pki) -
     assert [r.reason for r in results] == [Reason.OK, Reason.EXPIRED, Reason.OK, Reason.EXPIRED]
 
 
-class RedirectServer:
+class RedirectServer(ThreadedListener):
     """Answers every request over TLS with a 301 to ``location``."""
 
     def __init__(self, chain: str, key: str, location: str) -> None:
         import ssl
 
+        super().__init__("127.0.0.1", 0)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(chain, key)
         self.location = location
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(5)
-                    tls.recv(65536)
-                    tls.sendall(
-                        b"HTTP/1.1 301 Moved Permanently\r\nLocation: "
-                        + self.location.encode()
-                        + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-            except OSError:
-                pass
-            finally:
-                conn.close()
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                tls.recv(65536)
+                tls.sendall(
+                    b"HTTP/1.1 301 Moved Permanently\r\nLocation: "
+                    + self.location.encode()
+                    + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
 
 def test_redirect_is_recorded_not_followed(client: ChromiumClient, pki: Pki) -> None:
-    elsewhere = Sink()
-    location = f"https://127.0.0.1:{elsewhere.port}/next"
-    server = RedirectServer(str(pki.dir / "good.pem"), str(pki.dir / "good.key"), location)
-    try:
-        obs = probe(client, server.port, Trust.bundle(pki.bundle))
-        time.sleep(0.3)
-    finally:
-        server.sock.close()
-        elsewhere.sock.close()
+    with Sink() as elsewhere:
+        location = f"https://127.0.0.1:{elsewhere.port}/next"
+        good = (str(pki.dir / "good.pem"), str(pki.dir / "good.key"))
+        with RedirectServer(*good, location) as server:
+            obs = probe(client, server.port, Trust.bundle(pki.bundle))
+            time.sleep(0.3)
     assert obs.verdict is Verdict.ACCEPT, obs
     assert obs.detail == f"HTTP 301 to {location} (not followed)"
     assert elsewhere.heard == []
