@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
-from tlsmatrix.lab.certbuilder import Issued, general_names, name
+from tlsmatrix.lab.certbuilder import DAY, Issued, build, ec_key, general_names, name, now
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -86,6 +87,25 @@ def make(
             critical=False,
         )
     return Node(builder.sign(signer_key, hashes.SHA256()), key, cn)
+
+
+def built_ca(cn: str, parent: Issued | None = None, **options: Any) -> Issued:
+    """A CA made by the lab's certificate builder, valid from yesterday for 100 days; a
+    root without ``parent``. ``options`` go to certbuilder.build() (pathlen, key_usage,
+    name_constraints, or ca=False for an issuer that is no CA), for the rule tests."""
+    key = ec_key()
+    start = now()
+    options.setdefault("ca", True)
+    cert = build(
+        subject=name(cn),
+        key=key,
+        issuer_cert=parent.cert if parent else None,
+        issuer_key=parent.key if parent else key,
+        not_before=start - DAY,
+        not_after=start + 100 * DAY,
+        **options,
+    )
+    return Issued(cert, key)
 
 
 @dataclass
