@@ -30,20 +30,34 @@ def _leaf(parent: cb.Issued, names: tuple[str, ...] = ("localhost",), **kw: obje
     return cb.Issued(cert, key)
 
 
-def _client_leaf(parent: cb.Issued) -> cb.Issued:
-    """A leaf whose extendedKeyUsage is clientAuth only."""
+def _hand_built(
+    cn: str, parent: cb.Issued, serial: int, *extensions: tuple[x509.ExtensionType, bool]
+) -> cb.Issued:
+    """A certificate with only ``extensions`` (each with its criticality), valid a day
+    either side of now: what cb.build() will not make, since it always adds a well-formed
+    basicConstraints and, on a leaf, serverAuth."""
     key = cb.ec_key()
     start = cb.now()
-    cert = (
-        x509.CertificateBuilder().subject_name(cb.name("localhost"))
-        .issuer_name(parent.cert.subject).public_key(key.public_key()).serial_number(4)
+    builder = (
+        x509.CertificateBuilder().subject_name(cb.name(cn))
+        .issuer_name(parent.cert.subject).public_key(key.public_key()).serial_number(serial)
         .not_valid_before(start - cb.DAY).not_valid_after(start + cb.DAY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(parent.key, hashes.SHA256())
     )  # fmt: skip
-    return cb.Issued(cert, key)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return cb.Issued(builder.sign(parent.key, hashes.SHA256()), key)
+
+
+def _client_leaf(parent: cb.Issued) -> cb.Issued:
+    """A leaf whose extendedKeyUsage is clientAuth only."""
+    return _hand_built(
+        "localhost",
+        parent,
+        4,
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+        (x509.SubjectAlternativeName([x509.DNSName("localhost")]), False),
+    )
 
 
 def findings(*chain: cb.Issued) -> list[tuple[Reason, str]]:
@@ -220,15 +234,7 @@ def test_refine_uses_the_rules_for_invalid_and_for_code_26(tmp_path: Path) -> No
 
 def test_refine_an_undecodable_ca_extension_is_malformed() -> None:
     bad_bc = x509.UnrecognizedExtension(x509.oid.ExtensionOID.BASIC_CONSTRAINTS, b"\x04\x01")
-    key = cb.ec_key()
-    start = cb.now()
-    cert = (
-        x509.CertificateBuilder().subject_name(cb.name("Rules BadBC"))
-        .issuer_name(ROOT.cert.subject).public_key(key.public_key()).serial_number(5)
-        .not_valid_before(start - cb.DAY).not_valid_after(start + cb.DAY)
-        .add_extension(bad_bc, critical=True).sign(ROOT.key, hashes.SHA256())
-    )  # fmt: skip
-    inter = cb.Issued(cert, key)
+    inter = _hand_built("Rules BadBC", ROOT, 5, (bad_bc, True))
     chain = [_leaf(inter).der, inter.der, ROOT.der]
     report, graph = analyse_chain(chain, "localhost"), build_graph(chain)
     for said, code in ((Reason.NOT_A_CA, None), (Reason.WRONG_USAGE, 26)):
