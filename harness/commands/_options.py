@@ -1,5 +1,5 @@
 """Options that several commands share, defined once so their names, defaults and help
-read the same everywhere (run, lab run, lab replay, preflight, capture)."""
+read the same everywhere (run, lab run, lab replay, preflight, capture, inspect, fix-chain)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,32 @@ def add_clients(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME[,NAME]",
         help="only these clients (repeatable, or a comma list); see 'tlsmatrix clients'",
+    )
+
+
+def add_trust_bundles(parser: argparse.ArgumentParser) -> None:
+    """--ca-file for every client and --trust for one, instead of their own stores."""
+    parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="give every client this trust bundle instead of its own store",
+    )
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CLIENT=PEM",
+        help="give one client this trust bundle (repeatable)",
+    )
+
+
+def add_resolve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
     )
 
 

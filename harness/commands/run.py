@@ -31,25 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "targets", nargs="*", metavar="TARGET", help="https://host[:port][/path] or host[:port]"
     )
     _options.add_clients(run)
-    run.add_argument(
-        "--ca-file",
-        metavar="PEM",
-        help="give every client this trust bundle instead of its own store",
-    )
-    run.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="CLIENT=PEM",
-        help="give one client this trust bundle (repeatable)",
-    )
-    run.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
-    )
+    _options.add_trust_bundles(run)
+    _options.add_resolve(run)
     run.add_argument(
         "--hosts-file", metavar="FILE", help="more targets, one per line ('-' reads stdin)"
     )
