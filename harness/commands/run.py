@@ -40,11 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _options.add_at(run, "the chains, with every client's clock moved there (libfaketime)")
     _options.add_report(run)
     _options.add_fail_on(run)
-    run.add_argument(
-        "--expect",
-        metavar="FILE",
-        help="check the results against this TOML file: exit 1 if any expectation fails",
-    )
+    _options.add_expect(run)
     run.add_argument(
         "--shard",
         metavar="K/N",
@@ -80,11 +76,7 @@ def command_run(args: argparse.Namespace) -> int:
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
     per_client = parse_trust_options(args.trust, chosen)
     _check_output(args.output)
-    spec = None
-    if args.expect:
-        from tlsmatrix.results.expectations import load_expectations
-
-        spec = load_expectations(args.expect)
+    spec = _options.load_expect(args.expect)
     shard = None
     if args.shard:
         from tlsmatrix.runner.shard import parse_shard, select
