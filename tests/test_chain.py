@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from tlsmatrix.chain.inspection import (
     CapturedChain,
@@ -32,6 +32,7 @@ from tlsmatrix.chain.inspection import (
 from tlsmatrix.clients.base import Target
 from tlsmatrix.lab import certbuilder
 from tlsmatrix.lab.certbuilder import general_names
+from tlsmatrix.lab.corpus.certs import resign_sha1
 from tlsmatrix.lab.tlsserver import TLSServer
 
 from tests.chains import subject_name
@@ -107,49 +108,10 @@ def make_cert(
 
 
 def resign_with_sha1(issued: Issued, issuer_key: rsa.RSAPrivateKey) -> Issued:
-    """The same certificate signed with sha1WithRSAEncryption.
-
-    cryptography no longer signs with SHA-1, so the TBS is re-encoded with the SHA-1
-    algorithm identifier and signed with the raw RSA primitive, which still allows it."""
-    sha1_rsa = bytes.fromhex("300d06092a864886f70d0101050500")
-    der = issued.der
-    outer = _children(der, _header(der, 0)[0], len(der))
-    tbs = outer[0]
-    tbs_header, _ = _header(tbs, 0)
-    fields = _children(tbs, tbs_header, len(tbs))
-    fields[2] = sha1_rsa  # TBSCertificate.signature
-    new_tbs = _tlv(0x30, b"".join(fields))
-    signature = issuer_key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())
-    bit_string = _tlv(0x03, b"\x00" + signature)
-    cert = x509.load_der_x509_certificate(_tlv(0x30, new_tbs + sha1_rsa + bit_string))
-    return Issued(cert, issued.key)
-
-
-def _header(der: bytes, pos: int) -> tuple[int, int]:
-    """(header length, content length) of the DER element at ``pos``."""
-    first = der[pos + 1]
-    if first < 0x80:
-        return 2, first
-    count = first & 0x7F
-    return 2 + count, int.from_bytes(der[pos + 2 : pos + 2 + count], "big")
-
-
-def _children(der: bytes, start: int, end: int) -> list[bytes]:
-    out = []
-    pos = start
-    while pos < end:
-        header, length = _header(der, pos)
-        out.append(der[pos : pos + header + length])
-        pos += header + length
-    return out
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + content
+    """The same certificate signed with sha1WithRSAEncryption (cryptography no longer signs
+    with SHA-1; the corpus's resign_sha1 splices the DER and signs with the raw key)."""
+    resigned = resign_sha1(issued.der, issuer_key)
+    return Issued(x509.load_der_x509_certificate(resigned), issued.key)
 
 
 @dataclass
