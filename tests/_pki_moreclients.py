@@ -146,6 +146,46 @@ def plain_http_server() -> Iterator[int]:
         s.close()
 
 
+@contextlib.contextmanager
+def http_server() -> Iterator[tuple[str, dict]]:
+    """A loopback HTTP server and its routes (filled in after the URLs are known): path ->
+    bytes, or a callable(request body) -> (status, headers, bytes)."""
+    routes: dict = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, body: bytes) -> None:
+            route = routes.get(self.path)
+            if route is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            status, headers, data = route(body) if callable(route) else (200, {}, route)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self._answer(b"")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class AIAServer:
     """A loopback HTTP server serving one DER file at /int.der and logging each fetch."""
 
