@@ -134,14 +134,8 @@ def pki() -> PKI:
 
 def _write_chain(tmp: Path, chain: list[Issued]) -> tuple[str, str]:
     chain_path, key_path = tmp / "chain.pem", tmp / "key.pem"
-    chain_path.write_bytes(b"".join(c.cert.public_bytes(serialization.Encoding.PEM) for c in chain))
-    key_path.write_bytes(
-        chain[0].key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    chain_path.write_bytes(b"".join(c.pem for c in chain))
+    key_path.write_bytes(chain[0].key_pem)
     return str(chain_path), str(key_path)
 
 
