@@ -35,6 +35,7 @@ from tlsmatrix.lab.certbuilder import general_names
 from tlsmatrix.lab.corpus.certs import resign_sha1
 from tlsmatrix.lab.tlsserver import TLSServer
 
+from tests._pki_moreclients import closed_port, plain_http_server
 from tests.chains import subject_name
 
 NOW = datetime.now(UTC)
@@ -178,31 +179,15 @@ def test_capture_of_a_silent_server_ends_at_the_deadline(silent_server):
 
 
 def test_capture_of_a_closed_port_reports_refused():
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    captured = capture_chain(Target("127.0.0.1", port), timeout=2.0)
+    with closed_port() as port:
+        captured = capture_chain(Target("127.0.0.1", port), timeout=2.0)
     assert captured.error is not None and captured.error.startswith("connection refused")
     assert captured.certificates == ()
 
 
 def test_capture_of_a_plain_http_server_reports_an_error_without_certificates():
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-
-    def answer() -> None:
-        conn, _ = sock.accept()
-        with conn:
-            conn.recv(4096)
-            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    try:
+    with plain_http_server() as port:
         captured = capture_chain(Target("127.0.0.1", port), timeout=3.0)
-    finally:
-        thread.join(timeout=3)
-        sock.close()
     assert captured.error is not None
     assert not captured.error.startswith("timeout")
     assert captured.certificates == ()
