@@ -29,6 +29,7 @@ from tlsmatrix.clients.process import (
     run_command,
     run_version,
 )
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed
 
 
 class SubprocessAdapter:
@@ -155,4 +156,22 @@ def run_json_program(
     return interpret(payload)
 
 
-__all__ = ["SubprocessAdapter", "run_json_program"]
+def run_on_worker(
+    worker: JsonLineWorker,
+    args: object,
+    timeout: float,
+    interpret: Callable[[Mapping[str, object]], Outcome],
+) -> Outcome:
+    """The same probe as :func:`run_json_program`, on a long-lived worker: its answer
+    mapped with ``interpret``; a worker that cannot start or dies is client_error, no
+    answer by the deadline a timeout."""
+    try:
+        payload = worker.call(args, timeout)
+    except WorkerFailed as exc:
+        return Outcome(Reason.CLIENT_ERROR, str(exc))
+    if payload is None:
+        return Outcome(Reason.TIMEOUT, f"{worker.name} worker: no answer before the deadline")
+    return interpret(payload)
+
+
+__all__ = ["SubprocessAdapter", "run_json_program", "run_on_worker"]

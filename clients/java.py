@@ -33,13 +33,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from tlsmatrix.clients._common import Outcome, outcome_for_signal, tls_version_name
-from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
+from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program, run_on_worker
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_command
 from tlsmatrix.clients.signals import java as java_signals
 from tlsmatrix.clients.signals._signal import Signal
 from tlsmatrix.clients.startup import heavy_share
-from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed, WorkerPool
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerPool
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -301,14 +301,8 @@ class JavaClient(SubprocessAdapter):
         env = child_env(trust)
         if self.one_shot:
             return run_json_program(argv, timeout, env, interpret)
-        worker = self._worker(path, env)
-        try:
-            payload = worker.call(argv[-6:], timeout)  # the probe's own arguments
-        except WorkerFailed as exc:
-            return Outcome(Reason.CLIENT_ERROR, str(exc))
-        if payload is None:
-            return Outcome(Reason.TIMEOUT, "java worker: no answer before the deadline")
-        return interpret(payload)
+        # the worker takes the probe's own arguments, without the JVM's
+        return run_on_worker(self._worker(path, env), argv[-6:], timeout, interpret)
 
     def _worker(self, java: str, env: dict[str, str]) -> JsonLineWorker:
         """The JVM serving probes in ``env``."""

@@ -21,12 +21,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from tlsmatrix.clients._common import Outcome, late_outcome, outcome_for_signal, tls_version_name
-from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program
+from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program, run_on_worker
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env
 from tlsmatrix.clients.signals import node as node_signals
 from tlsmatrix.clients.startup import heavy_share
-from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed, WorkerPool
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerPool
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 
@@ -162,14 +162,7 @@ class NodeClient(SubprocessAdapter):
         if self.one_shot:
             argv = [path, str(SCRIPT), json.dumps(args)]
             return run_json_program(argv, timeout, env, interpret)
-        worker = self._worker(path, env)
-        try:
-            payload = worker.call(args, timeout)
-        except WorkerFailed as exc:
-            return Outcome(Reason.CLIENT_ERROR, str(exc))
-        if payload is None:
-            return Outcome(Reason.TIMEOUT, "node worker: no answer before the deadline")
-        return interpret(payload)
+        return run_on_worker(self._worker(path, env), args, timeout, interpret)
 
     def _worker(self, path: str, env: dict[str, str]) -> JsonLineWorker:
         """The node process serving probes in ``env``."""

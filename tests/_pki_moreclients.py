@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from tlsmatrix.clients.base import Client, Reason, Target, Trust, Verdict
+from tlsmatrix.clients.base import Client, Observation, Reason, Target, Trust, Verdict
 from tlsmatrix.lab.certbuilder import DAY, Issued, issue_ca, issue_leaf
 
 from tests.hostile_servers import Silent
@@ -145,6 +146,46 @@ def plain_http_server() -> Iterator[int]:
         s.close()
 
 
+@contextlib.contextmanager
+def http_server() -> Iterator[tuple[str, dict]]:
+    """A loopback HTTP server and its routes (filled in after the URLs are known): path ->
+    bytes, or a callable(request body) -> (status, headers, bytes)."""
+    routes: dict = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self, body: bytes) -> None:
+            route = routes.get(self.path)
+            if route is None:
+                self.send_response(404)
+                self.end_headers()
+                return
+            status, headers, data = route(body) if callable(route) else (200, {}, route)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self._answer(b"")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", routes
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 class AIAServer:
     """A loopback HTTP server serving one DER file at /int.der and logging each fetch."""
 
@@ -263,3 +304,44 @@ def assert_unreachable_reasons(client: Client, timeout: float) -> None:
         obs = client.probe(Target("127.0.0.1", port), trust, 2)
         assert time.monotonic() - started < 3
     assert obs.reason is Reason.TIMEOUT and obs.verdict is Verdict.TIMEOUT, obs.detail
+
+
+# --- what a long-lived worker (JVM, node, browser) must not change -------------------------
+
+
+def probe_across_aia_withdrawal(client: Client, pki: PKI) -> tuple[Observation, Observation, int]:
+    """Probe one leaf-only target twice: the lab's AIA server serves the intermediate for
+    the first probe and answers 404 for the second. Returns both observations and how
+    often /int.der was fetched; a client that kept the first download fetches once."""
+    from tlsmatrix.lab.aia import AIAServer as LabAIAServer
+    from tlsmatrix.lab.tlsserver import TLSServer
+
+    with LabAIAServer() as aia:
+        aia.publish("/int.der", pki.intermediate.der, "application/pkix-cert")
+        with TLSServer(*pki.leaf_only(aia.url + "int.der")) as server:
+            target, trust = Target("localhost", server.port), Trust.bundle(pki.root_pem)
+            first = client.probe(target, trust, 15)
+            aia.withdraw("/int.der")  # 404 from now on
+            second = client.probe(target, trust, 15)
+        return first, second, len(aia.fetches("/int.der"))
+
+
+def kill_worker_mid_probe(
+    client: Client, target: Target, trust: Trust, timeout: float
+) -> tuple[Observation, Any]:
+    """Start a probe of ``target`` (a server that never answers), kill the client's worker
+    while the probe is in flight on it, and return the probe's observation and the worker."""
+    box: list[Observation] = []
+    runner = threading.Thread(target=lambda: box.append(client.probe(target, trust, timeout)))
+    runner.start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:  # until the probe is in flight on a worker
+        workers = client._workers.values()  # type: ignore[attr-defined]
+        if workers and workers[0]._pending:
+            break
+        time.sleep(0.02)
+    assert workers and workers[0]._pending, "the probe never reached a worker"
+    workers[0].kill()
+    runner.join(timeout)
+    (obs,) = box
+    return obs, workers[0]

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
-from tlsmatrix.lab.certbuilder import Issued, general_names, name
+from tlsmatrix.lab.certbuilder import DAY, Issued, build, ec_key, general_names, name, now
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -36,8 +37,11 @@ def make(
     aia: str | None = None,
     key: ec.EllipticCurvePrivateKey | None = None,
     hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
 ) -> Node:
-    """A CA (self-signed without ``issuer``) or, with ``ca=False``, a server leaf."""
+    """A CA (self-signed without ``issuer``) or, with ``ca=False``, a server leaf for
+    ``hosts``. Valid from yesterday for 60 days unless ``not_before``/``not_after`` say."""
     key = key or ec.generate_private_key(ec.SECP256R1())
     signer_key = issuer.key if issuer else key
     issuer_name = issuer.cert.subject if issuer else subject_name(cn)
@@ -47,8 +51,8 @@ def make(
         .issuer_name(issuer_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=60))
+        .not_valid_before(not_before or NOW - dt.timedelta(days=1))
+        .not_valid_after(not_after or NOW + dt.timedelta(days=60))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
@@ -83,6 +87,25 @@ def make(
             critical=False,
         )
     return Node(builder.sign(signer_key, hashes.SHA256()), key, cn)
+
+
+def built_ca(cn: str, parent: Issued | None = None, **options: Any) -> Issued:
+    """A CA made by the lab's certificate builder, valid from yesterday for 100 days; a
+    root without ``parent``. ``options`` go to certbuilder.build() (pathlen, key_usage,
+    name_constraints, or ca=False for an issuer that is no CA), for the rule tests."""
+    key = ec_key()
+    start = now()
+    options.setdefault("ca", True)
+    cert = build(
+        subject=name(cn),
+        key=key,
+        issuer_cert=parent.cert if parent else None,
+        issuer_key=parent.key if parent else key,
+        not_before=start - DAY,
+        not_after=start + 100 * DAY,
+        **options,
+    )
+    return Issued(cert, key)
 
 
 @dataclass

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 
 import pytest
 import trustme
@@ -12,50 +11,43 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 from tlsmatrix.chain.aia import AIAFetcher, AIAFetchError, fetch_issuer
 
+from tests._pki_moreclients import http_server
+
 CA = trustme.CA()
 CERT = x509.load_pem_x509_certificate(CA.cert_pem.bytes())
 
 
-class Handler(BaseHTTPRequestHandler):
-    routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
+Answer = tuple[int, dict[str, str], bytes]  # a route's (status, headers, body)
 
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path == "/hang":
-            time.sleep(5)
-        status, headers, body = self.routes.get(self.path, (404, {}, b""))
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    def log_message(self, *args: object) -> None:
-        pass
+def _redirect(location: str) -> Callable[[bytes], Answer]:
+    return lambda _body: (302, {"Location": location}, b"")
+
+
+def _hang(_body: bytes) -> Answer:
+    time.sleep(5)  # longer than any fetch's deadline here
+    return 404, {}, b""
 
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
-    der = CERT.public_bytes(Encoding.DER)
-    Handler.routes = {
-        "/der": (200, {}, der),
-        "/pem": (200, {}, CERT.public_bytes(Encoding.PEM)),
-        "/p7c": (200, {}, pkcs7.serialize_certificates([CERT], Encoding.DER)),
-        "/big": (200, {}, b"\x30" * 2_000_000),
-        "/junk": (200, {}, b"not a certificate"),
-        "/to-file": (302, {"Location": "file:///etc/passwd"}, b""),
-        "/loop": (302, {"Location": f"{base}/loop"}, b""),
-        "/hop": (302, {"Location": f"{base}/der"}, b""),
-        # same address, other host name: a hop off the URL's own host is never followed
-        "/off-host": (302, {"Location": base.replace("127.0.0.1", "localhost") + "/der"}, b""),
-    }
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    httpd.shutdown()
+    with http_server() as (base, routes):
+        routes.update(
+            {
+                "/der": CERT.public_bytes(Encoding.DER),
+                "/pem": CERT.public_bytes(Encoding.PEM),
+                "/p7c": pkcs7.serialize_certificates([CERT], Encoding.DER),
+                "/big": b"\x30" * 2_000_000,
+                "/junk": b"not a certificate",
+                "/to-file": _redirect("file:///etc/passwd"),
+                "/loop": _redirect(f"{base}/loop"),
+                "/hop": _redirect(f"{base}/der"),
+                # same address, other host name: a hop off the URL's own host is never followed
+                "/off-host": _redirect(base.replace("127.0.0.1", "localhost") + "/der"),
+                "/hang": _hang,
+            }
+        )
+        yield base
 
 
 @pytest.mark.parametrize("path", ["/der", "/pem", "/p7c", "/hop"])

@@ -77,7 +77,8 @@ def test_a_bad_date_is_one_line_and_exit_2(command):
 # --- real handshakes under libfaketime -----------------------------------------------------
 
 
-def _run(servers, pki, name: str, at: str, *clients: str) -> dict:
+def _run_at(servers, pki, name: str, at: str, *args: str, timeout: float = 120):
+    """``tlsmatrix run --at AT`` on the local server ``name``, trusting the test root."""
     port = servers[name].port
     result = tlsmatrix(
         "run",
@@ -88,16 +89,18 @@ def _run(servers, pki, name: str, at: str, *clients: str) -> dict:
         pki.root_pem,
         "--at",
         at,
-        "--format",
-        "json",
-        "--timeout",
-        "30",
-        "--jobs",
-        "4",
-        *[arg for c in clients for arg in ("-c", c)],
-        timeout=300,
+        *args,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stderr
+    return result
+
+
+def _run(servers, pki, name: str, at: str, *clients: str) -> dict:
+    """The JSON report of :func:`_run_at` with ``clients``, checked against the schema."""
+    client_args = [arg for c in clients for arg in ("-c", c)]
+    options = ("--format", "json", "--timeout", "30", "--jobs", "4", *client_args)
+    result = _run_at(servers, pki, name, at, *options, timeout=300)
     doc = json.loads(result.stdout)
     assert validate(doc) == []
     return doc
@@ -142,20 +145,7 @@ def test_run_at_plus_30_days_still_accepts_a_90_day_certificate(servers, pki):
 
 @needs_binary("faketime")
 def test_the_table_states_the_date(servers, pki):
-    port = servers["good"].port
-    result = tlsmatrix(
-        "run",
-        f"https://localhost:{port}",
-        "--resolve",
-        f"localhost:{port}:127.0.0.1",
-        "--ca-file",
-        pki.root_pem,
-        "--at",
-        "2040-01-01",
-        "-c",
-        "curl",
-    )
-    assert result.returncode == 0, result.stderr
+    result = _run_at(servers, pki, "good", "2040-01-01", "-c", "curl")
     first = result.stdout.splitlines()[0]
     assert first == "judged at 2040-01-01T00:00:00Z (clocks moved with libfaketime)"
 

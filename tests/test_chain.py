@@ -7,7 +7,6 @@ expected issues. Private keys live in pytest's temporary directories only.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
 import ssl
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from tlsmatrix.chain.inspection import (
     CapturedChain,
@@ -33,8 +32,10 @@ from tlsmatrix.chain.inspection import (
 from tlsmatrix.clients.base import Target
 from tlsmatrix.lab import certbuilder
 from tlsmatrix.lab.certbuilder import general_names
+from tlsmatrix.lab.corpus.certs import resign_sha1
 from tlsmatrix.lab.tlsserver import TLSServer
 
+from tests._pki_moreclients import closed_port, plain_http_server
 from tests.chains import subject_name
 
 NOW = datetime.now(UTC)
@@ -108,49 +109,10 @@ def make_cert(
 
 
 def resign_with_sha1(issued: Issued, issuer_key: rsa.RSAPrivateKey) -> Issued:
-    """The same certificate signed with sha1WithRSAEncryption.
-
-    cryptography no longer signs with SHA-1, so the TBS is re-encoded with the SHA-1
-    algorithm identifier and signed with the raw RSA primitive, which still allows it."""
-    sha1_rsa = bytes.fromhex("300d06092a864886f70d0101050500")
-    der = issued.der
-    outer = _children(der, _header(der, 0)[0], len(der))
-    tbs = outer[0]
-    tbs_header, _ = _header(tbs, 0)
-    fields = _children(tbs, tbs_header, len(tbs))
-    fields[2] = sha1_rsa  # TBSCertificate.signature
-    new_tbs = _tlv(0x30, b"".join(fields))
-    signature = issuer_key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())
-    bit_string = _tlv(0x03, b"\x00" + signature)
-    cert = x509.load_der_x509_certificate(_tlv(0x30, new_tbs + sha1_rsa + bit_string))
-    return Issued(cert, issued.key)
-
-
-def _header(der: bytes, pos: int) -> tuple[int, int]:
-    """(header length, content length) of the DER element at ``pos``."""
-    first = der[pos + 1]
-    if first < 0x80:
-        return 2, first
-    count = first & 0x7F
-    return 2 + count, int.from_bytes(der[pos + 2 : pos + 2 + count], "big")
-
-
-def _children(der: bytes, start: int, end: int) -> list[bytes]:
-    out = []
-    pos = start
-    while pos < end:
-        header, length = _header(der, pos)
-        out.append(der[pos : pos + header + length])
-        pos += header + length
-    return out
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + content
+    """The same certificate signed with sha1WithRSAEncryption (cryptography no longer signs
+    with SHA-1; the corpus's resign_sha1 splices the DER and signs with the raw key)."""
+    resigned = resign_sha1(issued.der, issuer_key)
+    return Issued(x509.load_der_x509_certificate(resigned), issued.key)
 
 
 @dataclass
@@ -173,14 +135,8 @@ def pki() -> PKI:
 
 def _write_chain(tmp: Path, chain: list[Issued]) -> tuple[str, str]:
     chain_path, key_path = tmp / "chain.pem", tmp / "key.pem"
-    chain_path.write_bytes(b"".join(c.cert.public_bytes(serialization.Encoding.PEM) for c in chain))
-    key_path.write_bytes(
-        chain[0].key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    chain_path.write_bytes(b"".join(c.pem for c in chain))
+    key_path.write_bytes(chain[0].key_pem)
     return str(chain_path), str(key_path)
 
 
@@ -191,36 +147,6 @@ def serve_and_capture(
     with TLSServer(chain_file, key_file) as server:
         target = Target(host, server.port, connect_to=None if host == "127.0.0.1" else "127.0.0.1")
         return capture_chain(target, timeout)
-
-
-class SilentServer:
-    """Accepts TCP connections and never says anything."""
-
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def __enter__(self) -> SilentServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() in _run
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-        self._thread.join(timeout=2)
 
 
 # --- capture ------------------------------------------------------------------------------
@@ -241,11 +167,10 @@ def test_capture_returns_exactly_the_sent_chain(pki: PKI, tmp_path: Path, order:
     assert captured.target.startswith("https://localhost:")
 
 
-def test_capture_of_a_silent_server_ends_at_the_deadline():
-    with SilentServer() as server:
-        started = time.monotonic()
-        captured = capture_chain(Target("127.0.0.1", server.port), timeout=1.0)
-        elapsed = time.monotonic() - started
+def test_capture_of_a_silent_server_ends_at_the_deadline(silent_server):
+    started = time.monotonic()
+    captured = capture_chain(Target("127.0.0.1", silent_server.port), timeout=1.0)
+    elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert elapsed >= 0.9  # it did wait for the server, not give up at once
     assert captured.error is not None and captured.error.startswith("timeout")
@@ -254,31 +179,15 @@ def test_capture_of_a_silent_server_ends_at_the_deadline():
 
 
 def test_capture_of_a_closed_port_reports_refused():
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    captured = capture_chain(Target("127.0.0.1", port), timeout=2.0)
+    with closed_port() as port:
+        captured = capture_chain(Target("127.0.0.1", port), timeout=2.0)
     assert captured.error is not None and captured.error.startswith("connection refused")
     assert captured.certificates == ()
 
 
 def test_capture_of_a_plain_http_server_reports_an_error_without_certificates():
-    sock = socket.create_server(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-
-    def answer() -> None:
-        conn, _ = sock.accept()
-        with conn:
-            conn.recv(4096)
-            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    try:
+    with plain_http_server() as port:
         captured = capture_chain(Target("127.0.0.1", port), timeout=3.0)
-    finally:
-        thread.join(timeout=3)
-        sock.close()
     assert captured.error is not None
     assert not captured.error.startswith("timeout")
     assert captured.certificates == ()

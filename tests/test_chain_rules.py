@@ -16,16 +16,7 @@ from tlsmatrix.clients.base import Observation, Reason, ReasonSource, Verdict
 from tlsmatrix.explain.refine import refine_reason
 from tlsmatrix.lab import certbuilder as cb
 
-
-def _ca(cn: str, parent: cb.Issued | None = None, **kw: object) -> cb.Issued:
-    key = cb.ec_key()
-    start = cb.now()
-    cert = cb.build(
-        subject=cb.name(cn), key=key, issuer_cert=parent.cert if parent else None,
-        issuer_key=parent.key if parent else key, not_before=start - cb.DAY,
-        not_after=start + 100 * cb.DAY, ca=kw.pop("ca", True), **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
-    return cb.Issued(cert, key)
+from tests.chains import built_ca
 
 
 def _leaf(parent: cb.Issued, names: tuple[str, ...] = ("localhost",), **kw: object) -> cb.Issued:
@@ -39,20 +30,34 @@ def _leaf(parent: cb.Issued, names: tuple[str, ...] = ("localhost",), **kw: obje
     return cb.Issued(cert, key)
 
 
-def _client_leaf(parent: cb.Issued) -> cb.Issued:
-    """A leaf whose extendedKeyUsage is clientAuth only."""
+def _hand_built(
+    cn: str, parent: cb.Issued, serial: int, *extensions: tuple[x509.ExtensionType, bool]
+) -> cb.Issued:
+    """A certificate with only ``extensions`` (each with its criticality), valid a day
+    either side of now: what cb.build() will not make, since it always adds a well-formed
+    basicConstraints and, on a leaf, serverAuth."""
     key = cb.ec_key()
     start = cb.now()
-    cert = (
-        x509.CertificateBuilder().subject_name(cb.name("localhost"))
-        .issuer_name(parent.cert.subject).public_key(key.public_key()).serial_number(4)
+    builder = (
+        x509.CertificateBuilder().subject_name(cb.name(cn))
+        .issuer_name(parent.cert.subject).public_key(key.public_key()).serial_number(serial)
         .not_valid_before(start - cb.DAY).not_valid_after(start + cb.DAY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .sign(parent.key, hashes.SHA256())
     )  # fmt: skip
-    return cb.Issued(cert, key)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return cb.Issued(builder.sign(parent.key, hashes.SHA256()), key)
+
+
+def _client_leaf(parent: cb.Issued) -> cb.Issued:
+    """A leaf whose extendedKeyUsage is clientAuth only."""
+    return _hand_built(
+        "localhost",
+        parent,
+        4,
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False),
+        (x509.SubjectAlternativeName([x509.DNSName("localhost")]), False),
+    )
 
 
 def findings(*chain: cb.Issued) -> list[tuple[Reason, str]]:
@@ -64,50 +69,50 @@ def reasons(*chain: cb.Issued) -> list[Reason]:
     return [r for r, _ in findings(*chain)]
 
 
-ROOT = _ca("Rules Root")
+ROOT = built_ca("Rules Root")
 
 
 def test_a_good_chain_breaks_no_rule() -> None:
-    inter = _ca("Rules I1", ROOT)
+    inter = built_ca("Rules I1", ROOT)
     assert findings(_leaf(inter), inter, ROOT) == []
 
 
 def test_path_length_counts_intermediates_below_the_constrained_ca() -> None:
-    i1 = _ca("Rules I1", ROOT, pathlen=0)
-    i2 = _ca("Rules I2", i1)
+    i1 = built_ca("Rules I1", ROOT, pathlen=0)
+    i2 = built_ca("Rules I2", i1)
     found = findings(_leaf(i2), i2, i1, ROOT)
     assert found == [
         (Reason.PATH_LENGTH, "'Rules I1' has pathLenConstraint 0 and 1 intermediate below it")
     ]
     # The anchor's own constraint is applied too (as OpenSSL and GnuTLS do).
-    root0 = _ca("Rules Root0", pathlen=0)
-    j1 = _ca("Rules J1", root0)
+    root0 = built_ca("Rules Root0", pathlen=0)
+    j1 = built_ca("Rules J1", root0)
     assert reasons(_leaf(j1), j1, root0) == [Reason.PATH_LENGTH]
     # pathLen 0 with the leaf directly below is fine.
     assert reasons(_leaf(i1), i1, ROOT) == []
 
 
 def test_issuer_not_a_ca_and_without_cert_sign() -> None:
-    fake = _ca("Rules NotCA", ROOT, ca=False, key_usage=cb.key_usage(digital_signature=True))
+    fake = built_ca("Rules NotCA", ROOT, ca=False, key_usage=cb.key_usage(digital_signature=True))
     found = reasons(_leaf(fake), fake, ROOT)
     assert found[0] is Reason.NOT_A_CA and Reason.WRONG_USAGE in found
-    no_sign = _ca("Rules NoSign", ROOT, key_usage=cb.key_usage(crl_sign=True))
+    no_sign = built_ca("Rules NoSign", ROOT, key_usage=cb.key_usage(crl_sign=True))
     assert reasons(_leaf(no_sign), no_sign, ROOT) == [Reason.WRONG_USAGE]
 
 
 def test_name_constraints_permitted_excluded_and_ip() -> None:
     permitted = x509.NameConstraints([x509.DNSName("example.invalid")], None)
-    ca = _ca("Rules NC", ROOT, name_constraints=permitted)
+    ca = built_ca("Rules NC", ROOT, name_constraints=permitted)
     assert reasons(_leaf(ca, ("www.example.invalid",)), ca, ROOT) == []
     found = findings(_leaf(ca, ("localhost",)), ca, ROOT)
     assert [r for r, _ in found] == [Reason.NAME_CONSTRAINTS]
     assert "'localhost'" in found[0][1]
     excluded = x509.NameConstraints(None, [x509.DNSName(".example.invalid")])
-    ex = _ca("Rules NX", ROOT, name_constraints=excluded)
+    ex = built_ca("Rules NX", ROOT, name_constraints=excluded)
     assert reasons(_leaf(ex, ("a.example.invalid",)), ex, ROOT) == [Reason.NAME_CONSTRAINTS]
     assert reasons(_leaf(ex, ("example.invalid",)), ex, ROOT) == []
     net = x509.NameConstraints([x509.IPAddress(ipaddress.ip_network("10.0.0.0/8"))], None)
-    ipca = _ca("Rules NIP", ROOT, name_constraints=net)
+    ipca = built_ca("Rules NIP", ROOT, name_constraints=net)
     assert reasons(_leaf(ipca, ("127.0.0.1",)), ipca, ROOT) == [Reason.NAME_CONSTRAINTS]
 
 
@@ -134,7 +139,7 @@ def test_unknown_critical_extension() -> None:
 
 
 def test_leaf_usages() -> None:
-    inter = _ca("Rules I1", ROOT)
+    inter = built_ca("Rules I1", ROOT)
     assert reasons(_client_leaf(inter), inter, ROOT) == [Reason.WRONG_USAGE]
     ku = cb.key_usage(key_encipherment=True)
     assert reasons(_leaf(inter, key_usage=ku), inter, ROOT) == [Reason.WRONG_USAGE]
@@ -144,7 +149,7 @@ def test_leaf_usages() -> None:
 
 
 def test_bad_signature_on_a_link_and_on_a_stopped_path() -> None:
-    inter = _ca("Rules I1", ROOT)
+    inter = built_ca("Rules I1", ROOT)
     impostor = cb.Issued(inter.cert, cb.ec_key())  # the same name, another key
     forged = _leaf(impostor)
     found = findings(forged, inter, ROOT)
@@ -207,15 +212,15 @@ def _vague(
 
 
 def test_refine_uses_the_rules_for_invalid_and_for_code_26(tmp_path: Path) -> None:
-    i1 = _ca("Rules I1", ROOT, pathlen=0)
-    i2 = _ca("Rules I2", i1)
+    i1 = built_ca("Rules I1", ROOT, pathlen=0)
+    i2 = built_ca("Rules I2", i1)
     chain = [_leaf(i2).der, i2.der, i1.der, ROOT.der]
     graph = build_graph(chain)
     report = analyse_chain(chain, "localhost")
     obs = _vague(Reason.INVALID_CERTIFICATE, tmp_path)
     refined = refine_reason(obs, report, graph)
     assert (refined.reason, refined.reason_source) == (Reason.PATH_LENGTH, ReasonSource.CHAIN)
-    fake = _ca("Rules NotCA", ROOT, ca=False)
+    fake = built_ca("Rules NotCA", ROOT, ca=False)
     chain = [_leaf(fake).der, fake.der, ROOT.der]
     code26 = _vague(Reason.WRONG_USAGE, tmp_path, code=26, invalid=False)
     refined = refine_reason(code26, analyse_chain(chain, "localhost"), build_graph(chain))
@@ -229,15 +234,7 @@ def test_refine_uses_the_rules_for_invalid_and_for_code_26(tmp_path: Path) -> No
 
 def test_refine_an_undecodable_ca_extension_is_malformed() -> None:
     bad_bc = x509.UnrecognizedExtension(x509.oid.ExtensionOID.BASIC_CONSTRAINTS, b"\x04\x01")
-    key = cb.ec_key()
-    start = cb.now()
-    cert = (
-        x509.CertificateBuilder().subject_name(cb.name("Rules BadBC"))
-        .issuer_name(ROOT.cert.subject).public_key(key.public_key()).serial_number(5)
-        .not_valid_before(start - cb.DAY).not_valid_after(start + cb.DAY)
-        .add_extension(bad_bc, critical=True).sign(ROOT.key, hashes.SHA256())
-    )  # fmt: skip
-    inter = cb.Issued(cert, key)
+    inter = _hand_built("Rules BadBC", ROOT, 5, (bad_bc, True))
     chain = [_leaf(inter).der, inter.der, ROOT.der]
     report, graph = analyse_chain(chain, "localhost"), build_graph(chain)
     for said, code in ((Reason.NOT_A_CA, None), (Reason.WRONG_USAGE, 26)):
@@ -256,7 +253,7 @@ def test_refine_an_undecodable_ca_extension_is_malformed() -> None:
 def test_refine_an_issuer_unknown_over_a_broken_signature_is_bad_signature() -> None:
     """Chromium says ERR_CERT_AUTHORITY_INVALID (issuer unknown) for a leaf its issuer's key
     does not verify: the chain shows the broken signature, not a missing issuer."""
-    inter = _ca("Rules I1", ROOT)
+    inter = built_ca("Rules I1", ROOT)
     forged = _leaf(cb.Issued(inter.cert, cb.ec_key()))  # the issuer's name, another key
     chain = [forged.der, inter.der, ROOT.der]
     said = Observation(

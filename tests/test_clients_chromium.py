@@ -24,13 +24,15 @@ from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.chromium import ChromiumClient
 from tlsmatrix.clients.chromium.browser import BLOCKED_HOSTS, resolver_rules
 from tlsmatrix.clients.chromium.mapping import PageState, read_error
-from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.lab.tlsserver import ThreadedListener, TLSServer
 
+from tests.chains import Node, make
 from tests.conftest import needs
 
 pytestmark = needs(ChromiumClient().info().available, "chromium or certutil not installed")
 
 NOW = dt.datetime.now(dt.UTC)
+LOCALHOST = ("localhost",)  # the leaves' one name
 
 
 # --- pure logic ---------------------------------------------------------------------
@@ -82,80 +84,10 @@ class Pki:
     int_der: bytes
 
 
-def _key():  # noqa: ANN202
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _cert(
-    subject: str,
-    issuer_name,
-    issuer_key,
-    key,
-    *,
-    ca: bool,
-    aia: str | None = None,  # noqa: ANN001
-    not_before: dt.datetime | None = None,
-    not_after: dt.datetime | None = None,
-):  # noqa: ANN202
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
-
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer_name or name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or NOW - dt.timedelta(days=1))
-        .not_valid_after(not_after or NOW + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-    )
-    if ca:
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-    else:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(subject)]), False
-        ).add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), False)
-    if issuer_key is not None and issuer_key is not key:
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), False
-        )
-    if aia:
-        builder = builder.add_extension(
-            x509.AuthorityInformationAccess(
-                [
-                    x509.AccessDescription(
-                        AuthorityInformationAccessOID.CA_ISSUERS,
-                        x509.UniformResourceIdentifier(aia),
-                    )
-                ]
-            ),
-            False,
-        )
-    return builder.sign(issuer_key or key, hashes.SHA256())
-
-
-def _write_server_files(path: Path, certs: list, key) -> tuple[str, str]:  # noqa: ANN001
-    from cryptography.hazmat.primitives import serialization
-
-    chain = path.with_suffix(".pem")
-    chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs))
-    key_file = path.with_suffix(".key")
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return str(chain), str(key_file)
+def _write_server_files(path: Path, leaf: Node, *chain: Node) -> None:
+    """``path``.pem (the leaf, then ``chain``) and ``path``.key, as :func:`serve` reads them."""
+    path.with_suffix(".pem").write_bytes(b"".join(n.pem for n in (leaf, *chain)))
+    path.with_suffix(".key").write_bytes(leaf.key_pem)
 
 
 class AiaLog(http.server.ThreadingHTTPServer):
@@ -187,34 +119,26 @@ class AiaLog(http.server.ThreadingHTTPServer):
         return [p for p, _ in self.requests]
 
 
-class Sink:
+class Sink(ThreadedListener):
     """A TCP listener that records the first bytes of every connection made to it."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+        super().__init__("127.0.0.1", 0)
         self.heard: list[bytes] = []
-        threading.Thread(target=self._run, daemon=True).start()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            conn.settimeout(1)
-            try:
-                self.heard.append(conn.recv(4096))
-            except OSError:
-                self.heard.append(b"")
-            conn.close()
+    def _handle(self, conn: socket.socket) -> None:
+        conn.settimeout(1)
+        try:
+            self.heard.append(conn.recv(4096))
+        except OSError:
+            self.heard.append(b"")
+        conn.close()
 
 
 @pytest.fixture(scope="module")
 def sink() -> Iterator[Sink]:
-    s = Sink()
-    yield s
-    s.sock.close()
+    with Sink() as s:
+        yield s
 
 
 @pytest.fixture(scope="module")
@@ -235,13 +159,10 @@ def aia_log() -> Iterator[AiaLog]:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory, aia_log: AiaLog) -> Pki:
-    from cryptography.hazmat.primitives import serialization
-
     d = tmp_path_factory.mktemp("pki")
-    root_key, int_key = _key(), _key()
-    root = _cert("tlsmatrix test root", None, None, root_key, ca=True)
-    inter = _cert("tlsmatrix test intermediate", root.subject, root_key, int_key, ca=True)
-    aia_log.int_der = inter.public_bytes(serialization.Encoding.DER)
+    root = make("tlsmatrix test root")
+    inter = make("tlsmatrix test intermediate", root)
+    aia_log.int_der = inter.der
     base = f"http://127.0.0.1:{aia_log.server_port}"
     leaves = {
         "good": ([inter], None, {}),
@@ -258,21 +179,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory, aia_log: AiaLog) -> Pki:
             {"not_before": NOW + dt.timedelta(days=2), "not_after": NOW + dt.timedelta(days=30)},
         ),
     }
+    # localhost only: a probe of 127.0.0.1 is a hostname mismatch (test_wrong_host)
     for name, (extra, aia, validity) in leaves.items():
-        key = _key()
-        leaf = _cert("localhost", inter.subject, int_key, key, ca=False, aia=aia, **validity)
-        _write_server_files(d / name, [leaf, *extra], key)
+        leaf = make("localhost", inter, ca=False, aia=aia, hosts=LOCALHOST, **validity)
+        _write_server_files(d / name, leaf, *extra)
     # A self-signed leaf, and a chain from a root nobody trusts.
-    key = _key()
-    _write_server_files(d / "selfsigned", [_cert("localhost", None, None, key, ca=False)], key)
-    other_key, other_int_key, key = _key(), _key(), _key()
-    other = _cert("untrusted root", None, None, other_key, ca=True)
-    other_int = _cert("untrusted int", other.subject, other_key, other_int_key, ca=True)
-    leaf = _cert("localhost", other_int.subject, other_int_key, key, ca=False)
-    _write_server_files(d / "untrusted", [leaf, other_int, other], key)
+    _write_server_files(d / "selfsigned", make("localhost", ca=False, hosts=LOCALHOST))
+    other = make("untrusted root")
+    other_int = make("untrusted int", other)
+    leaf = make("localhost", other_int, ca=False, hosts=LOCALHOST)
+    _write_server_files(d / "untrusted", leaf, other_int, other)
     bundle = d / "roots.pem"
-    bundle.write_bytes(root.public_bytes(serialization.Encoding.PEM))
-    return Pki(d, str(bundle), aia_log.int_der)
+    bundle.write_bytes(root.pem)
+    return Pki(d, str(bundle), inter.der)
 
 
 def serve(pki: Pki, name: str) -> TLSServer:
@@ -390,50 +309,40 @@ def test_concurrent_probes_share_one_browser(client: ChromiumClient, pki: Pki) -
     assert [r.reason for r in results] == [Reason.OK, Reason.EXPIRED, Reason.OK, Reason.EXPIRED]
 
 
-class RedirectServer:
+class RedirectServer(ThreadedListener):
     """Answers every request over TLS with a 301 to ``location``."""
 
     def __init__(self, chain: str, key: str, location: str) -> None:
         import ssl
 
+        super().__init__("127.0.0.1", 0)
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(chain, key)
         self.location = location
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._run, daemon=True).start()
 
-    def _run(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(5)
-                    tls.recv(65536)
-                    tls.sendall(
-                        b"HTTP/1.1 301 Moved Permanently\r\nLocation: "
-                        + self.location.encode()
-                        + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                    )
-            except OSError:
-                pass
-            finally:
-                conn.close()
+    def _handle(self, conn: socket.socket) -> None:
+        try:
+            with self.ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                tls.recv(65536)
+                tls.sendall(
+                    b"HTTP/1.1 301 Moved Permanently\r\nLocation: "
+                    + self.location.encode()
+                    + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+        except OSError:
+            pass
+        finally:
+            conn.close()
 
 
 def test_redirect_is_recorded_not_followed(client: ChromiumClient, pki: Pki) -> None:
-    elsewhere = Sink()
-    location = f"https://127.0.0.1:{elsewhere.port}/next"
-    server = RedirectServer(str(pki.dir / "good.pem"), str(pki.dir / "good.key"), location)
-    try:
-        obs = probe(client, server.port, Trust.bundle(pki.bundle))
-        time.sleep(0.3)
-    finally:
-        server.sock.close()
-        elsewhere.sock.close()
+    with Sink() as elsewhere:
+        location = f"https://127.0.0.1:{elsewhere.port}/next"
+        good = (str(pki.dir / "good.pem"), str(pki.dir / "good.key"))
+        with RedirectServer(*good, location) as server:
+            obs = probe(client, server.port, Trust.bundle(pki.bundle))
+            time.sleep(0.3)
     assert obs.verdict is Verdict.ACCEPT, obs
     assert obs.detail == f"HTTP 301 to {location} (not followed)"
     assert elsewhere.heard == []

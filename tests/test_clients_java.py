@@ -122,39 +122,50 @@ def _failure(
     }
 
 
-def test_interpret_maps_exception_chains() -> None:
-    weak_sig = _failure(
-        ("javax.net.ssl.SSLHandshakeException", "PKIX path validation failed"),
+def _constrained(sig_alg: str, key_bits: int, *outer: tuple[str, str]) -> dict[str, object]:
+    """An algorithm-constraint failure (below ``outer`` exceptions) on an RSA certificate
+    with ``sig_alg`` and a ``key_bits`` key, as TlsProbe reports it."""
+    return _failure(
+        *outer,
         (
             "java.security.cert.CertPathValidatorException",
-            "Algorithm constraints check failed on signature algorithm: SHA1withRSA",
+            f"Algorithm constraints check failed on signature algorithm: {sig_alg}",
         ),
         reasons=("ALGORITHM_CONSTRAINED",),
-        sig_alg="SHA1withRSA",
+        sig_alg=sig_alg,
         key_alg="RSA",
-        key_bits=2048,
+        key_bits=key_bits,
     )
-    assert interpret(weak_sig).reason is Reason.WEAK_SIGNATURE
-    # weak key vs weak signature comes from the failing certificate's data, not the text
-    weak_key = _failure(
-        (
-            "java.security.cert.CertPathValidatorException",
-            "Algorithm constraints check failed on signature algorithm: SHA256withRSA",
+
+
+PKIX_FAILED = ("javax.net.ssl.SSLHandshakeException", "PKIX path validation failed")
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        pytest.param(
+            _constrained("SHA1withRSA", 2048, PKIX_FAILED), Reason.WEAK_SIGNATURE, id="sha1"
         ),
-        reasons=("ALGORITHM_CONSTRAINED",),
-        sig_alg="SHA256withRSA",
-        key_alg="RSA",
-        key_bits=512,
-    )
-    assert interpret(weak_key).reason is Reason.WEAK_KEY
-    dns = _failure(("java.net.UnknownHostException", "nowhere"))
-    assert interpret(dns).reason is Reason.DNS_FAILURE
-    proto = _failure(
-        ("javax.net.ssl.SSLHandshakeException", "Received fatal alert: protocol_version")
-    )
-    assert interpret(proto).reason is Reason.PROTOCOL_VERSION
-    odd = _failure(("java.lang.IllegalStateException", "bug"))
-    assert interpret(odd).reason is Reason.CLIENT_ERROR
+        # weak key vs weak signature comes from the failing certificate's data, not the text
+        pytest.param(_constrained("SHA256withRSA", 512), Reason.WEAK_KEY, id="rsa512"),
+        pytest.param(
+            _failure(("java.net.UnknownHostException", "nowhere")), Reason.DNS_FAILURE, id="dns"
+        ),
+        pytest.param(
+            _failure(
+                ("javax.net.ssl.SSLHandshakeException", "Received fatal alert: protocol_version")
+            ),
+            Reason.PROTOCOL_VERSION,
+            id="protocol_version",
+        ),
+        pytest.param(
+            _failure(("java.lang.IllegalStateException", "bug")), Reason.CLIENT_ERROR, id="other"
+        ),
+    ],
+)
+def test_interpret_maps_exception_chains(payload: dict[str, object], reason: Reason) -> None:
+    assert interpret(payload).reason is reason
 
 
 def test_native_trust_follows_java_tool_options() -> None:

@@ -17,7 +17,6 @@ from tlsmatrix.clients.base import (
     Reason,
     ReasonSource,
     TrustUsed,
-    Verdict,
     verdict_for,
 )
 from tlsmatrix.explain.explanations import UNEXPLAINED, Evidence, explain_row
@@ -39,11 +38,20 @@ def obs(
     reason: Reason,
     *,
     issuer_unknown: bool = False,
+    certificate_invalid: bool = False,
     trust: TrustUsed | None = None,
     client: str = "java",
 ) -> Observation:
+    """What ``client`` said about https://t; its verdict follows from ``reason``, as every
+    adapter's does."""
     return Observation(
-        "https://t", client, verdict_for(reason), reason, trust=trust, issuer_unknown=issuer_unknown
+        "https://t",
+        client,
+        verdict_for(reason),
+        reason,
+        trust=trust,
+        issuer_unknown=issuer_unknown,
+        certificate_invalid=certificate_invalid,
     )
 
 
@@ -94,15 +102,13 @@ def test_accept_without_evidence_is_labelled_unexplained(tmp_path):
     report = analyse_chain(ders(LEAF, 1), "localhost")
     roots_only = TrustUsed("bundle", "explicit bundle", _bundle(tmp_path, ROOT))
     evidence = Evidence(infos={"java": ClientInfo("java", True)}, reports={"https://t": report})
-    accepted = Observation("https://t", "java", Verdict.ACCEPT, Reason.OK, trust=roots_only)
+    accepted = obs(Reason.OK, trust=roots_only)
     text = explain_row(accepted, evidence)
     assert UNEXPLAINED in text and "does not contain it" in text
     # with the intermediate in the bundle the same acceptance is explained
     both = TrustUsed("bundle", "explicit bundle", str(tmp_path / "both.pem"))
     (tmp_path / "both.pem").write_bytes(ROOT.cert_pem.bytes() + INTER.cert_pem.bytes())
-    text = explain_row(
-        Observation("https://t", "java", Verdict.ACCEPT, Reason.OK, trust=both), evidence
-    )
+    text = explain_row(obs(Reason.OK, trust=both), evidence)
     assert UNEXPLAINED not in text and "contains it" in text
 
 
@@ -114,7 +120,7 @@ def test_aia_fetcher_acceptance_without_an_aia_url_is_unexplained():
         infos={"chromium": ClientInfo("chromium", True, fetches_aia=True)},
         reports={"https://t": report},
     )
-    text = explain_row(Observation("https://t", "chromium", Verdict.ACCEPT, Reason.OK), evidence)
+    text = explain_row(obs(Reason.OK, client="chromium"), evidence)
     assert UNEXPLAINED in text
 
 
@@ -136,17 +142,13 @@ def test_vague_date_error_is_named_from_the_chain():
     past = INTER.issue_cert(
         "localhost", not_before=now - dt.timedelta(days=30), not_after=now - dt.timedelta(days=1)
     )
-    vague = Observation(
-        "https://t", "chromium", Verdict.REJECT, Reason.EXPIRED, certificate_invalid=True
-    )
+    vague = obs(Reason.EXPIRED, client="chromium", certificate_invalid=True)
     assert refine_reason(vague, analyse_chain(ders(future), "localhost")).reason is (
         Reason.NOT_YET_VALID
     )
     assert refine_reason(vague, analyse_chain(ders(past), "localhost")).reason is Reason.EXPIRED
     # a bare "invalid" on a chain with one weak point is named after it
-    bare = Observation(
-        "https://t", "chromium", Verdict.REJECT, Reason.HANDSHAKE_FAILURE, certificate_invalid=True
-    )
+    bare = obs(Reason.HANDSHAKE_FAILURE, client="chromium", certificate_invalid=True)
     wrong = INTER.issue_cert("other.example")
     assert refine_reason(bare, analyse_chain(ders(wrong), "localhost")).reason is (
         Reason.HOSTNAME_MISMATCH

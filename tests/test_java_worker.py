@@ -8,30 +8,26 @@ from pathlib import Path
 
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.java import JavaAIAClient, JavaClient
-from tlsmatrix.lab.aia import AIAServer
 from tlsmatrix.lab.tlsserver import TLSServer
 
-from tests._pki_moreclients import PKI
+from tests._pki_moreclients import (
+    PKI,
+    kill_worker_mid_probe,
+    probe_across_aia_withdrawal,
+    silent_server,
+)
 from tests.conftest import needs_binary
 
 pytestmark = needs_binary("java")
 
 
 def test_aia_download_is_not_reused_by_the_next_probe(tmp_path: Path) -> None:
-    pki = PKI(tmp_path)
     client = JavaAIAClient()
     try:
-        with AIAServer() as aia:
-            aia.publish("/int.der", pki.intermediate.der, "application/pkix-cert")
-            with TLSServer(*pki.leaf_only(aia.url + "int.der")) as server:
-                target, trust = Target("localhost", server.port), Trust.bundle(pki.root_pem)
-                first = client.probe(target, trust, 15)
-                aia.withdraw("/int.der")  # 404 from now on
-                second = client.probe(target, trust, 15)
-            fetches = aia.fetches("/int.der")
+        first, second, fetches = probe_across_aia_withdrawal(client, PKI(tmp_path))
         assert first.reason is Reason.OK, first.detail
         assert second.verdict is Verdict.REJECT and second.issuer_unknown, second
-        assert len(fetches) == 2  # the second probe asked again (and got the 404)
+        assert fetches == 2  # the second probe asked again (and got the 404)
         assert [w.starts for w in client._workers.values()] == [1]  # one JVM served both
     finally:
         client.close()
@@ -54,33 +50,16 @@ def test_fresh_trust_per_probe_on_one_jvm(tmp_path: Path) -> None:
 
 
 def test_a_dead_jvm_fails_its_probe_and_is_restarted(tmp_path: Path) -> None:
-    import threading
-    import time
-
-    from tests._pki_moreclients import silent_server
-
     pki = PKI(tmp_path)
     client = JavaClient()
     trust = Trust.bundle(pki.root_pem)
     try:
         with silent_server() as port, TLSServer(*pki.good()) as server:
-            box = []
-            hung = threading.Thread(
-                target=lambda: box.append(client.probe(Target("localhost", port), trust, 15))
-            )
-            hung.start()
-            for _ in range(500):
-                workers = list(client._workers.values())
-                if workers and workers[0]._pending:
-                    break
-                time.sleep(0.02)
-            workers[0].kill()
-            hung.join(15)
-            (obs,) = box
+            obs, worker = kill_worker_mid_probe(client, Target("localhost", port), trust, 15)
             assert obs.reason is Reason.CLIENT_ERROR, obs
             assert obs.detail.startswith("java worker exited during the probe"), obs.detail
             after = client.probe(Target("localhost", server.port), trust, 15)
         assert after.verdict is Verdict.ACCEPT, after
-        assert workers[0].starts == 2
+        assert worker.starts == 2
     finally:
         client.close()

@@ -4,9 +4,6 @@ Real node, real handshakes against TLSServers on 127.0.0.1."""
 
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from tlsmatrix.clients.base import Reason, Trust, Verdict
 from tlsmatrix.clients.node import NodeClient
@@ -14,6 +11,7 @@ from tlsmatrix.clients.process import child_env
 from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.targets import parse_target
 
+from tests._pki_moreclients import kill_worker_mid_probe
 from tests.conftest import needs_binary
 from tests.hostile_servers import Silent
 from tests.pki import CorePKI
@@ -60,19 +58,9 @@ def test_a_dead_worker_fails_its_probe_and_the_next_probe_gets_a_new_one(node, p
     trust = Trust.bundle(pki.root_pem)
     with Silent() as silent, TLSServer(good.chain, good.key) as server:
         hung = parse_target(f"https://localhost:{silent.port}/")
-        box = []
-        runner = threading.Thread(target=lambda: box.append(node.probe(hung, trust, 10)))
-        runner.start()
-        for _ in range(200):  # wait until the probe is in flight on a worker
-            workers = list(node._workers.values())
-            if workers and workers[0]._pending:
-                break
-            time.sleep(0.02)
-        workers[0].kill()
-        runner.join(10)
-        (obs,) = box
+        obs, worker = kill_worker_mid_probe(node, hung, trust, 10)
         assert (obs.verdict, obs.reason) == (Verdict.ERROR, Reason.CLIENT_ERROR), obs
         assert obs.detail.startswith("node worker exited during the probe"), obs.detail
         after = node.probe(parse_target(f"https://localhost:{server.port}/"), trust, 10)
     assert after.verdict is Verdict.ACCEPT, after
-    assert workers[0].starts == 2
+    assert worker.starts == 2

@@ -5,11 +5,7 @@ show it (the lab's ``revoked`` scenario and its CRL on the lab's AIA server)."""
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from cryptography import x509
@@ -21,46 +17,7 @@ from tlsmatrix.lab.certbuilder import build_crl, issue_ca, issue_leaf, now
 from tlsmatrix.results.schema import validate
 
 from tests._cli import tlsmatrix
-
-
-@contextmanager
-def http_server() -> Iterator[tuple[str, dict]]:
-    """A loopback HTTP server and its routes (filled in after the URLs are known): path ->
-    bytes, or a callable(request body) -> (status, headers, bytes)."""
-    routes: dict = {}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def _answer(self, body: bytes) -> None:
-            route = routes.get(self.path)
-            if route is None:
-                self.send_response(404)
-                self.end_headers()
-                return
-            status, headers, data = route(body) if callable(route) else (200, {}, route)
-            self.send_response(status)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            self._answer(b"")
-
-        def do_POST(self) -> None:  # noqa: N802
-            self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", routes
-    finally:
-        server.shutdown()
-        server.server_close()
+from tests._pki_moreclients import http_server
 
 
 @pytest.fixture(scope="module")

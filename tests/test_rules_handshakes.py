@@ -16,6 +16,8 @@ from tlsmatrix.results.schema import validate
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.pool import collect_infos, load_clients
 
+from tests.chains import built_ca
+
 CLIENTS = ("gnutls", "wget", "openssl", "node")
 RULE_JSON: dict[str, list[dict[str, str]]] = {}
 
@@ -33,17 +35,6 @@ def empty_wgetrc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     rc = tmp_path / "empty-wgetrc"
     rc.write_text("")
     monkeypatch.setenv("WGETRC", str(rc))
-
-
-def _ca(cn: str, parent: cb.Issued | None = None, **kw: object) -> cb.Issued:
-    key = cb.ec_key()
-    start = cb.now()
-    cert = cb.build(
-        subject=cb.name(cn), key=key, issuer_cert=parent.cert if parent else None,
-        issuer_key=parent.key if parent else key, not_before=start - cb.DAY,
-        not_after=start + 100 * cb.DAY, **{"ca": True, **kw},  # type: ignore[arg-type]
-    )  # fmt: skip
-    return cb.Issued(cert, key)
 
 
 def _leaf(parent: cb.Issued, signer: object = None) -> cb.Issued:
@@ -75,19 +66,19 @@ def run(tmp_path: Path, name: str, leaf: cb.Issued, chain: list[cb.Issued], root
 
 
 def _pathlen(root: cb.Issued) -> tuple[cb.Issued, list[cb.Issued]]:
-    i1 = _ca("Rules I1", root, pathlen=0)
-    i2 = _ca("Rules I2", i1)
+    i1 = built_ca("Rules I1", root, pathlen=0)
+    i2 = built_ca("Rules I2", i1)
     return _leaf(i2), [i2, i1]
 
 
 def _name_constraints(root: cb.Issued) -> tuple[cb.Issued, list[cb.Issued]]:
     only = x509.NameConstraints([x509.DNSName("example.invalid")], None)
-    ca = _ca("Rules NC", root, name_constraints=only)
+    ca = built_ca("Rules NC", root, name_constraints=only)
     return _leaf(ca), [ca]
 
 
 def _bad_signature(root: cb.Issued) -> tuple[cb.Issued, list[cb.Issued]]:
-    inter = _ca("Rules I1", root)
+    inter = built_ca("Rules I1", root)
     return _leaf(inter, signer=cb.ec_key()), [inter]
 
 
@@ -101,7 +92,7 @@ def _bad_signature(root: cb.Issued) -> tuple[cb.Issued, list[cb.Issued]]:
     ids=["path_length", "name_constraints", "bad_signature"],
 )
 def test_gnutls_and_wget_invalid_gets_the_rule(clients, tmp_path, build, reason) -> None:
-    root = _ca("Rules Root")
+    root = built_ca("Rules Root")
     leaf, chain = build(root)
     rows = run(tmp_path, reason.value, leaf, chain, root, [clients["gnutls"], clients["wget"]])
     for name, obs in rows.items():
@@ -118,10 +109,10 @@ def test_gnutls_and_wget_invalid_gets_the_rule(clients, tmp_path, build, reason)
 
 
 def test_openssl_and_node_non_ca_issuer_is_not_a_ca(clients, tmp_path) -> None:
-    root = _ca("Rules Root")
+    root = built_ca("Rules Root")
     # CA:FALSE but keyCertSign: OpenSSL's only complaint is the purpose check (code 26).
     signs = cb.key_usage(key_cert_sign=True, digital_signature=True)
-    fake = _ca("Rules NotCA", root, ca=False, key_usage=signs)
+    fake = built_ca("Rules NotCA", root, ca=False, key_usage=signs)
     rows = run(
         tmp_path, "not-a-ca", _leaf(fake), [fake], root, [clients["openssl"], clients["node"]]
     )

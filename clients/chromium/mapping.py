@@ -108,43 +108,43 @@ def leaf_date_reason(page: PageState) -> Reason | None:
     return None
 
 
-def peer_speaks_tls(target: Target, timeout: float) -> bool | None:
-    """One bounded probe: does the peer answer a ClientHello with TLS? False when OpenSSL
-    reads its answer as not TLS (a plain-HTTP port), True for any TLS answer (even an
-    alert), None when nothing could be learned (no connection, no answer in time)."""
+def _handshake_reason(
+    target: Target, timeout: float, minimum: ssl.TLSVersion | None = None
+) -> Reason | None:
+    """One bounded, unverified handshake with Python's ssl: Reason.OK when it completes,
+    OpenSSL's signal when it fails, None when nothing could be learned (no connection, no
+    answer in time). Only the record layer and version matter, not the certificate."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # only the record layer matters here
+    ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
     try:
         with (
             socket.create_connection((target.address, target.port), timeout=timeout) as sock,
             ctx.wrap_socket(sock, server_hostname=None if target.is_ip else target.ascii_host),
         ):
-            return True
+            return Reason.OK
     except ssl.SSLError as exc:
-        return python_ssl.signal_for_ssl_error(exc).reason is not Reason.NOT_TLS
+        return python_ssl.signal_for_ssl_error(exc).reason
     except (OSError, ValueError):
         return None
+
+
+def peer_speaks_tls(target: Target, timeout: float) -> bool | None:
+    """One bounded probe: does the peer answer a ClientHello with TLS? False when OpenSSL
+    reads its answer as not TLS (a plain-HTTP port), True for any TLS answer (even an
+    alert), None when nothing could be learned (no connection, no answer in time)."""
+    reason = _handshake_reason(target, timeout)
+    return None if reason is None else reason is not Reason.NOT_TLS
 
 
 def server_version_too_old(target: Target, timeout: float) -> bool | None:
     """One bounded probe: does the server refuse every version Chromium speaks (TLS 1.2
     and 1.3)? True when a TLS 1.2+ handshake ends in OpenSSL's protocol-version signal,
     False when it gets further, None when nothing could be learned."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        with (
-            socket.create_connection((target.address, target.port), timeout=timeout) as sock,
-            ctx.wrap_socket(sock, server_hostname=None if target.is_ip else target.ascii_host),
-        ):
-            return False
-    except ssl.SSLError as exc:
-        return python_ssl.signal_for_ssl_error(exc).reason is Reason.PROTOCOL_VERSION
-    except (OSError, ValueError):
-        return None
+    reason = _handshake_reason(target, timeout, minimum=ssl.TLSVersion.TLSv1_2)
+    return None if reason is None else reason is Reason.PROTOCOL_VERSION
 
 
 # The two net errors that are ambiguous by design, and the probe that decides each.

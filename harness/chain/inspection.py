@@ -1,9 +1,10 @@
 """Chain capture and analysis: what a server presents, and what is wrong with it.
 
 The work lives in :mod:`tlsmatrix.chain.capture` (network, pyOpenSSL) and
-:mod:`tlsmatrix.chain.analysis` (pure, cryptography); this module is the one place the rest
-of the harness imports them from. It imports pyOpenSSL and cryptography, so command-line
-code should import it inside the commands that need it, keeping ``--help`` light.
+:mod:`tlsmatrix.chain.analysis` (pure, cryptography); this module joins them. Code that
+needs only the report's data or issue codes imports :mod:`tlsmatrix.chain.report` (light).
+This module imports pyOpenSSL and cryptography, so command-line code should import it
+inside the commands that need it, keeping ``--help`` light.
 """
 
 from __future__ import annotations
@@ -13,26 +14,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from tlsmatrix.chain.analysis import (
-    CONTAINS_ANCHOR,
-    EXPIRED_IN_CHAIN,
-    EXTRA_CERTS,
-    HOSTNAME_MISMATCH,
-    INCOMPLETE,
-    ISSUE_CODES,
-    UNPARSEABLE,
-    WEAK_KEY,
-    WEAK_SIGNATURE,
-    WRONG_ORDER,
-    CertInfo,
-    ChainIssue,
-    ChainReport,
-    analyse_chain,
-    leaf_matches_hostname,
-    path_from_leaf,
-)
+from tlsmatrix.chain.analysis import analyse_chain, leaf_matches_hostname, path_from_leaf
 from tlsmatrix.chain.capture import CapturedChain, capture_chain
-from tlsmatrix.chain.report import UNKNOWN_ISSUER
+from tlsmatrix.chain.report import INCOMPLETE, UNKNOWN_ISSUER, ChainIssue, ChainReport
 from tlsmatrix.clients.base import Target
 
 if TYPE_CHECKING:
@@ -172,21 +156,10 @@ def apply_graph(report: ChainReport, graph: ChainGraph) -> ChainReport:
 
 
 __all__ = [
-    "CONTAINS_ANCHOR",
     "CapturedChain",
-    "CertInfo",
     "ChainInspection",
     "ChainIssue",
     "ChainReport",
-    "EXPIRED_IN_CHAIN",
-    "EXTRA_CERTS",
-    "HOSTNAME_MISMATCH",
-    "INCOMPLETE",
-    "ISSUE_CODES",
-    "UNPARSEABLE",
-    "WEAK_KEY",
-    "WEAK_SIGNATURE",
-    "WRONG_ORDER",
     "analyse_chain",
     "apply_graph",
     "capture_chain",

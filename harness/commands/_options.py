@@ -1,10 +1,15 @@
 """Options that several commands share, defined once so their names, defaults and help
-read the same everywhere (run, lab run, lab replay, preflight, capture)."""
+read the same everywhere (run, lab run, lab replay, preflight, capture, inspect, fix-chain,
+merge)."""
 
 from __future__ import annotations
 
 import argparse
 from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tlsmatrix.results.expectations import ExpectationSpec
 
 
 def add_clients(parser: argparse.ArgumentParser) -> None:
@@ -15,6 +20,32 @@ def add_clients(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="NAME[,NAME]",
         help="only these clients (repeatable, or a comma list); see 'tlsmatrix clients'",
+    )
+
+
+def add_trust_bundles(parser: argparse.ArgumentParser) -> None:
+    """--ca-file for every client and --trust for one, instead of their own stores."""
+    parser.add_argument(
+        "--ca-file",
+        metavar="PEM",
+        help="give every client this trust bundle instead of its own store",
+    )
+    parser.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="CLIENT=PEM",
+        help="give one client this trust bundle (repeatable)",
+    )
+
+
+def add_resolve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
     )
 
 
@@ -106,6 +137,24 @@ def parse_at(text: str | None) -> datetime | None:
         return parse(text)
     except BadDate as exc:
         raise UsageError(str(exc)) from None
+
+
+def add_expect(parser: argparse.ArgumentParser, results: str = "the results") -> None:
+    parser.add_argument(
+        "--expect",
+        metavar="FILE",
+        help=f"check {results} against this TOML file: exit 1 if any expectation fails",
+    )
+
+
+def load_expect(path: str | None) -> ExpectationSpec | None:
+    """The ``--expect`` file, read and validated before any probe runs (None when not
+    given); ExpectationError when it is bad."""
+    if not path:
+        return None
+    from tlsmatrix.results.expectations import load_expectations
+
+    return load_expectations(path)
 
 
 def add_server(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 
+from tlsmatrix.commands import _options
 from tlsmatrix.errors import UsageError
 
 CAPTURE_FORMATS = ("case", "limbo")
@@ -38,13 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cap.add_argument(
         "--ca-file", metavar="PEM", help="the trust to find anchors in (default: the system bundle)"
     )
-    cap.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
-    )
+    _options.add_resolve(cap)
     cap.add_argument(
         "--timeout",
         type=positive_float,

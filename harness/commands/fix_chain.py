@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from tlsmatrix.commands import _options
 from tlsmatrix.errors import UsageError
 
 
@@ -21,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PEM",
         help="trust bundle to verify against (default: certifi, roots only)",
     )
-    parser.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT:ADDR")
+    _options.add_resolve(parser)
     parser.add_argument("--timeout", type=positive_float, default=20.0, metavar="S")
     parser.set_defaults(func=command_fix_chain)
 

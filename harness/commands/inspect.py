@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     parser = sub.add_parser("inspect", help="show the presented chain, its issues, trust verdicts")
     parser.add_argument("target", metavar="TARGET")
-    parser.add_argument("--resolve", action="append", default=[], metavar="HOST:PORT:ADDR")
+    _options.add_resolve(parser)
     parser.add_argument("--ca-file", metavar="PEM", help="also judge the chain against this")
     parser.add_argument("--timeout", type=positive_float, default=10.0, metavar="S")
     parser.add_argument("--format", choices=("table", "json"), default="table")

@@ -75,11 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="exit 1 when any cell differs from the scenario's prediction",
     )
-    run.add_argument(
-        "--expect",
-        metavar="FILE",
-        help="check against a TOML expectations file ([scenario.NAME] sections)",
-    )
+    _options.add_expect(run, "the results by scenario ([scenario.NAME] sections)")
     run.add_argument(
         "--from-export",
         metavar="DIR",
@@ -158,11 +154,7 @@ def command_run(args: argparse.Namespace) -> int:
     chosen = check_clients(args.client)
     scenarios = _check_scenarios(args.scenario)
     profile_for = _profile_options(args.trust, chosen)
-    spec = None
-    if args.expect:
-        from tlsmatrix.results.expectations import load_expectations
-
-        spec = load_expectations(args.expect)
+    spec = _options.load_expect(args.expect)
 
     from tlsmatrix.lab.run import LabTarget, render_lab_matrix
     from tlsmatrix.reports import render

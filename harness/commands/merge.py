@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any
 
+from tlsmatrix.commands import _options
 from tlsmatrix.errors import UsageError
 from tlsmatrix.reports import FORMATS
 
@@ -21,11 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("parts", nargs="+", metavar="PART.json", help="JSON reports to join")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the merged report here")
     parser.add_argument("--format", default="json", choices=FORMATS)
-    parser.add_argument(
-        "--expect",
-        metavar="FILE",
-        help="check the merged results against this TOML file: exit 1 if any fails",
-    )
+    _options.add_expect(parser, "the merged results")
     parser.set_defaults(func=command_merge)
 
 
@@ -52,11 +49,7 @@ def command_merge(args: argparse.Namespace) -> int:
 
     if len(set(args.parts)) != len(args.parts):
         raise UsageError("the same part is named twice")
-    spec = None
-    if args.expect:
-        from tlsmatrix.results.expectations import load_expectations
-
-        spec = load_expectations(args.expect)
+    spec = _options.load_expect(args.expect)
     parts = [load_part(path, read_report(path)) for path in args.parts]
     merged, notes = merge(parts)
     for note in notes:

@@ -47,12 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the name clients will use (repeatable; default: the leaf's first DNS name)",
     )
     _options.add_clients(parser)
-    parser.add_argument(
-        "--ca-file", metavar="PEM", help="give every client this trust bundle (default: native)"
-    )
-    parser.add_argument(
-        "--trust", action="append", default=[], metavar="CLIENT=PEM", help="one client's bundle"
-    )
+    _options.add_trust_bundles(parser)
     _options.add_server(parser)
     parser.add_argument(
         "--allow-network",

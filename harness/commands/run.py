@@ -31,25 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "targets", nargs="*", metavar="TARGET", help="https://host[:port][/path] or host[:port]"
     )
     _options.add_clients(run)
-    run.add_argument(
-        "--ca-file",
-        metavar="PEM",
-        help="give every client this trust bundle instead of its own store",
-    )
-    run.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="CLIENT=PEM",
-        help="give one client this trust bundle (repeatable)",
-    )
-    run.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
-    )
+    _options.add_trust_bundles(run)
+    _options.add_resolve(run)
     run.add_argument(
         "--hosts-file", metavar="FILE", help="more targets, one per line ('-' reads stdin)"
     )
@@ -57,11 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _options.add_at(run, "the chains, with every client's clock moved there (libfaketime)")
     _options.add_report(run)
     _options.add_fail_on(run)
-    run.add_argument(
-        "--expect",
-        metavar="FILE",
-        help="check the results against this TOML file: exit 1 if any expectation fails",
-    )
+    _options.add_expect(run)
     run.add_argument(
         "--shard",
         metavar="K/N",
@@ -97,11 +76,7 @@ def command_run(args: argparse.Namespace) -> int:
     ca_file = check_ca_file(args.ca_file) if args.ca_file else None
     per_client = parse_trust_options(args.trust, chosen)
     _check_output(args.output)
-    spec = None
-    if args.expect:
-        from tlsmatrix.results.expectations import load_expectations
-
-        spec = load_expectations(args.expect)
+    spec = _options.load_expect(args.expect)
     shard = None
     if args.shard:
         from tlsmatrix.runner.shard import parse_shard, select

@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tlsmatrix.clients.base import (
-    Client,
-    ClientInfo,
-    Observation,
-    Reason,
-    Target,
-    Trust,
-    verdict_for,
-)
+from tlsmatrix.clients.base import Client, ClientInfo, Observation, Target
 from tlsmatrix.errors import UsageError
 from tlsmatrix.preflight.inputs import Material
 from tlsmatrix.results.model import RunResult
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+from tlsmatrix.runner.pool import BrokenClient, collect_infos
 from tlsmatrix.runner.targets import apply_resolve, parse_target
 
 LOOPBACK = "127.0.0.1"
@@ -95,22 +88,17 @@ def targets_for(names: Sequence[str], port: int) -> list[Target]:
     return targets
 
 
-class HeldBack:
+class HeldBack(BrokenClient):
     """A client that would download a missing issuer from the internet (AIA), kept from
-    doing so offline: its row says why it was not run instead of a verdict it would reach
-    only with the network. Its info is the real client's."""
+    doing so offline: its row says why it was not run (as a BrokenClient's does) instead
+    of a verdict it would reach only with the network. Its info is the real client's."""
 
     def __init__(self, client: Client, detail: str) -> None:
-        self.name = client.name
+        super().__init__(client.name, detail)
         self._client = client
-        self.detail = detail
 
     def info(self) -> ClientInfo:
         return self._client.info()
-
-    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
-        reason = Reason.CLIENT_UNAVAILABLE
-        return Observation(target.name, self.name, verdict_for(reason), reason, self.detail)
 
 
 def offline_aia_note(urls: Sequence[str]) -> str | None:
@@ -151,8 +139,6 @@ def run_served(
     progress: Callable[[int, int, Observation], None] | None = None,
 ) -> RunResult:
     """Serve the files from a private directory and run every client against each name."""
-    from tlsmatrix.runner.pool import collect_infos
-
     note = None if allow_network else offline_aia_note(aia_urls)
     if note is not None:
         clients = hold_back_aia(clients, collect_infos(clients), note)

@@ -41,8 +41,9 @@ class Probe:
 
 
 class BrokenClient:
-    """Stands in for an adapter that could not even be loaded, so it shows as skipped
-    with the reason instead of disappearing from the matrix."""
+    """Stands in for a client that is not run: every probe is a skipped row saying
+    ``reason``. Used for an adapter that could not even be loaded, so it shows in the
+    matrix instead of disappearing (and by preflight for clients it holds back)."""
 
     def __init__(self, name: str, reason: str) -> None:
         self.name = name
