@@ -74,6 +74,10 @@ QUIET_FLAGS: tuple[str, ...] = (
             "SafeBrowsingEnhancedProtection",
             "DnsOverHttps",
             "AsyncDns",
+            # A spare renderer waits for the next navigation, but each probe's context is
+            # new and cannot use the last one's: one wasted process start per probe
+            # (measured: 3 -> 2 new processes and ~20% less CPU a probe).
+            "SpareRendererForSitePerProcess",
         )
     ),
 )
