@@ -124,8 +124,8 @@ def bench_scale_all(
     log: Callable[[str], None],
 ) -> tuple[dict[str, float], dict[str, Any]]:  # fmt: skip
     """``large`` targets x every client against ``small``: wall-time linearity and the
-    peak RSS of tlsmatrix itself plus its worker processes (the JVMs, Node, the browser:
-    a child's peak as seen by RUSAGE_CHILDREN, reported apart)."""
+    peak memory, as RUSAGE_CHILDREN sees it: the largest resident set of any one process
+    of the runs (tlsmatrix itself, a JVM, Node, a browser process), not their sum."""
     import resource
 
     def run(count: int) -> float:

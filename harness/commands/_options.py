@@ -30,33 +30,22 @@ def add_trust_bundles(parser: argparse.ArgumentParser) -> None:
         metavar="PEM",
         help="give every client this trust bundle instead of its own store",
     )
-    parser.add_argument(
-        "--trust",
-        action="append",
-        default=[],
-        metavar="CLIENT=PEM",
-        help="give one client this trust bundle (repeatable)",
-    )
+    repeatable(parser, "--trust", "CLIENT=PEM", "give one client this trust bundle (repeatable)")
+
+
+def repeatable(parser: argparse.ArgumentParser, flag: str, metavar: str, text: str) -> None:
+    """An option that may be given many times, collected into a list (empty by default)."""
+    parser.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
 
 
 def add_resolve(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="connect to ADDR for HOST:PORT, still sending SNI and checking HOST",
-    )
+    text = "connect to ADDR for HOST:PORT, still sending SNI and checking HOST"
+    repeatable(parser, "--resolve", "HOST:PORT:ADDR", text)
 
 
 def add_scenarios(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--scenario",
-        action="append",
-        default=[],
-        metavar="NAME[,NAME]",
-        help="only these scenarios (repeatable, or a comma list); default all",
-    )
+    text = "only these scenarios (repeatable, or a comma list); default all"
+    repeatable(parser, "--scenario", "NAME[,NAME]", text)
 
 
 def add_limits(parser: argparse.ArgumentParser) -> None:
