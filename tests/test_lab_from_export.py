@@ -17,7 +17,8 @@ from tlsmatrix.lab.nginx import nginx_binary
 from tests._cli import tlsmatrix
 from tests.conftest import needs
 
-SCENARIOS = ["good", "leaf_only", "expired_leaf"]
+# partial_wildcard is named for another host and still served on the shared loopback.
+SCENARIOS = ["good", "leaf_only", "expired_leaf", "partial_wildcard"]
 
 
 def consecutive_free_ports(n: int) -> int:

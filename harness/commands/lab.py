@@ -201,8 +201,8 @@ def lab_progress(targets: Sequence[LabTarget]) -> Progress:
 
 def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-untyped-def]
 
-    from tlsmatrix.clients.base import Target
     from tlsmatrix.lab.export import load_manifest
+    from tlsmatrix.lab.lab import lab_target
     from tlsmatrix.lab.run import LabTarget
 
     try:
@@ -210,7 +210,7 @@ def _run_from_export(args, scenarios, clients, profile_for):  # type: ignore[no-
     except (OSError, ValueError, KeyError) as exc:
         raise UsageError(f"--from-export {args.from_export}: {exc}") from None
     chosen = [s for s in manifest.scenarios if scenarios is None or s.name in scenarios]
-    targets = [LabTarget(s.name, Target(s.host, s.port), s.scenario) for s in chosen]
+    targets = [LabTarget(s.name, lab_target(s.host, s.port), s.scenario) for s in chosen]
 
     def aia_log() -> list[object]:
         from tlsmatrix.lab.aia import AIARequest

@@ -28,6 +28,13 @@ LAB_HOST = "localhost"  # resolves to loopback by itself
 SERVER_KINDS: tuple[ServerKind, ...] = ("python", "nginx")
 
 
+def lab_target(host: str, port: int) -> Target:
+    """Where a scenario is reached: served on loopback, also when it is named for another
+    host (partial_wildcard), in process and under compose (which shares nginx's loopback)."""
+    connect_to = None if host == LAB_HOST else "127.0.0.1"
+    return Target(host=host, port=port, connect_to=connect_to)
+
+
 @dataclass(frozen=True)
 class RunningScenario:
     """A scenario being served: ``url`` is ``https://localhost:PORT/``; ``chain_file`` and
@@ -45,9 +52,7 @@ class RunningScenario:
 
     @property
     def target(self) -> Target:
-        # A scenario named for another host (partial_wildcard) is still served on loopback.
-        connect_to = None if self.host == LAB_HOST else "127.0.0.1"
-        return Target(host=self.host, port=self.port, connect_to=connect_to)
+        return lab_target(self.host, self.port)
 
     def expect(self, props: ClientProps) -> Expectation:
         return self.scenario.expect(props)
