@@ -124,3 +124,18 @@ def test_an_unavailable_client_found_late_is_skipped_with_its_reason():
     [obs] = run_probes([Probe(TARGET, gone, Trust.native())], timeout=1, jobs=2,
                        infos=PendingInfos([gone]))  # fmt: skip
     assert obs.verdict is Verdict.SKIPPED and obs.detail == "gone"
+
+
+def test_a_slow_info_holds_later_targets_not_the_clients_already_in():
+    """Targets keep their order: while one client of the first target still loads, the
+    other clients probe that target, and no later target starts before it can."""
+    from tlsmatrix.runner.pool import PendingInfos
+
+    quick, slow = SlowInfo("quick", 0.0), SlowInfo("slow", 0.8)
+    first, second = Target("first.example", 443), Target("second.example", 443)
+    started = time.monotonic()
+    probes = [Probe(t, c, Trust.native()) for t in (first, second) for c in (slow, quick)]
+    results = run_probes(probes, timeout=2, jobs=4, infos=PendingInfos([slow, quick]))
+    assert all(o.verdict is Verdict.ACCEPT for o in results)
+    assert quick.probed_at[0] - started < 0.6  # the first target, at once
+    assert quick.probed_at[1] - started >= 0.7  # the second, only once 'slow' is in

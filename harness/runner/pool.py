@@ -78,15 +78,17 @@ INFO_LIMIT_S = 15.0  # how long a client's info() (its library's import) may tak
 
 
 class PendingInfos:
-    """Every client's info(), collected in the background. A probe waits only for its own
-    client's, so curl is already probing while an in-process client still imports its
-    library. A crash or a hang makes the client unavailable, never the run stuck."""
+    """Every client's info(), collected in the background. A client's probes start as soon
+    as its own info is in, so curl is already probing while an in-process client still
+    imports its library. A crash makes the client unavailable, and so does a hang past the
+    shared deadline: never the run stuck."""
 
     def __init__(self, clients: Sequence[Client], timeout: float = INFO_LIMIT_S) -> None:
         self._names = [c.name for c in clients]
         self._results: dict[str, ClientInfo] = {}
         self._done = {c.name: threading.Event() for c in clients}
         self._deadline = time.monotonic() + timeout
+        self._listeners: list[Callable[[], None]] = []
         for client in clients:
             threading.Thread(target=self._one, args=(client,), daemon=True).start()
 
@@ -97,15 +99,26 @@ class PendingInfos:
             info = ClientInfo(client.name, False, f"info() failed: {exc}")
         self._results[client.name] = info
         self._done[client.name].set()
+        for listener in list(self._listeners):
+            listener()
 
-    def ready(self, name: str) -> ClientInfo | None:
-        """The info if it is in already, else None (never waits)."""
-        return self._results.get(name) if self._done[name].is_set() else None
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from a collecting thread) whenever an info comes in."""
+        self._listeners.append(callback)
+
+    def is_ready(self, name: str) -> bool:
+        """Whether ``name``'s info is in, or will never be (the deadline passed)."""
+        return self._done[name].is_set() or time.monotonic() >= self._deadline
+
+    def known(self, name: str) -> ClientInfo:
+        """The info of a client that :meth:`is_ready` (unavailable when it never came)."""
+        late = "info() did not answer in time"
+        return self._results.get(name) or ClientInfo(name, False, late)
 
     def get(self, name: str) -> ClientInfo:
         """The info, waiting for it until the shared deadline."""
         self._done[name].wait(max(self._deadline - time.monotonic(), 0))
-        return self._results.get(name) or ClientInfo(name, False, "info() did not answer in time")
+        return self.known(name)
 
     def all(self, wait: bool = True) -> dict[str, ClientInfo]:
         """Every client's info; without ``wait`` (an interrupted run) those not in yet
@@ -113,14 +126,23 @@ class PendingInfos:
         if wait:
             return {name: self.get(name) for name in self._names}
         late = "info() did not answer before the run was interrupted"
-        return {n: self.ready(n) or ClientInfo(n, False, late) for n in self._names}
+        return {
+            n: self.known(n) if self._done[n].is_set() else ClientInfo(n, False, late)
+            for n in self._names
+        }
 
 
 class _KnownInfos:
-    """A plain mapping of infos behind PendingInfos' two questions."""
+    """A plain mapping of infos behind PendingInfos' questions: all of them are in."""
 
     def __init__(self, infos: Mapping[str, ClientInfo]) -> None:
-        self.ready = self.get = infos.get
+        self.known = infos.get
+
+    def is_ready(self, name: str) -> bool:
+        return True
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        pass
 
 
 def collect_infos(
@@ -228,9 +250,9 @@ def run_probes(
     KeyboardInterrupt (or when ``stop`` is set) probes not finished are left as None and
     the caller marks the run partial. ``progress`` is called in the calling thread.
 
-    With :class:`PendingInfos` a probe starts as soon as its own client's info is in (the
-    wait is bounded on its own, not by the probe's deadline); until then the client is
-    held to the heavy runtimes' share of ``jobs``.
+    With :class:`PendingInfos` a client's probes start once its own info is in (or its
+    deadline passed); waiting for it takes no worker and no probe's time. Targets keep
+    their order: a later target waits until every client of an earlier one can start.
 
     ``jobs`` long-lived worker threads run the probes themselves while the calling thread
     watches their deadlines, so a probe costs no thread of its own (see benchmarks/)."""
@@ -242,16 +264,13 @@ def run_probes(
     stop = stop or threading.Event()
     lock = threading.Condition()
     board = infos if isinstance(infos, PendingInfos) else _KnownInfos(infos)
-    unknown_cap = max(1, jobs // 2) if isinstance(infos, PendingInfos) else jobs
     caps: dict[str, int] = {}  # per client, once its info is in
 
-    def cap(name: str) -> int:  # with ``lock`` held
-        if name not in caps:
-            info = board.ready(name)
-            if info is None:
-                return unknown_cap
-            caps[name] = client_cap(info, jobs)
-        return caps[name]
+    def wake() -> None:  # an info came in: a worker may now take that client's probes
+        with lock:
+            lock.notify_all()
+
+    board.listen(wake)
 
     # Shared state, guarded by ``lock``.
     state = {"closed": False}
@@ -266,9 +285,18 @@ def run_probes(
         lock.notify_all()
 
     def take() -> int | None:  # with ``lock`` held: the first probe whose client has room
+        waiting = None  # the first target with a probe whose client's info is not in yet
         for at, index in enumerate(pending):
-            name = probes[index].client.name
-            if running[name] < cap(name):
+            probe = probes[index]
+            if waiting is not None and probe.target != waiting:
+                break  # targets keep their order: none starts before an earlier one can
+            name = probe.client.name
+            if not board.is_ready(name):
+                waiting = probe.target  # no worker waits for an info: skip it for now
+                continue
+            if name not in caps:
+                caps[name] = client_cap(board.known(name), jobs)
+            if running[name] < caps[name]:
                 running[name] += 1
                 del pending[at]
                 return index
@@ -305,20 +333,11 @@ def run_probes(
                     if index is None:
                         lock.wait(0.1)  # every client with work left is at its cap
                 probe = probes[index]
-                info = board.ready(probe.client.name)
+                info = board.known(probe.client.name)
                 me.index = index
-                me.starting = info is None  # its info (the library's import) is not in yet
                 me.started = time.monotonic()
-                me.deadline = me.started + (INFO_LIMIT_S if me.starting else timeout) + GRACE_S
+                me.deadline = me.started + timeout + GRACE_S
                 busy.add(me)
-            if info is None:
-                info = board.get(probe.client.name)  # bounded by INFO_LIMIT_S
-                with lock:
-                    if me.abandoned or state["closed"]:
-                        return
-                    me.starting = False
-                    me.started = time.monotonic()
-                    me.deadline = me.started + timeout + GRACE_S
             obs = _run_one(probe, info, timeout)
             with lock:
                 if me.abandoned or state["closed"]:
