@@ -282,6 +282,9 @@ class ClientInfo:
     partial_chain: bool = False
     strict_x509: bool = False
     aia_user_agent: str | None = None
+    # Whether the leaf's keyUsage/extendedKeyUsage must allow a TLS server (OpenSSL's
+    # purpose check, Java, Node, Chromium, gnutls-cli); wget asks GnuTLS for no purpose.
+    checks_leaf_usage: bool = True
     # How many of its probes may run at once (None: as many as --jobs). Set by runtimes
     # whose every probe costs a core for a while (a JVM, Node, a browser), from their
     # measured cost; the runner also keeps them to half of --jobs.

@@ -96,7 +96,11 @@ class WgetClient(SubprocessAdapter):
     def describe(self) -> ClientInfo:
         # wget uses GnuTLS's default verification profile: RSA-1024 passes, and a path
         # ends at any certificate of the trust list (tests/test_partial_chain.py).
-        return replace(super().describe(), min_rsa_bits=1024, partial_chain=True)
+        # Measured: wget accepts a leaf whose EKU is clientAuth only, or whose keyUsage
+        # allows no TLS server (tests/test_clients_policy.py).
+        return replace(
+            super().describe(), min_rsa_bits=1024, partial_chain=True, checks_leaf_usage=False
+        )
 
     def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
         m = re.search(r"GNU Wget\s+(\S+)", result.stdout)

@@ -245,9 +245,10 @@ def test_policy_label_reads_properties_not_names():
     from tlsmatrix.commands.clients import policy_label
 
     info = ClientInfo("anything", True, fetches_aia=True, min_rsa_bits=1024, rejects_sha1=False,
-                      partial_chain=True, strict_x509=True, checks_revocation=True)  # fmt: skip
+                      partial_chain=True, strict_x509=True, checks_revocation=True,
+                      checks_leaf_usage=False)  # fmt: skip
     assert policy_label(info) == (
-        "AIA, RSA>=1024, SHA-1 ok, partial chain, strict X.509, revocation"
+        "AIA, RSA>=1024, SHA-1 ok, partial chain, strict X.509, revocation, no EKU/KU check"
     )
     assert policy_label(ClientInfo("x", True)) == "no AIA, RSA>=2048, no SHA-1"
 

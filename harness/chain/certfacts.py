@@ -183,3 +183,44 @@ def _iso(moment: datetime) -> str:
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:300]
+
+
+def san_undecodable(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` carries a subjectAltName whose value is not DER GeneralNames (read
+    from the raw TBSCertificate: cryptography refuses the whole extension list then, so it
+    cannot say which extension is at fault)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from tlsmatrix.replay import der
+
+    try:
+        tbs, _, _ = der.split_signed(cert.public_bytes(Encoding.DER))
+        fields = der.children(der.read_tlv(tbs)[0].body)
+        wrapper = next((f for f in fields if f.tag == der.EXTENSIONS), None)
+        if wrapper is None:
+            return False
+        (extensions,) = der.children(wrapper.body)
+        san_oid = der.oid_der(ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string)
+        for ext in der.children(extensions.body):
+            parts = der.children(ext.body)
+            if parts[0].raw == san_oid:
+                return not _general_names(parts[-1].body)
+    except (der.DERError, ValueError, IndexError):
+        return False  # the certificate's own structure: not the SAN's fault
+    return False
+
+
+def _general_names(value: bytes) -> bool:
+    """Whether ``value`` is a DER SEQUENCE of context-tagged GeneralName choices [0]-[8]."""
+    from tlsmatrix.replay import der
+
+    try:
+        outer, end = der.read_tlv(value)
+        names = der.children(outer.body)
+    except der.DERError:
+        return False
+    return (
+        end == len(value)
+        and outer.tag == der.SEQUENCE
+        and bool(names)
+        and all(n.tag & 0xC0 == 0x80 and n.tag & 0x1F <= 8 for n in names)
+    )

@@ -65,6 +65,10 @@ RULE_ORDER = (
     Reason.WRONG_USAGE,
 )
 RULE_REASONS = frozenset(RULE_ORDER)
+# An extendedKeyUsage that allows a TLS server certificate.
+_SERVER_USAGES = frozenset(
+    {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+)
 
 
 @dataclass(frozen=True)
@@ -227,6 +231,17 @@ def _issuer_rules(
                 f"'{name}' issues '{_cn(below[-1])}' but its keyUsage lacks keyCertSign",
             )
         )
+    eku = _get(exts, ExtensionOID.EXTENDED_KEY_USAGE)
+    if eku is not None and not issuer.self_signed and not set(eku.value) & _SERVER_USAGES:
+        # An intermediate's EKU constrains what it may issue for (OpenSSL's purpose check,
+        # Chromium, NSS); a trust anchor's is not checked.
+        found.append(
+            _f(
+                issuer,
+                Reason.WRONG_USAGE,
+                f"'{name}' issues '{_cn(below[-1])}' but its extendedKeyUsage lacks serverAuth",
+            )
+        )
     if bc is not None and bc.value.ca and bc.value.path_length is not None:
         # Non-self-issued intermediates between this issuer and the leaf (RFC 5280 6.1.4).
         count = sum(1 for c in below[1:] if c.subject != c.issuer)
@@ -308,20 +323,15 @@ def _leaf_usage(leaf: PoolCert, exts: x509.Extensions) -> list[RuleFinding]:
     found: list[RuleFinding] = []
     name = _cn(leaf)
     eku = _get(exts, ExtensionOID.EXTENDED_KEY_USAGE)
-    if eku is not None:
-        usages = set(eku.value)
-        if not usages & {
-            ExtendedKeyUsageOID.SERVER_AUTH,
-            ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-        }:
-            found.append(
-                _f(
-                    leaf,
-                    Reason.WRONG_USAGE,
-                    f"the leaf '{name}' has an extendedKeyUsage without serverAuth",
-                    True,
-                )
+    if eku is not None and not set(eku.value) & _SERVER_USAGES:
+        found.append(
+            _f(
+                leaf,
+                Reason.WRONG_USAGE,
+                f"the leaf '{name}' has an extendedKeyUsage without serverAuth",
+                True,
             )
+        )
     ku = _get(exts, ExtensionOID.KEY_USAGE)
     if ku is not None and not leaf.self_signed:
         is_rsa = isinstance(_public_key(leaf), rsa.RSAPublicKey)

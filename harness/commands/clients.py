@@ -120,6 +120,8 @@ def policy_label(info: ClientInfo) -> str:
         parts.append("strict X.509")
     if info.checks_revocation:
         parts.append("revocation")
+    if not info.checks_leaf_usage:
+        parts.append("no EKU/KU check")
     return ", ".join(parts)
 
 

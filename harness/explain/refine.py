@@ -10,6 +10,7 @@ paths over what the server sent, this client's trust store and the issuers AIA s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -24,7 +25,9 @@ from tlsmatrix.chain.analysis import (
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, ReasonSource, Verdict
 
 if TYPE_CHECKING:
+    from cryptography import x509
     from tlsmatrix.chain.diagnosis import ChainGraph, ClientView, PathVerdict
+    from tlsmatrix.chain.paths import PoolCert
     from tlsmatrix.chain.rules import RuleFinding
 
 _REFINABLE = frozenset(
@@ -43,6 +46,9 @@ def refine_reason(
     to say how. Anything else is returned unchanged."""
     if obs.verdict is not Verdict.REJECT:
         return obs
+    if obs.reason is Reason.HOSTNAME_MISMATCH and _leaf_san_undecodable(graph):
+        # No name in a SAN that does not decode can match: the certificate is the fault.
+        return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
     if _malformed_issuer(obs, graph, info):
         return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
     if obs.reason is Reason.WRONG_USAGE and obs.verify_code == X509_V_ERR_INVALID_PURPOSE:
@@ -53,7 +59,9 @@ def refine_reason(
         finding = rule_finding(obs, report, graph, info)
         if finding is not None:
             return replace(obs, reason=finding.reason, reason_source=ReasonSource.CHAIN)
-        reason = invalid_reason(report, obs.reason) if report is not None else None
+        verdict = path_verdict(obs, graph, info)
+        above = _unsent_links(verdict.path.links) if verdict is not None else ()
+        reason = invalid_reason(report, obs.reason, above) if report is not None else None
         if reason is None:
             return replace(obs, reason_source=ReasonSource.INFERRED)
         return replace(obs, reason=reason, reason_source=ReasonSource.CHAIN)
@@ -77,6 +85,12 @@ def refine_reason(
         reason = Reason.INCOMPLETE_CHAIN
     source = ReasonSource.CHAIN if decisive else ReasonSource.INFERRED
     return replace(obs, reason=reason, reason_source=source)
+
+
+def _leaf_san_undecodable(graph: ChainGraph | None) -> bool:
+    from tlsmatrix.chain.certfacts import san_undecodable
+
+    return graph is not None and graph.leaf is not None and san_undecodable(graph.leaf.cert)
 
 
 # OpenSSL's code for "unsuitable certificate purpose": it also reports a non-CA issuer.
@@ -134,7 +148,14 @@ def _malformed_issuer(obs: Observation, graph: ChainGraph | None, info: ClientIn
     unknown = obs.issuer_unknown or obs.reason is Reason.UNKNOWN_ISSUER
     if graph is None or (obs.reason not in _MALFORMED_LOOKS_LIKE and not unknown):
         return False
-    if obs.reason is Reason.WRONG_USAGE and obs.verify_code != X509_V_ERR_INVALID_PURPOSE:
+    # A usage refusal from the TLS layer (no verify code: OpenSSL's "ecc cert not for
+    # signing") reads the leaf's key usage; a leaf whose extensions do not decode has none.
+    tls_layer_usage = obs.reason is Reason.WRONG_USAGE and obs.verify_code is None
+    if (
+        obs.reason is Reason.WRONG_USAGE
+        and obs.verify_code != X509_V_ERR_INVALID_PURPOSE
+        and not tls_layer_usage
+    ):
         return False
     verdict = path_verdict(obs, graph, info)
     if unknown and (verdict is None or verdict.kind != d.VERIFIED):
@@ -143,7 +164,7 @@ def _malformed_issuer(obs: Observation, graph: ChainGraph | None, info: ClientIn
     return (
         bool(found)
         and all(f.reason is Reason.MALFORMED_CERTIFICATE for f in found)
-        and (unknown or any(not f.on_leaf for f in found))
+        and (unknown or tls_layer_usage or any(not f.on_leaf for f in found))
     )
 
 
@@ -217,11 +238,22 @@ _INVALID_BECAUSE = (
 _DATE_REASONS = frozenset({Reason.EXPIRED, Reason.NOT_YET_VALID})
 
 
-def invalid_reason(report: ChainReport, provisional: Reason | None = None) -> Reason | None:
+def _unsent_links(links: Sequence[PoolCert]) -> tuple[x509.Certificate, ...]:
+    """The certificates of a client's path that the server did not send (its anchor and
+    any issuer from its store or AIA): their dates count too."""
+    return tuple(link.cert for link in links if not link.sent)
+
+
+def invalid_reason(
+    report: ChainReport,
+    provisional: Reason | None = None,
+    above: Sequence[x509.Certificate] = (),
+) -> Reason | None:
     """The one chain issue that explains a vague "certificate invalid" (or, for a vague
     date error, whether a certificate expired or is not valid yet); None when the chain
-    shows none, or several that could."""
-    dates = _date_reasons(report)
+    shows none, or several that could. ``above`` are the certificates of the client's
+    path the server did not send (an expired root in its store)."""
+    dates = _date_reasons(report) | _path_date_reasons(report, above)
     if provisional in _DATE_REASONS:
         return next(iter(dates)) if len(dates) == 1 else None
     found = [reason for code, reason in _INVALID_BECAUSE if code in report.issue_codes]
@@ -235,6 +267,21 @@ def _date_reasons(report: ChainReport) -> set[Reason]:
     for cert in report.certificates:
         start, end = _parse(cert.not_before), _parse(cert.not_after)
         if now is None or cert.error or start is None or end is None:
+            continue
+        if now > end:
+            found.add(Reason.EXPIRED)
+        elif now < start:
+            found.add(Reason.NOT_YET_VALID)
+    return found
+
+
+def _path_date_reasons(report: ChainReport, certs: Sequence[x509.Certificate]) -> set[Reason]:
+    now = _parse(report.checked_at)
+    found: set[Reason] = set()
+    for cert in certs if now is not None else ():
+        try:
+            start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
+        except Exception:  # noqa: BLE001 - dates cryptography cannot read say nothing
             continue
         if now > end:
             found.add(Reason.EXPIRED)

@@ -247,6 +247,7 @@ def client_info_from_dict(data: Mapping[str, Any]) -> ClientInfo:
         strict_x509=bool(data.get("strict_x509", False)),
         aia_user_agent=data.get("aia_user_agent"),
         max_parallel=data.get("max_parallel"),
+        checks_leaf_usage=bool(data.get("checks_leaf_usage", True)),
     )
 
 

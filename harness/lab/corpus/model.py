@@ -16,6 +16,7 @@ POLICIES: Mapping[str, Callable[[ClientInfo], bool]] = {
     "min_rsa_bits > 1024": lambda info: info.min_rsa_bits > 1024,
     "rejects_sha1": lambda info: info.rejects_sha1,
     "not partial_chain": lambda info: not info.partial_chain,
+    "checks_leaf_usage": lambda info: info.checks_leaf_usage,
 }
 
 
