@@ -205,6 +205,9 @@ def _linked_gnutls_version() -> str | None:
 
 
 _GNUTLS_ERROR = re.compile(r"^GnuTLS: (.*?)\s*$", re.M)
+# wget's own report of a failed read of the response, with gnutls_strerror() in brackets:
+# "HTTP request sent, awaiting response... Read error (<strerror>) in headers." (http.c).
+_READ_ERROR = re.compile(r"\bRead error \(([^()]*)\) in headers\.")
 
 
 def interpret(res: CommandResult) -> Outcome:
@@ -245,14 +248,16 @@ _GNUTLS_ALERT = re.compile(r"^GnuTLS: received alert \[(\d+)\]", re.M)
 
 def _gnutls_error(text: str) -> Signal | None:
     """The alert number wget printed ("GnuTLS: received alert [70]: ..."), else the
-    gnutls_strerror() constant after "GnuTLS: ", when it is one."""
+    gnutls_strerror() constant after "GnuTLS: " or in "Read error (...) in headers",
+    when it is one (a TLS 1.3 server's alert can arrive only once the request is out)."""
     alert = _GNUTLS_ALERT.search(text)
     if alert is not None:
         number = int(alert.group(1))
         protocol = number == gnutls_signals.ALERT_PROTOCOL_VERSION
         reason = Reason.PROTOCOL_VERSION if protocol else Reason.HANDSHAKE_FAILURE
         return Signal(reason, f"TLS_ALERT_{number}")
-    for match in _GNUTLS_ERROR.finditer(text):
+    matches = [*_GNUTLS_ERROR.finditer(text), *_READ_ERROR.finditer(text)]
+    for match in matches:
         entry = gnutls_signals.FATAL_ERRORS.get(match.group(1))
         if entry is not None:
             name, reason = entry

@@ -175,6 +175,20 @@ def test_wget_templates(template):
     assert outcome.reason is expected(gnutls_signals.signal_for_wget(5, line))
 
 
+@pytest.mark.parametrize("text", sorted(gnutls_signals.FATAL_ERRORS))
+def test_wget_read_error_after_the_request_is_the_gnutls_error(text):
+    """A TLS 1.3 server's alert (client certificate required) can reach wget only once its
+    request is out: "Read error (<gnutls_strerror>) in headers." An alert still refuses;
+    a reset or an EOF there leaves the certificate accepted (late_outcome)."""
+    line = f"HTTP request sent, awaiting response... Read error ({text}) in headers.\n"
+    outcome = wget.interpret(run(stderr=line, returncode=4))
+    name, reason = gnutls_signals.FATAL_ERRORS[text]
+    if "_ALERT_" in name:
+        assert outcome.reason is reason
+    else:
+        assert outcome.reason is Reason.OK and outcome.detail.startswith("certificate accepted")
+
+
 @pytest.mark.parametrize("code", sorted(gnutls_signals.WGET_EXIT))
 def test_wget_exit_codes(code):
     outcome = wget.interpret(run(returncode=code))

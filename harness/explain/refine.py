@@ -262,26 +262,31 @@ def invalid_reason(
 
 
 def _date_reasons(report: ChainReport) -> set[Reason]:
-    now = _parse(report.checked_at)
-    found: set[Reason] = set()
-    for cert in report.certificates:
-        start, end = _parse(cert.not_before), _parse(cert.not_after)
-        if now is None or cert.error or start is None or end is None:
-            continue
-        if now > end:
-            found.add(Reason.EXPIRED)
-        elif now < start:
-            found.add(Reason.NOT_YET_VALID)
-    return found
+    """Expired / not yet valid among the certificates sent (as the analysis read them)."""
+    windows = [
+        (_parse(c.not_before), _parse(c.not_after)) for c in report.certificates if not c.error
+    ]
+    return _out_of_window(report, windows)
 
 
 def _path_date_reasons(report: ChainReport, certs: Sequence[x509.Certificate]) -> set[Reason]:
+    """The same for certificates of the client's path that were not sent."""
+    windows = []
+    for cert in certs:
+        try:
+            windows.append((cert.not_valid_before_utc, cert.not_valid_after_utc))
+        except Exception:  # noqa: BLE001 - dates cryptography cannot read say nothing
+            continue
+    return _out_of_window(report, windows)
+
+
+def _out_of_window(
+    report: ChainReport, windows: Sequence[tuple[datetime | None, datetime | None]]
+) -> set[Reason]:
     now = _parse(report.checked_at)
     found: set[Reason] = set()
-    for cert in certs if now is not None else ():
-        try:
-            start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-        except Exception:  # noqa: BLE001 - dates cryptography cannot read say nothing
+    for start, end in windows:
+        if now is None or start is None or end is None:
             continue
         if now > end:
             found.add(Reason.EXPIRED)
