@@ -21,7 +21,7 @@ from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trus
 from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner import pool
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
-from tlsmatrix.runner.pool import Probe, client_caps, run_probes
+from tlsmatrix.runner.pool import Probe, client_cap, run_probes
 from tlsmatrix.runner.targets import parse_target
 
 from tests.conftest import loaded_adapters
@@ -78,9 +78,13 @@ def test_caps_are_a_bounded_share_of_jobs():
     heavy, light = Counting("heavy", 3), Counting("light", None)
     probes = [Probe(t, c, Trust.native()) for t in targets(2) for c in (heavy, light)]
     infos = {c.name: c.info() for c in (heavy, light)}
-    assert client_caps(probes, infos, 8) == {"heavy": 3, "light": 8}
-    assert client_caps(probes, infos, 4) == {"heavy": 2, "light": 4}  # half of --jobs
-    assert client_caps(probes, infos, 1) == {"heavy": 1, "light": 1}
+
+    def caps(jobs: int) -> dict[str, int]:
+        return {p.client.name: client_cap(infos[p.client.name], jobs) for p in probes}
+
+    assert caps(8) == {"heavy": 3, "light": 8}
+    assert caps(4) == {"heavy": 2, "light": 4}  # half of --jobs
+    assert caps(1) == {"heavy": 1, "light": 1}
 
 
 def test_a_capped_client_never_exceeds_its_share_and_others_fill_the_jobs():

@@ -190,7 +190,7 @@ def san_undecodable(cert: x509.Certificate) -> bool:
     from the raw TBSCertificate: cryptography refuses the whole extension list then, so it
     cannot say which extension is at fault)."""
     from cryptography.hazmat.primitives.serialization import Encoding
-    from tlsmatrix.replay import der
+    from tlsmatrix.replay import der  # only asked after a name mismatch
 
     try:
         tbs, _, _ = der.split_signed(cert.public_bytes(Encoding.DER))
@@ -203,24 +203,7 @@ def san_undecodable(cert: x509.Certificate) -> bool:
         for ext in der.children(extensions.body):
             parts = der.children(ext.body)
             if parts[0].raw == san_oid:
-                return not _general_names(parts[-1].body)
+                return not der.is_general_names(parts[-1].body)
     except (der.DERError, ValueError, IndexError):
         return False  # the certificate's own structure: not the SAN's fault
     return False
-
-
-def _general_names(value: bytes) -> bool:
-    """Whether ``value`` is a DER SEQUENCE of context-tagged GeneralName choices [0]-[8]."""
-    from tlsmatrix.replay import der
-
-    try:
-        outer, end = der.read_tlv(value)
-        names = der.children(outer.body)
-    except der.DERError:
-        return False
-    return (
-        end == len(value)
-        and outer.tag == der.SEQUENCE
-        and bool(names)
-        and all(n.tag & 0xC0 == 0x80 and n.tag & 0x1F <= 8 for n in names)
-    )

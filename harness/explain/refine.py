@@ -56,10 +56,10 @@ def refine_reason(
             return replace(obs, reason=Reason.NOT_A_CA, reason_source=ReasonSource.CHAIN)
         return obs
     if obs.certificate_invalid:
-        finding = rule_finding(obs, report, graph, info)
+        verdict = path_verdict(obs, graph, info)
+        finding = rule_finding(report, graph, verdict)
         if finding is not None:
             return replace(obs, reason=finding.reason, reason_source=ReasonSource.CHAIN)
-        verdict = path_verdict(obs, graph, info)
         above = _unsent_links(verdict.path.links) if verdict is not None else ()
         reason = invalid_reason(report, obs.reason, above) if report is not None else None
         if reason is None:
@@ -107,18 +107,14 @@ def _bad_signature_below(graph: ChainGraph, verdict: PathVerdict | None) -> bool
 
 
 def rule_finding(
-    obs: Observation,
-    report: ChainReport | None,
-    graph: ChainGraph | None,
-    info: ClientInfo | None,
+    report: ChainReport | None, graph: ChainGraph | None, verdict: PathVerdict | None
 ) -> RuleFinding | None:
-    """The most specific certificate rule the chain breaks, on this client's verified or
-    best path first (:mod:`tlsmatrix.chain.rules`); a certificate the analysis could not
-    parse is malformed. None when the chain breaks no rule."""
+    """The most specific certificate rule the chain breaks, on the client's verified or
+    best path (``verdict``) first (:mod:`tlsmatrix.chain.rules`); a certificate the
+    analysis could not parse is malformed. None when the chain breaks no rule."""
     from tlsmatrix.chain.rules import path_findings
 
     if graph is not None:
-        verdict = path_verdict(obs, graph, info)
         found = path_findings(graph, verdict.path if verdict else None)
         if found:
             return found[0]

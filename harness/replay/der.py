@@ -142,3 +142,19 @@ def rewrite_extensions(
 
 def join_tbs(fields: list[TLV]) -> bytes:
     return encode(SEQUENCE, b"".join(f.raw for f in fields))
+
+
+def is_general_names(value: bytes) -> bool:
+    """Whether ``value`` is one DER SEQUENCE of context-tagged GeneralName choices [0]-[8]
+    (a subjectAltName's extnValue)."""
+    try:
+        outer, end = read_tlv(value)
+        names = children(outer.body)
+    except DERError:
+        return False
+    return (
+        end == len(value)
+        and outer.tag == SEQUENCE
+        and bool(names)
+        and all(n.tag & 0xC0 == 0x80 and n.tag & 0x1F <= 8 for n in names)
+    )

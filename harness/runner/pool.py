@@ -226,13 +226,6 @@ def client_cap(info: ClientInfo | None, jobs: int) -> int:
     return jobs if limit is None else max(1, min(limit, jobs // 2))
 
 
-def client_caps(
-    probes: Sequence[Probe], infos: Mapping[str, ClientInfo], jobs: int
-) -> dict[str, int]:
-    """:func:`client_cap` for every client of ``probes``."""
-    return {p.client.name: client_cap(infos.get(p.client.name), jobs) for p in probes}
-
-
 def run_probes(
     probes: Sequence[Probe],
     *,
