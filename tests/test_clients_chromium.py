@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import os
+import re
 import signal
 import socket
 import threading
@@ -22,12 +23,19 @@ from pathlib import Path
 import pytest
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.chromium import ChromiumClient
-from tlsmatrix.clients.chromium.browser import BLOCKED_HOSTS, resolver_rules
+from tlsmatrix.clients.chromium.browser import (
+    BLOCKED_HOSTS,
+    DEFAULT_BINARY,
+    HEADLESS_SHELL,
+    default_binary,
+    headless_flags,
+    resolver_rules,
+)
 from tlsmatrix.clients.chromium.mapping import PageState, read_error
 from tlsmatrix.lab.tlsserver import ThreadedListener, TLSServer
 
 from tests.chains import Node, make
-from tests.conftest import needs
+from tests.conftest import missing, needs
 
 pytestmark = needs(ChromiumClient().info().available, "chromium or certutil not installed")
 
@@ -306,7 +314,10 @@ def test_concurrent_probes_share_one_browser(client: ChromiumClient, pki: Pki) -
         ports = [good.port, old.port, good.port, old.port]
         with ThreadPoolExecutor(4) as pool:
             results = list(pool.map(lambda p: probe(client, p, Trust.bundle(pki.bundle)), ports))
-    assert [r.reason for r in results] == [Reason.OK, Reason.EXPIRED, Reason.OK, Reason.EXPIRED]
+    assert [r.reason for r in results][::2] == [Reason.OK, Reason.OK], results
+    for obs in results[1::2]:  # each probe read its own server's date error
+        assert obs.detail == "net::ERR_CERT_DATE_INVALID", obs
+        assert obs.reason is Reason.EXPIRED or obs.certificate_invalid, obs
 
 
 class RedirectServer(ThreadedListener):
@@ -440,3 +451,46 @@ def _server_name(hello: bytes) -> str:
     except IndexError:
         pass
     return repr(hello[:40])
+
+
+# --- the headless shell and the full browser ----------------------------------------
+
+
+@pytest.mark.parametrize("binary", [HEADLESS_SHELL, DEFAULT_BINARY], ids=["shell", "browser"])
+def test_both_debian_binaries_give_the_same_answers(
+    binary: str, sink: Sink, pki: Pki, aia_log: AiaLog
+) -> None:
+    """The headless shell (preferred: a fifth of the CPU) and ``chromium --headless=new``
+    are one Chromium build: same verdicts, same net errors, and each states the AIA
+    User-Agent its own fetches carry."""
+    if not os.path.isfile(binary):
+        missing(f"{binary} is not installed (chromium-headless-shell / chromium)")
+    rules = f"MAP * 127.0.0.1:{sink.port}, EXCLUDE localhost, EXCLUDE 127.0.0.1"
+    aia_log.requests.clear()
+    with ChromiumClient(binary, extra_resolver_rules=rules) as c:
+        assert any(binary in note for note in c.info().notes), c.info().notes
+        answers = {}
+        for name in ("good", "expired", "untrusted", "aia"):
+            with serve(pki, name) as srv:
+                obs = probe(c, srv.port, Trust.bundle(pki.bundle))
+            # the net error or "HTTP"; the browser may add what its security state said
+            answers[name] = (obs.verdict, re.search(r"ERR_[A-Z_]+|HTTP", obs.detail)[0])
+        with serve(pki, "good") as srv:
+            wrong = probe(c, srv.port, Trust.bundle(pki.bundle), host="127.0.0.1")
+        user_agent = c.info().aia_user_agent
+    assert answers == {
+        "good": (Verdict.ACCEPT, "HTTP"),
+        "expired": (Verdict.REJECT, "ERR_CERT_DATE_INVALID"),
+        "untrusted": (Verdict.REJECT, "ERR_CERT_AUTHORITY_INVALID"),
+        "aia": (Verdict.ACCEPT, "HTTP"),
+    }
+    assert (wrong.verdict, wrong.detail) == (Verdict.REJECT, "net::ERR_CERT_COMMON_NAME_INVALID")
+    assert {ua for _, ua in aia_log.requests} == {user_agent}, aia_log.requests
+
+
+def test_the_headless_shell_is_preferred() -> None:
+    if not os.path.isfile(HEADLESS_SHELL):
+        missing("chromium-headless-shell is not installed")
+    assert default_binary() == HEADLESS_SHELL
+    assert headless_flags(HEADLESS_SHELL) == ()
+    assert headless_flags(DEFAULT_BINARY) == ("--headless=new",)

@@ -24,12 +24,16 @@ from tlsmatrix.clients.chromium.cdp import (
 from tlsmatrix.clients.process import child_env, first_line, run_command
 
 DEFAULT_BINARY = "/usr/lib/chromium/chromium"
+# Debian's chromium-headless-shell: the same Chromium build (network stack, certificate
+# verifier, Chrome Root Store, AIA fetching) without the browser UI layers. Measured here:
+# a probe costs about a fifth of the CPU of "chromium --headless=new" (a new context and
+# renderer is far lighter), so it is preferred when installed.
+HEADLESS_SHELL = "/usr/lib/chromium/chromium-headless-shell"
 
 # Everything that would make the browser talk to anything but the target (and the AIA
 # URL it fetches): updaters, metrics, safe browsing, sync, field trials, prefetching,
 # QUIC, default apps. Checked by a test that points every other host name at a sink.
 QUIET_FLAGS: tuple[str, ...] = (
-    "--headless=new",
     "--no-sandbox",  # runs as root in CI containers; no site content is trusted anyway
     "--disable-gpu",
     "--disable-quic",
@@ -172,6 +176,7 @@ class Browser:
             self._make_nssdb(deadline)
         argv = [
             self._binary,
+            *headless_flags(self._binary),
             *QUIET_FLAGS,
             "--remote-debugging-pipe",
             f"--user-data-dir={os.path.join(self._dir, 'profile')}",
@@ -270,9 +275,27 @@ def check_alive(conn: CDPConnection, browser: Browser, until: float) -> None:
 
 
 def default_binary() -> str:
-    if os.path.isfile(DEFAULT_BINARY):
-        return DEFAULT_BINARY
-    return shutil.which("chromium") or shutil.which("chromium-browser") or DEFAULT_BINARY
+    """The headless shell if installed, else the full browser (Debian's path, then PATH)."""
+    for path in (HEADLESS_SHELL, DEFAULT_BINARY):
+        if os.path.isfile(path):
+            return path
+    found = (
+        shutil.which("chromium-headless-shell")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+    return found or DEFAULT_BINARY
+
+
+def is_headless_shell(binary: str) -> bool:
+    return "headless-shell" in os.path.basename(binary) or "headless_shell" in os.path.basename(
+        binary
+    )
+
+
+def headless_flags(binary: str) -> tuple[str, ...]:
+    """The full browser needs ``--headless=new``; the headless shell is headless only."""
+    return () if is_headless_shell(binary) else ("--headless=new",)
 
 
 def trust_key(trust: Trust) -> tuple[str, str | None, int, int]:
@@ -291,9 +314,12 @@ __all__ = [
     "BrowserKey",
     "BrowserUnavailable",
     "DEFAULT_BINARY",
+    "HEADLESS_SHELL",
     "QUIET_FLAGS",
     "check_alive",
     "default_binary",
+    "headless_flags",
+    "is_headless_shell",
     "resolver_rules",
     "trust_key",
 ]

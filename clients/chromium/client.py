@@ -31,6 +31,7 @@ from tlsmatrix.clients.chromium.browser import (
     BrowserUnavailable,
     check_alive,
     default_binary,
+    is_headless_shell,
     resolver_rules,
     trust_key,
 )
@@ -55,8 +56,17 @@ NOTES: tuple[str, ...] = (
 
 HEADLESS_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "HeadlessChrome/{major}.0.0.0 Safari/537.36"
+    "HeadlessChrome/{version} Safari/537.36"
 )
+
+
+def binary_note(binary: str) -> str:
+    if is_headless_shell(binary):
+        return (
+            f"runs {binary}: Chromium's headless shell, the same network stack and "
+            "certificate verifier as the browser without its UI layers"
+        )
+    return f"runs {binary} --headless=new (chromium-headless-shell is lighter when installed)"
 
 
 class ChromiumClient(SubprocessAdapter):
@@ -108,7 +118,7 @@ class ChromiumClient(SubprocessAdapter):
             # Chrome's verifier takes a trusted intermediate as an anchor
             # (tests/test_clients_chromium.py measures it on a handshake).
             partial_chain=True,
-            notes=NOTES,
+            notes=(*NOTES, binary_note(self.binary)),
             # One browser serves every probe, each in its own context; measured here a
             # probe costs ~0.3 s of a core idle and up to ~6 s at load average 20, so more
             # than one per core in flight only queues inside the browser.
@@ -129,10 +139,14 @@ class ChromiumClient(SubprocessAdapter):
             info,
             available=True,
             version=version,
-            # Its AIA fetches carry the browser's own User-Agent, in Chrome's reduced form
-            # (major version only, platform frozen); tests/test_clients_chromium.py checks
-            # it against what a real fetch sent.
-            aia_user_agent=HEADLESS_USER_AGENT.format(major=version.split(".")[0]),
+            # Its AIA fetches carry the browser's own User-Agent: the browser sends Chrome's
+            # reduced form (major version only), the headless shell the full version;
+            # tests/test_clients_chromium.py checks it against what a real fetch sent.
+            aia_user_agent=HEADLESS_USER_AGENT.format(
+                version=version
+                if is_headless_shell(self.binary)
+                else version.split(".")[0] + ".0.0.0"
+            ),
         )
 
     # --- probe ---------------------------------------------------------------------
@@ -249,7 +263,14 @@ class ChromiumClient(SubprocessAdapter):
             ):
                 conn.send(method, params, session_id=session_id, deadline=deadline)
             navigating = True
-            navigate(conn, session_id, target.url, deadline, page)
+            navigate(
+                conn,
+                session_id,
+                target.url,
+                deadline,
+                page,
+                interstitials=not is_headless_shell(self.binary),
+            )
         except CDPTimeout as exc:
             page.reason = Reason.TIMEOUT
             page.detail = f"no answer before the {deadline - started:.1f} s deadline ({exc})"

@@ -16,12 +16,20 @@ from tlsmatrix.clients.chromium.mapping import (
 
 
 def navigate(
-    conn: CDPConnection, session_id: str, url: str, deadline: float, page: PageState
+    conn: CDPConnection,
+    session_id: str,
+    url: str,
+    deadline: float,
+    page: PageState,
+    *,
+    interstitials: bool = True,
 ) -> None:
     """Navigate and read the verdict from the events, filling ``page``.
 
     Accept = a response with a status for the document (3xx is recorded and not
-    followed); reject or error = ``errorText`` of the navigation."""
+    followed); reject or error = ``errorText`` of the navigation. ``interstitials`` says
+    whether the browser shows an error page whose security state is worth waiting for
+    (the headless shell has none: measured, no state arrives and the wait is lost)."""
     nav_id = conn.post("Page.navigate", {"url": url}, session_id=session_id, deadline=deadline)
     nav_done = False
     main_request: str | None = None
@@ -54,7 +62,7 @@ def navigate(
             page.detail = f"HTTP {page.status} to {page.location} (not followed)"
             return
         if nav_done and page.error_text:
-            _finish_error(conn, session_id, deadline, page)
+            _finish_error(conn, session_id, deadline, page, interstitials)
             return
         if page.status is not None and (nav_done or page.tls_version):
             page.reason = Reason.OK
@@ -101,9 +109,11 @@ def _on_paused(
         )
 
 
-def _finish_error(conn: CDPConnection, session_id: str, deadline: float, page: PageState) -> None:
+def _finish_error(
+    conn: CDPConnection, session_id: str, deadline: float, page: PageState, interstitials: bool
+) -> None:
     error_text = page.error_text or ""
-    if wants_security_state(error_text):
+    if interstitials and wants_security_state(error_text):
         # The interstitial's security state carries the certificate (and says whether a
         # signature is SHA-1); wait for it briefly.
         until = min(deadline, time.monotonic() + 0.5)
