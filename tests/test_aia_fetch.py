@@ -95,3 +95,48 @@ def test_fetcher_bounds_the_run_and_records_every_download(server):
     assert [f.url for f in fetcher.record] == [server + p for p in ("/der", "/missing", "/pem")]
     off = AIAFetcher(enabled=False).fetch(server + "/der")
     assert not off.ok and "turned off" in (off.error or "")
+
+
+def test_each_target_has_its_own_bounds_within_the_runs(server):
+    """A fleet run is not starved after a few chains: the count limit is per target's
+    chain, the cache and the run's bounds are shared."""
+    run = AIAFetcher(per_url_seconds=1)
+    first, second = run.for_target(max_fetches=2), run.for_target(max_fetches=2)
+    assert first.fetch(server + "/der").ok and first.fetch(server + "/pem").ok
+    refused = first.fetch(server + "/p7c")
+    assert not refused.ok and "this chain's limit of 2" in (refused.error or "")
+    assert second.fetch(server + "/p7c").ok  # another target still downloads
+    assert second.fetch(server + "/der") is run.fetch(server + "/der")  # each URL once a run
+    assert [f.url for f in run.record] == [server + p for p in ("/der", "/pem", "/p7c")]
+
+
+def test_a_host_that_did_not_answer_is_not_asked_again(server):
+    run = AIAFetcher(per_url_seconds=0.5)
+    started = time.monotonic()
+    hung = run.for_target().fetch(server + "/hang")
+    assert not hung.ok and "timed out" in (hung.error or "")
+    later = run.for_target().fetch(server + "/der")  # same host, another target
+    assert not later.ok and "did not answer earlier in this run" in (later.error or "")
+    assert time.monotonic() - started < 2.5
+    # An HTTP error is the URL's, not the host's: the host stays usable.
+    fine = AIAFetcher(per_url_seconds=1)
+    assert not fine.fetch(server + "/missing").ok
+    assert fine.fetch(server + "/der").ok
+
+
+def test_a_refused_connection_marks_the_host(free_tcp_port):
+    run = AIAFetcher(per_url_seconds=1)
+    first = run.fetch(f"http://127.0.0.1:{free_tcp_port}/a.der")
+    assert not first.ok and "did not answer" not in (first.error or "")
+    second = run.fetch(f"http://127.0.0.1:{free_tcp_port}/b.der")
+    assert not second.ok and "did not answer earlier in this run" in (second.error or "")
+
+
+def test_a_chains_time_budget_caps_its_downloads(server):
+    run = AIAFetcher(per_url_seconds=1)
+    target = run.for_target(total_seconds=0.4)
+    started = time.monotonic()
+    assert not target.fetch(server + "/hang").ok
+    assert time.monotonic() - started < 1.2  # capped by the chain's budget, not per_url
+    spent = target.fetch(server + "/der")
+    assert not spent.ok and "this chain's 0.4s of AIA time is spent" in (spent.error or "")

@@ -5,6 +5,7 @@ a record of every download, which the diagnosis cites as evidence."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import urllib.error
@@ -19,14 +20,22 @@ MAX_BYTES = 1_000_000
 MAX_REDIRECTS = 3
 ALLOWED_SCHEMES = ("http", "https")
 USER_AGENT = "tlsmatrix-aia"  # how tlsmatrix's own downloads show up in an AIA server log
-# Bounds of one run's downloads (AIAFetcher): how many URLs, and how long in total.
+# Bounds of the downloads for one target's chain (AIAFetcher.for_target): how many URLs
+# and how long in total; and of a whole run, which may hold thousands of targets.
 MAX_FETCHES = 8
 TOTAL_SECONDS = 15.0
 PER_URL_SECONDS = 5.0
+RUN_MAX_FETCHES = 1000
+RUN_SECONDS = 120.0
 
 
 class AIAFetchError(Exception):
-    """One line saying what went wrong with which URL."""
+    """One line saying what went wrong with which URL; ``host_unreachable`` when the
+    host itself did not answer (timeout, refused, no such name), not just this URL."""
+
+    def __init__(self, message: str, *, host_unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.host_unreachable = host_unreachable
 
 
 @dataclass(frozen=True)
@@ -89,8 +98,13 @@ def fetch_issuer(url: str, timeout: float) -> Fetched:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, TimeoutError) or "timed out" in str(reason):
             waited = time.monotonic() - started
-            raise AIAFetchError(f"AIA download {url} timed out after {waited:.1f}s") from None
-        raise AIAFetchError(f"AIA download {url} failed: {reason}") from None
+            raise AIAFetchError(
+                f"AIA download {url} timed out after {waited:.1f}s", host_unreachable=True
+            ) from None
+        unreachable = isinstance(reason, (ConnectionRefusedError, socket.gaierror))
+        raise AIAFetchError(
+            f"AIA download {url} failed: {reason}", host_unreachable=unreachable
+        ) from None
     if len(body) > MAX_BYTES:
         raise AIAFetchError(f"AIA download {url} is larger than {MAX_BYTES} bytes")
     certificates, form = parse_with_form(body)
@@ -154,14 +168,18 @@ class AIAFetch:
 
 @dataclass
 class AIAFetcher:
-    """Downloads for one run, each URL once, within ``max_fetches`` and ``total_seconds``.
-    Thread-safe; ``record`` lists every attempt in order."""
+    """Downloads for one run, each URL once, within ``max_fetches`` and ``total_seconds``
+    for the run; :meth:`for_target` adds the bounds of one target's chain. A host that did
+    not answer (timeout, refused connection, no such name) is not asked again in the run,
+    so a fleet whose chains share a dead AIA host waits for it once. Thread-safe;
+    ``record`` lists every attempt in order."""
 
-    max_fetches: int = MAX_FETCHES
-    total_seconds: float = TOTAL_SECONDS
+    max_fetches: int = RUN_MAX_FETCHES
+    total_seconds: float = RUN_SECONDS
     per_url_seconds: float = PER_URL_SECONDS
     enabled: bool = True
     _done: dict[str, AIAFetch] = field(default_factory=dict)
+    _dead_hosts: dict[tuple[str, int | None], str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _spent: float = 0.0
 
@@ -170,14 +188,25 @@ class AIAFetcher:
         with self._lock:
             return tuple(self._done.values())
 
-    def fetch(self, url: str) -> AIAFetch:
-        """The download of ``url`` (cached); a refused or failed one has ``error`` set."""
+    def for_target(
+        self, max_fetches: int = MAX_FETCHES, total_seconds: float = TOTAL_SECONDS
+    ) -> TargetFetcher:
+        """A view for one target's chain: at most ``max_fetches`` URLs and
+        ``total_seconds`` of waiting, on top of the run's bounds and cache."""
+        return TargetFetcher(self, max_fetches, total_seconds)
+
+    def fetch(self, url: str, budget: float | None = None) -> AIAFetch:
+        """The download of ``url`` (cached); a refused or failed one has ``error`` set.
+        ``budget`` caps this download's wait below ``per_url_seconds``."""
         with self._lock:
             if url in self._done:
                 return self._done[url]
             refusal = None
+            dead = self._dead_hosts.get(_origin(url))
             if not self.enabled:
                 refusal = "AIA downloads are turned off"
+            elif dead is not None:
+                refusal = f"not downloaded: its host did not answer earlier in this run ({dead})"
             elif len(self._done) >= self.max_fetches:
                 refusal = f"not downloaded: the run's limit of {self.max_fetches} AIA URLs"
             elif self._spent >= self.total_seconds:
@@ -185,11 +214,14 @@ class AIAFetcher:
                     f"not downloaded: the run's {self.total_seconds:.0f}s of AIA time is spent"
                 )
             if refusal is not None:
-                result = AIAFetch(url, time.time(), 0.0, error=refusal)
-                self._done[url] = result
-                return result
-            budget = min(self.per_url_seconds, self.total_seconds - self._spent)
+                return self._refuse(url, refusal)
+            budget = min(
+                self.per_url_seconds,
+                self.total_seconds - self._spent,
+                self.per_url_seconds if budget is None else budget,
+            )
         started, clock = time.time(), time.monotonic()
+        host_dead = None
         try:
             got = fetch_issuer(url, timeout=max(budget, 0.1))
             from cryptography.hazmat.primitives.serialization import Encoding
@@ -198,9 +230,46 @@ class AIAFetcher:
             result = AIAFetch(url, started, _ms(clock), certificates=ders, form=got.form)
         except AIAFetchError as exc:
             result = AIAFetch(url, started, _ms(clock), error=str(exc))
+            host_dead = exc.host_unreachable
         with self._lock:
             self._spent += time.monotonic() - clock
+            if host_dead:
+                self._dead_hosts.setdefault(_origin(url), result.error or "")
             return self._done.setdefault(url, result)
+
+    def _refuse(self, url: str, why: str) -> AIAFetch:
+        result = AIAFetch(url, time.time(), 0.0, error=why)
+        self._done[url] = result
+        return result
+
+
+@dataclass
+class TargetFetcher:
+    """One target's share of a run's :class:`AIAFetcher` (see ``for_target``)."""
+
+    run: AIAFetcher
+    max_fetches: int
+    total_seconds: float
+    _asked: set[str] = field(default_factory=set)
+    _spent: float = 0.0
+
+    @property
+    def record(self) -> tuple[AIAFetch, ...]:
+        return self.run.record
+
+    def fetch(self, url: str) -> AIAFetch:
+        if url not in self._asked:
+            if len(self._asked) >= self.max_fetches:
+                why = f"not downloaded: this chain's limit of {self.max_fetches} AIA URLs"
+                return AIAFetch(url, time.time(), 0.0, error=why)
+            if self._spent >= self.total_seconds:
+                why = f"not downloaded: this chain's {self.total_seconds:g}s of AIA time is spent"
+                return AIAFetch(url, time.time(), 0.0, error=why)
+        self._asked.add(url)
+        clock = time.monotonic()
+        result = self.run.fetch(url, budget=self.total_seconds - self._spent)
+        self._spent += time.monotonic() - clock
+        return result
 
 
 def _ms(since: float) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from tlsmatrix.chain.aia import AIAFetch, AIAFetcher
+from tlsmatrix.chain.aia import AIAFetch, AIAFetcher, TargetFetcher
 from tlsmatrix.chain.paths import (
     AIA_PREFIX,
     ROOT,
@@ -283,12 +283,14 @@ def load_stores(stores: Sequence[str]) -> LoadedStores:
 def build_graph(
     sent: Sequence[bytes],
     stores: Sequence[str] | LoadedStores = (),
-    fetcher: AIAFetcher | None = None,
+    fetcher: AIAFetcher | TargetFetcher | None = None,
 ) -> ChainGraph:
     """The graph for one server: ``sent`` (DER, leaf first), the trust ``stores`` (paths,
     or stores a run loaded once with :func:`load_stores`) and, with a ``fetcher``, the
-    issuers that the AIA URLs on the paths serve. Never raises for anything in the
-    certificates."""
+    issuers that the AIA URLs on the paths serve (within one target's bounds of a run's
+    fetcher). Never raises for anything in the certificates."""
+    if isinstance(fetcher, AIAFetcher):
+        fetcher = fetcher.for_target()
     base = stores if isinstance(stores, LoadedStores) else load_stores(stores)
     pool = base.pool.copy()
     loaded, errors, forms = base.loaded, base.errors, base.forms
