@@ -92,3 +92,13 @@ def test_certificate_invalid_names_an_intermediates_eku(corpus, tmp_path):
     case = corpus.get("usage/intermediate-eku-client-auth")
     got = judged(case, tmp_path, Reason.INVALID_CERTIFICATE, certificate_invalid=True)
     assert (got.reason, got.reason_source) == (Reason.WRONG_USAGE, ReasonSource.CHAIN)
+
+
+def test_openssl_invalid_ca_about_an_issuers_key_usage_is_wrong_usage(corpus, tmp_path):
+    # OpenSSL's INVALID_CA covers a CA:TRUE issuer whose keyUsage lacks keyCertSign.
+    case = corpus.get("usage/intermediate-ku-no-cert-sign")
+    got = judged(case, tmp_path, Reason.NOT_A_CA, verify_code=79)
+    assert (got.reason, got.reason_source) == (Reason.WRONG_USAGE, ReasonSource.CHAIN)
+    # An issuer that is no CA at all keeps "not a CA".
+    kept = judged(corpus.get("not_a_ca/issuer-ca-false"), tmp_path, Reason.NOT_A_CA)
+    assert (kept.reason, kept.reason_source) == (Reason.NOT_A_CA, ReasonSource.CLIENT)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cryptography import x509
@@ -59,6 +59,17 @@ class PoolCert:
     is_ca: bool
     aia_urls: tuple[str, ...]
     sources: frozenset[str]
+    # Its own key verifies its signature and its names match, but its
+    # authorityKeyIdentifier names another key: verifiers that match key identifiers
+    # (OpenSSL) do not take it as self-signed, so it anchors only as an intermediate would.
+    signs_itself: bool = False
+
+    @property
+    def kind(self) -> str:
+        """How to name it: "intermediate", or why a self-signed one is handled as one."""
+        if self.signs_itself and not self.self_signed:
+            return "self-signed certificate (its authorityKeyIdentifier names another key)"
+        return "intermediate"
 
     @property
     def sent(self) -> bool:
@@ -78,6 +89,7 @@ class PoolCert:
             "subject": self.subject,
             "issuer": self.issuer,
             "self_signed": self.self_signed,
+            "signs_itself": self.signs_itself or self.self_signed,
             "is_ca": self.is_ca,
             "sent": self.sent,
             "stores": list(self.stores()),
@@ -167,6 +179,9 @@ class CertPool:
         except Exception:  # noqa: BLE001 - a certificate we cannot read links to nothing
             return None
         entry = _replace_self_signed(entry, self._linked(entry, entry))
+        if not entry.self_signed and cert.issuer == subject:
+            verifies = _safe(lambda: signature_verifies(cert, cert), False)
+            entry = replace(entry, signs_itself=verifies is True)
         self._by_hash[digest] = entry
         self._by_subject.setdefault(subject, []).append(digest)
         return entry

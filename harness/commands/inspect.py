@@ -122,7 +122,7 @@ def path_detail(verdict: Any) -> str:
     at = verdict.at
     name = short_name(at.subject)
     if verdict.kind == d.VERIFIED:
-        kind = "self-signed root" if at.self_signed else "intermediate (partial chain)"
+        kind = "self-signed root" if at.self_signed else f"{at.kind} (partial chain)"
         return f"path ends at the {kind} '{name}' in this store"
     if verdict.kind == d.MISSING_LINK:
         child = verdict.path.links[verdict.path.links.index(at) - 1]
@@ -132,7 +132,7 @@ def path_detail(verdict: Any) -> str:
         )
     if verdict.kind == d.INTERMEDIATE_REFUSED:
         return (
-            f"this store holds the intermediate '{name}' but no root for it: only clients that "
+            f"this store holds the {at.kind} '{name}' but no root for it: only clients that "
             "take an intermediate in the store as an anchor accept (not OpenSSL's default)"
         )
     if verdict.kind == d.UNTRUSTED_ROOT:

@@ -94,7 +94,7 @@ def accept_text(
         # The acceptance itself shows the anchor rule: nothing above the intermediate is
         # available to this client.
         return (
-            f"accepted by anchoring at the intermediate '{short_name(verdict.at.subject)}' in "
+            f"accepted by anchoring at the {verdict.at.kind} '{short_name(verdict.at.subject)}' in "
             f"{trust}; the store holds no root for it, so {ANCHOR_RULE_PARTIAL}, which its "
             "recorded policy (partial_chain) does not say."
         )
@@ -138,7 +138,7 @@ def accept_text(
             )
         else:
             notes.append(
-                f"accepted by anchoring at the intermediate '{short_name(anchor.subject)}' in "
+                f"accepted by anchoring at the {anchor.kind} '{short_name(anchor.subject)}' in "
                 f"{trust} ({ANCHOR_RULE_PARTIAL}); the store holds no root for it"
             )
     text = "; ".join(notes)
@@ -175,7 +175,7 @@ def reject_text(
         return text + _even_with_it(verdict, obs, info, graph) + "."
     if verdict.kind == d.INTERMEDIATE_REFUSED:
         return (
-            f"rejected: {trust} holds the intermediate '{name}' but no root it chains to, "
+            f"rejected: {trust} holds the {at.kind} '{name}' but no root it chains to, "
             f"and {ANCHOR_RULE_STRICT if not (info and info.partial_chain) else anchor_rule(info)}."
         )
     if verdict.kind == d.UNTRUSTED_ROOT:

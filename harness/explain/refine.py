@@ -55,6 +55,10 @@ def refine_reason(
         if _issuer_not_a_ca(obs, graph, info):
             return replace(obs, reason=Reason.NOT_A_CA, reason_source=ReasonSource.CHAIN)
         return obs
+    if obs.reason is Reason.NOT_A_CA and _ca_usage_not_ca(obs, graph, info):
+        # OpenSSL's INVALID_CA also covers a CA whose keyUsage lacks keyCertSign; the
+        # chain shows basicConstraints are fine and names the usage.
+        return replace(obs, reason=Reason.WRONG_USAGE, reason_source=ReasonSource.CHAIN)
     if obs.certificate_invalid:
         verdict = path_verdict(obs, graph, info)
         finding = rule_finding(report, graph, verdict)
@@ -175,6 +179,19 @@ def _issuer_not_a_ca(obs: Observation, graph: ChainGraph | None, info: ClientInf
     found = path_findings(graph, verdict.path if verdict else None)
     leaf_usage = any(f.reason is Reason.WRONG_USAGE and f.on_leaf for f in found)
     return not leaf_usage and any(f.reason is Reason.NOT_A_CA for f in found)
+
+
+def _ca_usage_not_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether a "not a CA" is about an issuer's keyUsage: the rules find an issuer whose
+    keyUsage lacks keyCertSign and no issuer without CA basicConstraints."""
+    from tlsmatrix.chain.rules import path_findings
+
+    if graph is None:
+        return False
+    verdict = path_verdict(obs, graph, info)
+    found = path_findings(graph, verdict.path if verdict else None)
+    issuer_usage = any(f.reason is Reason.WRONG_USAGE and not f.on_leaf for f in found)
+    return issuer_usage and not any(f.reason is Reason.NOT_A_CA for f in found)
 
 
 def client_view(obs: Observation, info: ClientInfo | None) -> ClientView:
