@@ -90,7 +90,13 @@ def test_scoring_accounts_for_every_cell(corpus_run, record_property):
         assert score.rejecting == len(rejecting)
         assert score.correct_rejecting == sum(c.grade == "correct" for c in rejecting)
         if score.rejecting:
-            assert 0.0 <= score.reason_accuracy <= score.reason_accuracy_with_alternatives <= 1
+            assert (
+                0.0
+                <= score.reason_accuracy
+                <= score.reason_accuracy_by_vocabulary
+                <= score.reason_accuracy_with_alternatives
+                <= 1
+            )
         record_property(f"reason_accuracy_{name}", score.reason_accuracy)
         record_property(f"verdict_agreement_{name}", score.verdict_agreement)
     print("\n" + markdown_table(run))

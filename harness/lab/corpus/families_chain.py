@@ -17,11 +17,13 @@ LOOKS_LIKE_UNTRUSTED_ROOT = Alternative(
     Reason.UNKNOWN_ISSUER,
     "no sent certificate is issued by an anchor, so the evidence cannot separate a "
     "missing intermediate from an untrusted root (issue 12: say unknown_issuer, not a guess)",
+    by_evidence=True,
 )
 LOOKS_LIKE_MISSING_LINK = Alternative(
     Reason.UNKNOWN_ISSUER,
     "the root is not sent, so the evidence cannot separate an untrusted root from a "
     "missing intermediate (issue 12: say unknown_issuer, not a guess)",
+    by_evidence=True,
 )
 
 

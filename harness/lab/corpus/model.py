@@ -29,6 +29,10 @@ class Alternative:
     reason: Reason
     basis: str
     property: str | None = None
+    # True when this is what the vocabulary asks for because the evidence any observer has
+    # (the chain, the stores, AIA) cannot show the cause, e.g. unknown_issuer for a gap
+    # under the anchor: not a client's behaviour, the contract's answer.
+    by_evidence: bool = False
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,15 @@ class CorpusCell:
         return "mismatch"
 
     @property
+    def as_vocabulary_asks(self) -> bool:
+        """The constructed cause, or what the vocabulary asks for when the evidence cannot
+        show it (an Alternative ``by_evidence``)."""
+        obs = self.observed
+        return _is(obs, self.expected) or any(
+            alt.by_evidence and _is(obs, alt.reason) for alt in self.alternatives
+        )
+
+    @property
     def rejecting(self) -> bool:
         return self.observed.verdict is Verdict.REJECT
 
@@ -109,6 +118,7 @@ class ClientScore:
     rejecting: int
     correct_rejecting: int  # rejecting cells whose reason is the constructed cause
     acceptable_rejecting: int  # rejecting cells whose reason is a documented alternative
+    vocabulary_rejecting: int  # rejecting cells whose reason is what the vocabulary asks for
     verdict_agreeing: int
     errors: int  # verdict error or timeout: no verdict where one was due
     mismatches: tuple[Mismatch, ...]
@@ -124,6 +134,12 @@ class ClientScore:
         return (self.correct_rejecting + self.acceptable_rejecting) / self.rejecting
 
     @property
+    def reason_accuracy_by_vocabulary(self) -> float | None:
+        """Correct when the reason is the cause, or the vocabulary's answer where the
+        evidence cannot show the cause; what is left are client behaviours."""
+        return self.vocabulary_rejecting / self.rejecting if self.rejecting else None
+
+    @property
     def verdict_agreement(self) -> float | None:
         return self.verdict_agreeing / self.cells if self.cells else None
 
@@ -133,6 +149,7 @@ class ClientScore:
                 self, "client", "cells", "rejecting", "correct_rejecting", "acceptable_rejecting"
             ),
             "reason_accuracy": _round(self.reason_accuracy),
+            "reason_accuracy_by_vocabulary": _round(self.reason_accuracy_by_vocabulary),
             "reason_accuracy_with_alternatives": _round(self.reason_accuracy_with_alternatives),
             "verdict_agreeing": self.verdict_agreeing,
             "verdict_agreement": _round(self.verdict_agreement),
@@ -156,6 +173,7 @@ def score_cells(cells: Sequence[CorpusCell], clients: Sequence[str]) -> dict[str
             rejecting=len(rejecting),
             correct_rejecting=sum(c.grade == "correct" for c in rejecting),
             acceptable_rejecting=sum(c.grade == "acceptable" for c in rejecting),
+            vocabulary_rejecting=sum(c.as_vocabulary_asks for c in rejecting),
             verdict_agreeing=sum(c.verdict_agrees for c in mine),
             errors=sum(c.observed.verdict in (Verdict.ERROR, Verdict.TIMEOUT) for c in mine),
             mismatches=tuple(c.mismatch() for c in mine if c.grade == "mismatch"),
@@ -208,20 +226,22 @@ class CorpusRun:
 
 
 def markdown_table(run: CorpusRun) -> str:
-    """Per client: rejecting cells, reason accuracy (strict, and counting documented
-    alternatives) and verdict agreement, as a GitHub markdown table."""
+    """Per client: rejecting cells, reason accuracy (the constructed cause; the cause or
+    what the vocabulary asks for where the evidence cannot show it; counting every
+    documented alternative) and verdict agreement, as a GitHub markdown table."""
     lines = [
         "| client | cells | rejecting | reason correct | reason accuracy | "
-        "with documented alternatives | verdict agreement | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "as the vocabulary asks | with documented alternatives | verdict agreement | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, s in run.scores.items():
         if not s.cells:
-            lines.append(f"| {name} | unavailable | | | | | | |")
+            lines.append(f"| {name} | unavailable | | | | | | | |")
             continue
         lines.append(
             f"| {name} | {s.cells} | {s.rejecting} | {s.correct_rejecting} | "
-            f"{_pct(s.reason_accuracy)} | {_pct(s.reason_accuracy_with_alternatives)} | "
+            f"{_pct(s.reason_accuracy)} | {_pct(s.reason_accuracy_by_vocabulary)} | "
+            f"{_pct(s.reason_accuracy_with_alternatives)} | "
             f"{_pct(s.verdict_agreement)} | {s.errors} |"
         )
     return "\n".join(lines) + "\n"
