@@ -64,7 +64,8 @@ def binary_note(binary: str) -> str:
     if is_headless_shell(binary):
         return (
             f"runs {binary}: Chromium's headless shell, the same network stack and "
-            "certificate verifier as the browser without its UI layers"
+            "certificate verifier as the browser without its UI layers; it shows no error "
+            "page, so a date error or ERR_CERT_INVALID is named from the chain"
         )
     return f"runs {binary} --headless=new (chromium-headless-shell is lighter when installed)"
 
