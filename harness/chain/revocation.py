@@ -145,7 +145,7 @@ class RevocationError(Exception):
 def crl_urls_of(cert: x509.Certificate) -> list[str]:
     try:
         points = cert.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return []
     return [
         name.value
@@ -161,7 +161,7 @@ def ocsp_urls_of(cert: x509.Certificate) -> list[str]:
         access = cert.extensions.get_extension_for_oid(
             ExtensionOID.AUTHORITY_INFORMATION_ACCESS
         ).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return []
     return [
         d.access_location.value

@@ -66,7 +66,7 @@ def _self_signed(cert: x509.Certificate) -> bool:
 def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return False
 
 
@@ -346,7 +346,7 @@ def leaf_names(leaf: x509.Certificate) -> list[str]:
     one concrete name under it), else its IP addresses."""
     try:
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return []
     names = [
         "preflight" + n[1:] if n.startswith("*.") else n

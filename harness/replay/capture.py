@@ -328,7 +328,7 @@ def revocation_urls(cert: x509.Certificate) -> Revocation:
     for oid in (ExtensionOID.CRL_DISTRIBUTION_POINTS, ExtensionOID.FRESHEST_CRL):
         try:
             points = cert.extensions.get_extension_for_oid(oid)
-        except (x509.ExtensionNotFound, ValueError):
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
             continue
         for point in points.value:
             for name in point.full_name or ():

@@ -216,7 +216,7 @@ class TwinPKI:
             idp = crl.extensions.get_extension_for_oid(
                 ExtensionOID.ISSUING_DISTRIBUTION_POINT
             ).value
-        except (x509.ExtensionNotFound, ValueError):
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
             idp = None
         if idp is not None and idp.full_name is not None:
             names = self._rewrite_crl_names(idp.full_name)
@@ -363,7 +363,7 @@ class TwinPKI:
         try:
             aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
             keyid = (aki.value.key_identifier or b"").hex()
-        except (x509.ExtensionNotFound, ValueError):
+        except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
             keyid = ""
         slot = (cert.issuer.public_bytes(), keyid)
         if slot not in self._throwaway:
