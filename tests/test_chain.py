@@ -297,7 +297,7 @@ def test_not_yet_valid_leaf(pki: PKI, tmp_path: Path):
         not_after=NOW + timedelta(days=30),
     )
     report = analyse_chain(serve_and_capture(tmp_path, [leaf, pki.inter]).certificates, "localhost")
-    assert report.issue_codes == {"expired_in_chain"}
+    assert report.issue_codes == {"not_yet_valid_in_chain"}
     assert "not valid yet" in report.issues[0].message
 
 

@@ -86,7 +86,7 @@ def test_chain_issues_are_captured_for_every_scenario(lab_run):
         "with_root": {"contains_anchor"},
         "leaf_and_root": {"incomplete", "extra_certs"},
         "expired_leaf": {"expired_in_chain"},
-        "not_yet_valid": {"expired_in_chain"},
+        "not_yet_valid": {"not_yet_valid_in_chain"},
         "wrong_host": {"hostname_mismatch"},
         "weak_key": {"weak_key"},
         "sha1_intermediate": {"weak_signature"},

@@ -46,6 +46,7 @@ from tlsmatrix.chain.report import (
     HOSTNAME_MISMATCH,
     INCOMPLETE,
     ISSUE_CODES,
+    NOT_YET_VALID_IN_CHAIN,
     UNPARSEABLE,
     WEAK_KEY,
     WEAK_SIGNATURE,
@@ -188,7 +189,7 @@ def _describe(index: int, der: bytes, linker: _Linker) -> tuple[x509.Certificate
         subject=subject,
         issuer=issuer,
         common_name=read("common name", lambda: _common_name(cert.subject), None),
-        sans=read("subjectAltName", lambda: _sans(extensions), ()),
+        sans=read("subjectAltName", lambda: _sans(extensions, cert), ()),
         not_before=read("notBefore", lambda: _iso(cert.not_valid_before_utc), None),
         not_after=read("notAfter", lambda: _iso(cert.not_valid_after_utc), None),
         serial=read("serial", lambda: format(cert.serial_number, "x"), None),
@@ -349,7 +350,7 @@ def _validity_issues(
         elif now < start:
             issues.append(
                 ChainIssue(
-                    EXPIRED_IN_CHAIN,
+                    NOT_YET_VALID_IN_CHAIN,
                     f"{what.capitalize()} ('{info.subject}') is not valid yet: "
                     f"not before {_iso(start)}.",
                     info.index,
@@ -420,6 +421,7 @@ __all__ = [
     "HOSTNAME_MISMATCH",
     "INCOMPLETE",
     "ISSUE_CODES",
+    "NOT_YET_VALID_IN_CHAIN",
     "UNPARSEABLE",
     "WEAK_KEY",
     "WEAK_SIGNATURE",

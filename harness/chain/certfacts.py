@@ -134,8 +134,15 @@ def _extension(extensions: x509.Extensions | None, oid: x509.ObjectIdentifier) -
         return None
 
 
-def _sans(extensions: x509.Extensions | None) -> tuple[str, ...]:
-    value = _extension(extensions, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+def _sans(
+    extensions: x509.Extensions | None, cert: x509.Certificate | None = None
+) -> tuple[str, ...]:
+    """The DNS and IP names; with ``cert`` and an extension list cryptography refused,
+    the subjectAltName read on its own (another extension may be the bad one)."""
+    if extensions is None and cert is not None:
+        value = raw_san(cert)
+    else:
+        value = _extension(extensions, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     if value is None:
         return ()
     dns = value.get_values_for_type(x509.DNSName)
@@ -185,25 +192,105 @@ def _one_line(exc: BaseException) -> str:
     return text[:300]
 
 
-def san_undecodable(cert: x509.Certificate) -> bool:
-    """Whether ``cert`` carries a subjectAltName whose value is not DER GeneralNames (read
-    from the raw TBSCertificate: cryptography refuses the whole extension list then, so it
-    cannot say which extension is at fault)."""
+def raw_extensions(cert: x509.Certificate) -> tuple[tuple[str, bytes], ...] | None:
+    """Each extension as (dotted OID, extnValue bytes), read from the raw TBSCertificate:
+    cryptography refuses the whole extension list when one extension is bad, so this is
+    how the others are still read. None when the certificate's own structure is not DER."""
     from cryptography.hazmat.primitives.serialization import Encoding
-    from tlsmatrix.replay import der  # only asked after a name mismatch
+    from tlsmatrix.replay import der  # only asked when cryptography refused the list
 
     try:
         tbs, _, _ = der.split_signed(cert.public_bytes(Encoding.DER))
         fields = der.children(der.read_tlv(tbs)[0].body)
         wrapper = next((f for f in fields if f.tag == der.EXTENSIONS), None)
         if wrapper is None:
-            return False
+            return ()
         (extensions,) = der.children(wrapper.body)
-        san_oid = der.oid_der(ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string)
+        out = []
         for ext in der.children(extensions.body):
             parts = der.children(ext.body)
-            if parts[0].raw == san_oid:
-                return not der.is_general_names(parts[-1].body)
-    except (der.DERError, ValueError, IndexError):
-        return False  # the certificate's own structure: not the SAN's fault
+            oid = x509.ObjectIdentifier(_dotted(parts[0].body))
+            out.append((oid.dotted_string, parts[-1].body))
+        return tuple(out)
+    except (ValueError, IndexError):  # DERError is a ValueError
+        return None
+
+
+def _dotted(body: bytes) -> str:
+    """An OID's contents octets as a dotted string."""
+    arcs, value = [], 0
+    for octet in body:
+        value = (value << 7) | (octet & 0x7F)
+        if not octet & 0x80:
+            arcs.append(value)
+            value = 0
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in [first, arcs[0] - 40 * first, *arcs[1:]])
+
+
+def san_undecodable(cert: x509.Certificate) -> bool:
+    """Whether ``cert`` carries a subjectAltName whose value is not DER GeneralNames (read
+    from the raw TBSCertificate: cryptography refuses the whole extension list then, so it
+    cannot say which extension is at fault)."""
+    from tlsmatrix.replay import der
+
+    for oid, value in raw_extensions(cert) or ():
+        if oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string:
+            return not der.is_general_names(value)
     return False
+
+
+def raw_san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
+    """The subjectAltName decoded on its own, for a certificate whose extension list
+    cryptography refuses because of *another* extension; None when there is none.
+    Raises ValueError when the subjectAltName itself does not decode."""
+    for oid, value in raw_extensions(cert) or ():
+        if oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME.dotted_string:
+            decoded = _decode_alone(oid, value)
+            if not isinstance(decoded, x509.SubjectAlternativeName):
+                raise ValueError("not a subjectAltName")
+            return decoded
+    return None
+
+
+def undecodable_extensions(cert: x509.Certificate) -> tuple[str, ...]:
+    """The names of the extensions cryptography cannot decode, each tried on its own."""
+    bad = []
+    for oid, value in raw_extensions(cert) or ():
+        try:
+            _decode_alone(oid, value)
+        except ValueError:
+            bad.append(extension_name(oid))
+    return tuple(bad)
+
+
+def extension_name(dotted: str) -> str:
+    """'authorityInfoAccess' for its OID; the dotted OID for one cryptography cannot name."""
+    name = getattr(x509.ObjectIdentifier(dotted), "_name", "Unknown OID")
+    return dotted if name == "Unknown OID" else name
+
+
+def _decode_alone(oid: str, value: bytes) -> x509.ExtensionType:
+    """Decode one extension value with cryptography's own parser: a throwaway
+    certificate carrying only that extension, read back. Raises ValueError."""
+    import datetime as dt
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    empty = x509.Name([])
+    throwaway = (
+        x509.CertificateBuilder()
+        .subject_name(empty)
+        .issuer_name(empty)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(dt.datetime(2000, 1, 1))
+        .not_valid_after(dt.datetime(2000, 1, 2))
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value), False)
+        .sign(key, None)
+    )
+    try:
+        return throwaway.extensions[0].value
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the parser's own errors, whatever their type
+        raise ValueError(str(exc)) from exc

@@ -158,7 +158,15 @@ class SentFinding:
 
     @property
     def anchor(self) -> PoolCert | None:
-        return self.path.top if self.path is not None and self.path.ends == ROOT else None
+        return self.path.top if self.path is not None and _ends_at_anchor(self.path) else None
+
+    @property
+    def gaps(self) -> tuple[PoolCert, ...]:
+        """Every intermediate on ``path`` the server does not send, in path order (the
+        order to serve them in): not only the first one."""
+        if self.path is None or self.status != INCOMPLETE:
+            return ()
+        return tuple(c for c in self.path.links[1:] if _gap(c))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +175,19 @@ class SentFinding:
             "missing_issuer": self.missing_issuer,
             "anchor": self.anchor.subject if self.anchor else None,
         }
+
+
+def _gap(link: PoolCert) -> bool:
+    """A certificate the server should send but does not. Never one that signs itself,
+    even when its authorityKeyIdentifier keeps it from counting as self-signed: serving
+    an anchor adds nothing."""
+    return not link.sent and not link.self_signed and not link.signs_itself
+
+
+def _ends_at_anchor(path: CandidatePath) -> bool:
+    """The path ends at a certificate that signs itself: a root, or one whose
+    authorityKeyIdentifier names another key (its issuer is then searched for in vain)."""
+    return path.ends == ROOT or path.top.signs_itself
 
 
 @dataclass(frozen=True)
@@ -216,16 +237,18 @@ class ChainGraph:
         incomplete: list[tuple[CandidatePath, PoolCert]] = []
         unknown: CandidatePath | None = None
         for path in self.paths:
-            gap = next((c for c in path.links[1:] if not c.sent and not c.self_signed), None)
+            gap = next((c for c in path.links[1:] if _gap(c)), None)
             if gap is not None:
                 incomplete.append((path, gap))
-            elif path.ends == ROOT:
+            elif _ends_at_anchor(path):
                 return SentFinding(COMPLETE, path)
             elif unknown is None:
                 unknown = path
         if incomplete:
             # Prefer a gap on a path that reaches a root: that is the chain to serve.
-            path, gap = min(incomplete, key=lambda pg: (pg[0].ends != ROOT, len(pg[0].links)))
+            path, gap = min(
+                incomplete, key=lambda pg: (not _ends_at_anchor(pg[0]), len(pg[0].links))
+            )
             return SentFinding(INCOMPLETE, path, gap)
         assert unknown is not None
         return SentFinding(UNKNOWN, unknown, missing_issuer=unknown.top.issuer)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -29,6 +30,8 @@ class FixedChain:
     certificates: tuple[x509.Certificate, ...]  # leaf first, no root
     steps: tuple[str, ...]  # how each certificate was obtained
     verdict: StoreVerdict
+    # What is wrong beyond the server's reach (the trust anchor itself), in words.
+    notes: tuple[str, ...] = ()
 
     def pem(self) -> str:
         return "".join(c.public_bytes(Encoding.PEM).decode() for c in self.certificates)
@@ -62,9 +65,13 @@ def build_chain(
     steps = [f"leaf '{short_name(sent[0].subject.rfc4514_string())}' (sent by the server)"]
     current = sent[0]
     for _ in range(MAX_DEPTH):
-        if _self_signed(current) or any(_issued_by(current, root) for root in roots):
-            break
-        issuer, how = _issuer_of(current, sent, deadline)
+        if _self_signed(current) or (current is not sent[0] and current in roots):
+            break  # a root, or the bundle's own (intermediate) anchor: served up to here
+        if any(_issued_by(current, root) and _self_signed(root) for root in roots):
+            break  # the next one is a root the bundle holds: never served
+        # An intermediate the bundle holds is still served: it is no root, and clients
+        # with another store need it (the bundle may hold no root above it at all).
+        issuer, how = _issuer_of(current, sent, roots, deadline)
         if any(issuer == seen for seen in path):
             raise FixChainError(f"AIA loop: '{_name(issuer)}' appears twice in the chain")
         path.append(issuer)
@@ -80,41 +87,137 @@ def build_chain(
             "contain: serving more certificates cannot fix that"
         )
     chain = tuple(c for c in path if not _self_signed(c) or c is path[0])
+    anchor = _anchor(chain[-1], roots)
     verdict = verify_against(chain[0], chain[1:], roots, hostname)
-    if not verdict.ok:
-        raise FixChainError(f"the built chain does not verify: {_why_not(chain, hostname)}")
-    return FixedChain(chain, tuple(steps), verdict)
+    # Our own checks decide and name the rule: the verifier accepts some chains most
+    # clients refuse (a leaf keyUsage without digitalSignature) and its refusals carry
+    # its internals.
+    why = _why_not(chain, anchor, hostname)
+    if why is not None:
+        raise FixChainError(f"the built chain does not verify: {why}")
+    notes = _anchor_notes(anchor)
+    if not verdict.ok and not notes:
+        at_root = [f for f in _rule_findings(chain, anchor) if f.cert.cert not in chain]
+        if at_root:
+            raise FixChainError(
+                f"the built chain does not verify: {at_root[0].evidence} "
+                f"({at_root[0].reason.value}); the trust anchor is at fault, serving other "
+                "certificates cannot fix that"
+            )
+        raise FixChainError(
+            "the built chain does not verify: the verifier refuses it and tlsmatrix's own "
+            "rule checks find no cause; run 'tlsmatrix inspect' to see the paths"
+        )
+    return FixedChain(chain, tuple(steps), verdict, notes)
 
 
-def _why_not(chain: Sequence[x509.Certificate], hostname: str | None) -> str:
-    """Why a verifier refused the built chain, in words from our own checks: the
-    verifier's message carries its internals (extension OIDs, object reprs)."""
+def _anchor(top: x509.Certificate, roots: Sequence[x509.Certificate]) -> x509.Certificate | None:
+    """The bundle certificate the chain ends at: ``top`` itself or the root that issued it."""
+    if top in roots:
+        return top
+    return next((r for r in roots if _issued_by(top, r)), None)
+
+
+def _why_not(
+    chain: Sequence[x509.Certificate], anchor: x509.Certificate | None, hostname: str | None
+) -> str | None:
+    """The first rule the chain to serve breaks, in words and with its reason (our own
+    checks: tlsmatrix.chain.rules, validity, the host name, weak signatures)."""
     from datetime import UTC, datetime
 
+    from tlsmatrix.chain.certfacts import _WEAK_SIGNATURE_OIDS
     from tlsmatrix.chain.hostname import leaf_matches_hostname
 
     now = datetime.now(UTC)
     for cert in chain:
         if cert.not_valid_after_utc < now:
-            return f"'{_name(cert)}' expired on {cert.not_valid_after_utc:%Y-%m-%d}"
+            return f"'{_name(cert)}' expired on {cert.not_valid_after_utc:%Y-%m-%d} (expired)"
         if cert.not_valid_before_utc > now:
-            return f"'{_name(cert)}' is not valid before {cert.not_valid_before_utc:%Y-%m-%d}"
+            return (
+                f"'{_name(cert)}' is not valid before {cert.not_valid_before_utc:%Y-%m-%d} "
+                "(not_yet_valid)"
+            )
+    for finding in _rule_findings(chain, anchor):
+        if finding.cert.cert in chain:
+            return f"{finding.evidence} ({finding.reason.value})"
+    for cert in chain:
+        weak = _WEAK_SIGNATURE_OIDS.get(cert.signature_algorithm_oid.dotted_string)
+        if weak:
+            return (
+                f"'{_name(cert)}' is signed with {weak}, a broken hash current clients "
+                "refuse (weak_signature)"
+            )
     if hostname and not leaf_matches_hostname(chain[0], hostname)[0]:
-        return f"the leaf '{_name(chain[0])}' is not valid for {hostname}"
-    return (
-        "a certificate on the path breaks a rule of the web PKI (key usage, basic "
-        "constraints or an extension); run 'tlsmatrix inspect' to see which"
-    )
+        return f"the leaf '{_name(chain[0])}' is not valid for {hostname} (hostname_mismatch)"
+    return None
+
+
+def _rule_findings(chain: Sequence[x509.Certificate], anchor: x509.Certificate | None) -> Any:
+    """tlsmatrix.chain.rules over the chain and its anchor, as one path."""
+    from tlsmatrix.chain.paths import NO_ISSUER, ROOT, SENT, CandidatePath, CertPool
+    from tlsmatrix.chain.rules import check_path
+
+    pool = CertPool()
+    certs = [*chain, anchor] if anchor is not None and anchor not in chain else list(chain)
+    links = tuple(e for e in (pool.add(c, SENT) for c in certs) if e is not None)
+    ends = ROOT if links and links[-1].self_signed else NO_ISSUER
+    return check_path(CandidatePath(links, ends))
+
+
+def _anchor_notes(anchor: x509.Certificate | None) -> tuple[str, ...]:
+    """What is odd about the trust anchor itself: the server cannot change it, so it is
+    said, not refused."""
+    if anchor is None:
+        return ()
+    notes = []
+    if not anchor.subject.rdns:
+        notes.append(
+            f"the root (SHA-256 {_fingerprint(anchor)[:16]}) has an empty subject: strict "
+            "verifiers (RFC 5280, cryptography) refuse a chain to it, most clients accept it"
+        )
+    from tlsmatrix.chain.paths import _authority_key_id, _subject_key_id
+
+    aki, ski = _authority_key_id(anchor), _subject_key_id(anchor)
+    if _self_signed(anchor) and aki is not None and ski is not None and aki != ski:
+        notes.append(
+            f"the root '{_name(anchor)}' signs itself but its authorityKeyIdentifier names "
+            "another key: OpenSSL-style clients take it for an intermediate and reject the "
+            "chain unless they trust partial chains; reissue the root (serving it does not help)"
+        )
+    return tuple(notes)
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import hashes
+
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def _issuer_of(
-    cert: x509.Certificate, sent: Sequence[x509.Certificate], deadline: float
+    cert: x509.Certificate,
+    sent: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    deadline: float,
 ) -> tuple[x509.Certificate, str]:
     for candidate in sent:
         if candidate is not cert and _issued_by(cert, candidate):
             return candidate, "sent by the server"
+    for candidate in roots:
+        if candidate != cert and _issued_by(cert, candidate):
+            return candidate, "from the trust bundle"
     urls = _ca_issuers(cert)
     name = _name(cert)
+    # A sent certificate that bears the issuer's name but whose key fails the signature.
+    impostor = next(
+        (
+            c
+            for c in sent
+            if c is not cert and c.subject == cert.issuer and signature_verifies(cert, c) is False
+        ),
+        None,
+    )
+    if impostor is not None and not urls:
+        raise FixChainError(_bad_signature(cert, impostor))
     if not urls:
         raise FixChainError(
             f"'{name}' names no AIA caIssuers URL and its issuer "
@@ -136,7 +239,17 @@ def _issuer_of(
             if _issued_by(cert, candidate):
                 return candidate, f"downloaded from {url}"
         errors.append(f"{url} holds no certificate that issued '{name}'")
+    if impostor is not None:
+        raise FixChainError(_bad_signature(cert, impostor))
     raise FixChainError("; ".join(errors))
+
+
+def _bad_signature(cert: x509.Certificate, issuer: x509.Certificate) -> str:
+    return (
+        f"the signature on '{_name(cert)}' does not verify with the key of its issuer "
+        f"'{_name(issuer)}', which the server sends (bad_signature): '{_name(cert)}' was "
+        "altered or not issued by that key; reissue it"
+    )
 
 
 def _ca_issuers(cert: x509.Certificate) -> list[str]:

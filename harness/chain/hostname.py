@@ -6,7 +6,7 @@ import ipaddress
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
-from tlsmatrix.chain.certfacts import _common_name, _one_line
+from tlsmatrix.chain.certfacts import _common_name, _one_line, raw_san
 
 
 def leaf_matches_hostname(leaf: x509.Certificate, hostname: str) -> tuple[bool, str]:
@@ -25,7 +25,12 @@ def leaf_matches_hostname(leaf: x509.Certificate, hostname: str) -> tuple[bool, 
     except x509.ExtensionNotFound:
         general_names = None
     except Exception as exc:  # noqa: BLE001 - malformed extension
-        return False, f"its subjectAltName cannot be decoded ({_one_line(exc)})"
+        # cryptography refuses every extension when one is bad: read the SAN on its own,
+        # so a broken AIA (say) is not taken for a name mismatch.
+        try:
+            general_names = raw_san(leaf)
+        except ValueError:
+            return False, f"its subjectAltName cannot be decoded ({_one_line(exc)})"
     if general_names is None:
         cn = _common_name(leaf.subject)
         extra = f" (its common name '{cn}' is ignored by modern clients)" if cn else ""

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from tlsmatrix.chain.analysis import analyse_chain, leaf_matches_hostname, path_from_leaf
 from tlsmatrix.chain.capture import CapturedChain, capture_chain
-from tlsmatrix.chain.report import INCOMPLETE, UNKNOWN_ISSUER, ChainIssue, ChainReport
+from tlsmatrix.chain.report import (
+    ANCHOR_AKI_MISMATCH,
+    EXTRA_CERTS,
+    INCOMPLETE,
+    UNKNOWN_ISSUER,
+    ChainIssue,
+    ChainReport,
+    MissingLinks,
+)
 from tlsmatrix.clients.base import Target
 
 if TYPE_CHECKING:
@@ -102,57 +110,171 @@ def with_revocation(
 
 
 def apply_graph(report: ChainReport, graph: ChainGraph) -> ChainReport:
-    """``report`` with its ``incomplete``/``unknown_issuer`` issues, ``missing_issuer`` and
-    ``expected_anchor`` taken from the paths rather than from the sent list alone."""
+    """``report`` with its path issues decided by the graph rather than by the sent list
+    alone: every missing intermediate (and where it goes), a gap inferred from a sent
+    upper half, the certificate rules the path breaks (a bad signature included, which
+    otherwise reads as an unknown issuer), an anchor whose key identifier misleads
+    verifiers, and no "unrelated" verdict on a sent certificate the paths place."""
     from tlsmatrix.chain import diagnosis as d
-    from tlsmatrix.explain.names import short_name
 
     finding = graph.sent_finding()
-    issues = [i for i in report.issues if i.code not in (INCOMPLETE, UNKNOWN_ISSUER)]
+    rules = graph.rule_findings()
     by_hash = {c.sha256: c.index for c in report.certificates}
-    missing: str | None = None
+    placed = _placed_by_graph(graph, rules)
+    issues = [
+        i
+        for i in report.issues
+        if i.code not in (INCOMPLETE, UNKNOWN_ISSUER) and not _is_placed(i, report, placed)
+    ]
+    front: list[ChainIssue] = []
+    missing: MissingLinks | None = None
     anchor: str | None = None
     path = finding.path
-    if finding.status == d.INCOMPLETE and finding.missing is not None and path is not None:
-        at = path.links.index(finding.missing)
-        child = path.links[at - 1]
-        missing = finding.missing.subject
-        anchor = path.top.subject if path.ends == "root" else None
-        issues.insert(
-            0,
-            ChainIssue(
-                INCOMPLETE,
-                f"The chain is incomplete: '{short_name(missing)}', the issuer of "
-                f"'{short_name(child.subject)}', is an intermediate the server does not send "
-                f"(held by {d.supplied_by(finding.missing)}); a client must find it in its "
-                "store or fetch it via AIA.",
-                by_hash.get(child.sha256),
-            ),
-        )
-    elif finding.status == d.COMPLETE and path is not None:
-        anchor = path.top.subject
+    if finding.status == d.INCOMPLETE and path is not None:
+        missing, issue = _gaps_issue(finding, by_hash)
+        front.append(issue)
     elif finding.status == d.UNKNOWN and path is not None and finding.missing_issuer:
-        anchor = finding.missing_issuer
-        issues.insert(
-            0,
-            ChainIssue(
-                UNKNOWN_ISSUER,
-                f"The issuer of '{short_name(path.top.subject)}', "
-                f"'{short_name(finding.missing_issuer)}', was not sent and no trust store or "
-                "AIA download tlsmatrix can see holds it: either an intermediate is missing or "
-                "the chain ends at a root unknown here.",
-                by_hash.get(path.top.sha256),
-            ),
-        )
-    elif finding.status == d.LEAF_SELF_SIGNED:
-        anchor = None
+        if any(f.cert.sha256 == path.top.sha256 and f.issuer is not None for f in rules):
+            pass  # its issuer is there but its key fails the signature: a rule issue below
+        elif (above := _sent_above_gap(graph)) is not None:
+            missing, issue = _inferred_gap_issue(path, above, finding.missing_issuer, by_hash)
+            anchor = above.path.top.subject
+            front.append(issue)
+        else:
+            anchor = finding.missing_issuer
+            front.append(_unknown_issue(path, finding.missing_issuer, by_hash))
+    if finding.anchor is not None:
+        anchor = finding.anchor.subject
+        if finding.anchor.signs_itself and not finding.anchor.self_signed:
+            front.append(_aki_issue(finding.anchor))
+    front += [_rule_issue(f, by_hash) for f in rules]
     return replace(
         report,
-        issues=tuple(issues),
-        missing_issuer=missing,
+        issues=(*front, *issues),
+        missing_issuer=missing.names[0] if missing else None,
         expected_anchor=anchor,
         graph=graph.to_dict(),
+        missing=missing,
     )
+
+
+def _gaps_issue(finding: Any, by_hash: dict[str, int]) -> tuple[MissingLinks, ChainIssue]:
+    from tlsmatrix.chain.diagnosis import supplied_by
+    from tlsmatrix.explain.names import short_name
+
+    links = finding.path.links
+    gaps = finding.gaps
+    first, last = links.index(gaps[0]), links.index(gaps[-1])
+    after = links[first - 1]
+    before = next((c for c in links[last + 1 :] if c.sent), None)
+    parts = []
+    for gap in gaps:
+        child = links[links.index(gap) - 1]
+        parts.append(
+            f"'{short_name(gap.subject)}', the issuer of '{short_name(child.subject)}' "
+            f"(held by {supplied_by(gap)})"
+        )
+    noun = "an intermediate" if len(gaps) == 1 else "intermediates"
+    message = (
+        f"The chain is incomplete: {' and '.join(parts)}, "
+        f"{'is' if len(gaps) == 1 else 'are'} {noun} the server does not send; a client must "
+        f"find {'it' if len(gaps) == 1 else 'them'} in its store or fetch "
+        f"{'it' if len(gaps) == 1 else 'them'} via AIA."
+    )
+    missing = MissingLinks(
+        tuple(g.subject for g in gaps), after.subject, before.subject if before else None
+    )
+    return missing, ChainIssue(INCOMPLETE, message, by_hash.get(after.sha256))
+
+
+def _sent_above_gap(graph: ChainGraph) -> Any:
+    """A sent CA certificate, not reached from the leaf, whose own path some store
+    verifies (strictly, else as a partial-chain anchor): the upper half of the chain."""
+    from tlsmatrix.chain.diagnosis import ClientView
+
+    for partial in (False, True):
+        for store in graph.stores:
+            above = graph.sent_above_gap(ClientView(store, partial_chain=partial))
+            if above is not None:
+                return above
+    return None
+
+
+def _inferred_gap_issue(
+    path: Any, above: Any, missing: str, by_hash: dict[str, int]
+) -> tuple[MissingLinks, ChainIssue]:
+    from tlsmatrix.explain.names import short_name
+
+    top, upper = path.top, above.path.links[0]
+    stores = ", ".join(above.at.stores())
+    message = (
+        f"The chain is incomplete (inferred): the issuer of '{short_name(top.subject)}', "
+        f"'{short_name(missing)}', is neither sent nor held by any store or AIA download "
+        f"tlsmatrix can see, but the server does send '{short_name(upper.subject)}', which "
+        f"chains to '{short_name(above.at.subject)}' in the store {stores}: an intermediate "
+        f"between '{short_name(top.subject)}' and '{short_name(upper.subject)}' is most "
+        "likely missing."
+    )
+    missing_links = MissingLinks((missing,), top.subject, upper.subject, supplied=False)
+    return missing_links, ChainIssue(INCOMPLETE, message, by_hash.get(top.sha256))
+
+
+def _unknown_issue(path: Any, missing: str, by_hash: dict[str, int]) -> ChainIssue:
+    from tlsmatrix.explain.names import short_name
+
+    return ChainIssue(
+        UNKNOWN_ISSUER,
+        f"The issuer of '{short_name(path.top.subject)}', '{short_name(missing)}', was not "
+        "sent and no trust store or AIA download tlsmatrix can see holds it: either an "
+        "intermediate is missing or the chain ends at a root unknown here.",
+        by_hash.get(path.top.sha256),
+    )
+
+
+def _aki_issue(root: Any) -> ChainIssue:
+    from tlsmatrix.chain.diagnosis import supplied_by
+    from tlsmatrix.explain.names import short_name
+
+    where = "sent by the server" if root.sent else f"held by {supplied_by(root)}"
+    return ChainIssue(
+        ANCHOR_AKI_MISMATCH,
+        f"The root '{short_name(root.subject)}' ({where}) signs itself, but its "
+        "authorityKeyIdentifier names another key: verifiers that match key identifiers "
+        "(OpenSSL and its users) take it for an intermediate and look for its issuer, so "
+        "clients without partial-chain trust reject the chain. Serving it does not help.",
+    )
+
+
+def _rule_issue(finding: Any, by_hash: dict[str, int]) -> ChainIssue:
+    evidence = finding.evidence[0].upper() + finding.evidence[1:]
+    issuer = finding.issuer
+    if issuer is not None and issuer.sent:
+        evidence += f" (the issuer was sent as certificate {by_hash.get(issuer.sha256)})"
+    return ChainIssue(finding.reason.value, evidence + ".", by_hash.get(finding.cert.sha256))
+
+
+def _placed_by_graph(graph: ChainGraph, rules: Sequence[Any]) -> frozenset[str]:
+    """The certificates the graph puts in the chain: on a path from the leaf, the issuer a
+    bad signature names, or above a gap (a sent CA whose own path some store verifies)."""
+    from tlsmatrix.chain.diagnosis import VERIFIED, ClientView, judge
+
+    placed = {link.sha256 for path in graph.paths for link in path.links}
+    placed |= {f.issuer.sha256 for f in rules if f.issuer is not None}
+    views = [ClientView(s, partial_chain=p) for s in graph.stores for p in (False, True)]
+    for path in graph.orphans:
+        if any(judge(path, view).kind == VERIFIED for view in views):
+            placed |= {link.sha256 for link in path.links}
+    return frozenset(placed)
+
+
+def _is_placed(issue: ChainIssue, report: ChainReport, placed: frozenset[str]) -> bool:
+    """An "unrelated certificate" issue about a certificate the graph places (a duplicate
+    stays reported: its first copy is the one on the path)."""
+    if issue.code != EXTRA_CERTS or issue.index is None:
+        return False
+    sha = report.certificates[issue.index].sha256
+    first = next(c.index for c in report.certificates if c.sha256 == sha)
+    return first == issue.index and sha in placed
 
 
 __all__ = [

@@ -12,13 +12,29 @@ WRONG_ORDER = "wrong_order"
 CONTAINS_ANCHOR = "contains_anchor"
 EXTRA_CERTS = "extra_certs"
 EXPIRED_IN_CHAIN = "expired_in_chain"
+NOT_YET_VALID_IN_CHAIN = "not_yet_valid_in_chain"
 HOSTNAME_MISMATCH = "hostname_mismatch"
 WEAK_KEY = "weak_key"
 WEAK_SIGNATURE = "weak_signature"
 UNPARSEABLE = "unparseable"
 # The issuer at the top of the sent path is in no store and no AIA download: a missing
 # intermediate and an unknown root cannot be told apart (set by the path diagnosis only).
-UNKNOWN_ISSUER = "unknown_issuer"  # a sent certificate could not be decoded at all
+UNKNOWN_ISSUER = "unknown_issuer"
+# The anchor the path ends at signs itself, but its authorityKeyIdentifier names another
+# key: verifiers that match key identifiers take it for an intermediate (path diagnosis).
+ANCHOR_AKI_MISMATCH = "anchor_aki_mismatch"
+# Certificate rules (tlsmatrix.chain.rules), named by their reason.
+RULE_CODES = frozenset(
+    {
+        "bad_signature",
+        "malformed_certificate",
+        "not_a_ca",
+        "path_length",
+        "name_constraints",
+        "critical_extension",
+        "wrong_usage",
+    }
+)
 
 ISSUE_CODES = frozenset(
     {
@@ -27,11 +43,14 @@ ISSUE_CODES = frozenset(
         CONTAINS_ANCHOR,
         EXTRA_CERTS,
         EXPIRED_IN_CHAIN,
+        NOT_YET_VALID_IN_CHAIN,
         HOSTNAME_MISMATCH,
         WEAK_KEY,
         WEAK_SIGNATURE,
         UNPARSEABLE,
         UNKNOWN_ISSUER,
+        ANCHOR_AKI_MISMATCH,
+        *RULE_CODES,
     }
 )
 
@@ -86,6 +105,22 @@ class ChainIssue:
 
 
 @dataclass(frozen=True)
+class MissingLinks:
+    """The intermediates the server should add, as subjects in the order to serve them,
+    and where they go: after the sent certificate ``after`` and, for a gap in the middle,
+    before the sent ``before``. ``supplied`` is False when no store or AIA download holds
+    them (the gap is inferred from a sent upper half; only the CA can provide them)."""
+
+    names: tuple[str, ...]
+    after: str
+    before: str | None = None
+    supplied: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "names": list(self.names)}
+
+
+@dataclass(frozen=True)
 class ChainReport:
     """The analysis of one presented certificate list.
 
@@ -113,6 +148,7 @@ class ChainReport:
     hostname: str | None = None
     checked_at: str = ""
     graph: dict[str, Any] | None = field(default=None, compare=False)
+    missing: MissingLinks | None = None
 
     @property
     def issue_codes(self) -> frozenset[str]:
@@ -134,6 +170,7 @@ class ChainReport:
             "path": list(self.path),
             "missing_issuer": self.missing_issuer,
             "expected_anchor": self.expected_anchor,
+            "missing_chain": self.missing.to_dict() if self.missing else None,
             "issues": [i.to_dict() for i in self.issues],
             **(self.graph or {}),
         }

@@ -79,6 +79,8 @@ class RuleFinding:
     reason: Reason
     evidence: str
     on_leaf: bool = False
+    # bad_signature: the certificate whose key does not verify ``cert``'s signature.
+    issuer: PoolCert | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,7 +102,7 @@ def check_path(path: CandidatePath, graph: ChainGraph | None = None) -> tuple[Ru
                 _f(
                     link,
                     Reason.MALFORMED_CERTIFICATE,
-                    f"'{_cn(link)}' has an extension that cannot be decoded",
+                    _undecodable(link),
                     i == 0,
                 )
             )
@@ -112,12 +114,18 @@ def check_path(path: CandidatePath, graph: ChainGraph | None = None) -> tuple[Ru
         found += _signature(links[i - 1], link, i == 1)
         found += _issuer_rules(link, exts, links[:i])
     if graph is not None and not path.top.self_signed:
-        found += _bad_issuer_signature(path.top, graph)
+        found += bad_issuer_signature(path.top, graph)
     return tuple(sorted(found, key=lambda f: RULE_ORDER.index(f.reason)))
 
 
-def _f(cert: PoolCert, reason: Reason, evidence: str, on_leaf: bool = False) -> RuleFinding:
-    return RuleFinding(cert, reason, evidence, on_leaf)
+def _f(
+    cert: PoolCert,
+    reason: Reason,
+    evidence: str,
+    on_leaf: bool = False,
+    issuer: PoolCert | None = None,
+) -> RuleFinding:
+    return RuleFinding(cert, reason, evidence, on_leaf, issuer)
 
 
 def _cn(cert: PoolCert) -> str:
@@ -128,6 +136,17 @@ def _cn(cert: PoolCert) -> str:
     except Exception:  # noqa: BLE001
         pass
     return cert.subject or "(empty subject)"
+
+
+def _undecodable(cert: PoolCert) -> str:
+    """Which extension of ``cert`` cannot be decoded, in words."""
+    from tlsmatrix.chain.certfacts import undecodable_extensions
+
+    names = undecodable_extensions(cert.cert)
+    if not names:
+        return f"'{_cn(cert)}' has an extension that cannot be decoded"
+    which = " and ".join(names)
+    return f"'{_cn(cert)}' has a malformed {which} extension that cannot be decoded"
 
 
 def _extensions(cert: PoolCert) -> x509.Extensions | None:
@@ -152,12 +171,13 @@ def _signature(child: PoolCert, issuer: PoolCert, on_leaf: bool) -> list[RuleFin
                 Reason.BAD_SIGNATURE,
                 f"the signature on '{_cn(child)}' does not verify with the key of '{_cn(issuer)}'",
                 on_leaf,
+                issuer,
             )
         ]
     return []
 
 
-def _bad_issuer_signature(top: PoolCert, graph: ChainGraph) -> list[RuleFinding]:
+def bad_issuer_signature(top: PoolCert, graph: ChainGraph) -> list[RuleFinding]:
     """A certificate named as ``top``'s issuer (and not ruled out by key identifiers)
     whose key does not verify ``top``: the path stopped on a bad signature."""
     from tlsmatrix.chain.paths import _authority_key_id, _subject_key_id
@@ -181,6 +201,7 @@ def _bad_issuer_signature(top: PoolCert, graph: ChainGraph) -> list[RuleFinding]
                     f"the signature on '{_cn(top)}' does not verify with the key of its "
                     f"issuer '{_cn(cand)}'",
                     top is graph.leaf,
+                    cand,
                 )
             ]
     return []

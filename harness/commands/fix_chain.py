@@ -65,9 +65,12 @@ def command_fix_chain(args: argparse.Namespace) -> int:
         print(f"tlsmatrix: cannot build the chain for {target}: {exc}", file=sys.stderr)
         return 1
     log = sys.stderr if args.output is None else sys.stdout
-    print(f"Built the chain for {target} and verified it against {ca_file}:", file=log)
+    how = "verified it against" if fixed.verdict.ok else "checked it against"
+    print(f"Built the chain for {target} and {how} {ca_file}:", file=log)
     for step in fixed.steps:
         print(f"  {step}", file=log)
+    for note in fixed.notes:
+        print(f"Note: {note}.", file=log)
     write_text(fixed.pem(), args.output)
     if args.output:
         print(f"Wrote {len(fixed.certificates)} certificates to {args.output}.", file=log)

@@ -95,32 +95,36 @@ def store_verdicts(inspection: Any, stores: list[dict[str, Any]]) -> None:
         if entry["store"] in errors:
             entry.update(verdict="error", detail=errors[entry["store"]], path=[])
             continue
-        strict = graph.verdict_for(ClientView(entry["store"], partial_chain=False))
+        view = ClientView(entry["store"], partial_chain=False)
+        strict = graph.verdict_for(view)
         entry.update(
             verdict="accept" if strict is not None and strict.kind == VERIFIED else "reject",
-            detail=path_detail(strict),
+            detail=path_detail(strict, graph, view),
             path=[link.subject for link in strict.path.links] if strict else [],
             form=dict(graph.store_forms).get(entry["store"], ""),
         )
         if entry.get("partial"):
-            loose = graph.verdict_for(ClientView(entry["store"], partial_chain=True))
+            view = ClientView(entry["store"], partial_chain=True)
+            loose = graph.verdict_for(view)
             if loose is not None and strict is not None and loose.kind != strict.kind:
                 entry["partial_chain_verdict"] = {
                     "clients": entry["partial"],
                     "verdict": "accept" if loose.kind == VERIFIED else "reject",
-                    "detail": path_detail(loose),
+                    "detail": path_detail(loose, graph, view),
                 }
 
 
-def path_detail(verdict: Any) -> str:
-    """One plain sentence on a store's best path: never a verifier library's internals."""
+def path_detail(verdict: Any, graph: Any = None, view: Any = None) -> str:
+    """One plain sentence on a store's best path: never a verifier library's internals.
+    With the ``graph`` (and the store's ``view``), a path that stops is told apart: an
+    issuer whose key fails the signature, or a gap below a sent upper half."""
     from tlsmatrix.chain import diagnosis as d
-    from tlsmatrix.explain.names import short_name
+    from tlsmatrix.explain.names import cert_name, short_name
 
     if verdict is None:
         return "no path could be built from the leaf"
     at = verdict.at
-    name = short_name(at.subject)
+    name = cert_name(at.subject, at.sha256)
     if verdict.kind == d.VERIFIED:
         kind = "self-signed root" if at.self_signed else f"{at.kind} (partial chain)"
         return f"path ends at the {kind} '{name}' in this store"
@@ -139,38 +143,68 @@ def path_detail(verdict: Any) -> str:
         return f"no path: the chain ends at the root '{name}', which this store does not contain"
     if verdict.kind == d.SELF_SIGNED:
         return f"the leaf '{name}' is self-signed and not in this store"
+    stopped = _stopped_detail(verdict, graph, view) if graph is not None else None
+    if stopped:
+        return stopped
     return (
         f"no path: the issuer of '{name}', '{short_name(at.issuer)}', is neither sent nor in "
         "this store, and nothing tlsmatrix can see supplies it"
     )
 
 
+def _stopped_detail(verdict: Any, graph: Any, view: Any) -> str | None:
+    from tlsmatrix.chain.rules import bad_issuer_signature
+    from tlsmatrix.explain.names import short_name
+
+    bad = bad_issuer_signature(verdict.at, graph)
+    if bad:
+        return f"no path: {bad[0].evidence}"
+    above = graph.sent_above_gap(view) if view is not None else None
+    if above is None:
+        return None
+    return (
+        f"no path: the issuer of '{short_name(verdict.at.subject)}', "
+        f"'{short_name(verdict.at.issuer)}', is neither sent nor in this store; the server "
+        f"sends '{short_name(above.path.links[0].subject)}', which chains to "
+        f"'{short_name(above.at.subject)}' in this store, so an intermediate between them is "
+        "probably missing (inferred)"
+    )
+
+
 def path_lines(inspection: Any) -> list[str]:
     """The candidate paths, one line each: every link and where it came from."""
-    from tlsmatrix.explain.names import short_name
+    from tlsmatrix.explain.names import cert_name, short_name
 
     graph = inspection.graph
     if graph is None or not graph.paths:
         return []
     out = ["Paths from the leaf:"]
     for n, path in enumerate(graph.paths, 1):
-        parts = []
-        for link in path.links:
-            where = ["sent"] if link.sent else []
-            where += [f"store {s}" for s in link.stores()]
-            where += [f"AIA {u}" for u in link.aia_urls_fetched()]
-            parts.append(f"{short_name(link.subject)} [{', '.join(where) or '?'}]")
+        parts = [f"{cert_name(link.subject, link.sha256)} [{_where(link)}]" for link in path.links]
         end = {
             "root": "ends at a self-signed root",
             "no_issuer": f"issuer '{short_name(path.top.issuer)}' not found anywhere",
             "loop": "loops",
             "too_deep": "too deep, stopped",
         }[path.ends]
+        if path.ends != "root" and path.top.signs_itself:
+            end = "ends at one that signs itself, its authorityKeyIdentifier naming another key"
         out.append(f"  {n}. " + " <- ".join(parts) + f"  ({end})")
+    for path in graph.orphans:
+        # the upper half of a chain whose middle is missing
+        parts = [f"{cert_name(link.subject, link.sha256)} [{_where(link)}]" for link in path.links]
+        out.append("  sent, not reached from the leaf: " + " <- ".join(parts))
     for fetch in graph.fetches:
         got = f"{len(fetch.certificates)} certificate(s), {fetch.form}" if fetch.ok else fetch.error
         out.append(f"  AIA download {fetch.url}: {got}")
     return out
+
+
+def _where(link: Any) -> str:
+    where = ["sent"] if link.sent else []
+    where += [f"store {s}" for s in link.stores()]
+    where += [f"AIA {u}" for u in link.aia_urls_fetched()]
+    return ", ".join(where) or "?"
 
 
 def report_date(inspection: Any) -> str:
@@ -191,15 +225,16 @@ def render(inspection: Any, stores: list[dict[str, Any]]) -> str:
     ]
     rows = []
     for c in report.certificates:
-        if c.error:
+        if c.error and not c.subject:
             rows.append((c.index, f"unparseable: {c.error}", "", "", "", "", "", ""))
             continue
+        # partly readable (an extension that does not decode): the issues name the part
         rows.append(
             (
                 c.index,
                 short_name(c.subject),
                 short_name(c.issuer),
-                c.not_after[:10],
+                (c.not_after or "?")[:10],
                 f"{c.key_type} {c.key_bits}",
                 c.signature_algorithm,
                 "yes" if c.is_ca else "no",

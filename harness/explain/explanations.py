@@ -18,6 +18,7 @@ from tlsmatrix.chain.analysis import (
     EXPIRED_IN_CHAIN,
     HOSTNAME_MISMATCH,
     INCOMPLETE,
+    NOT_YET_VALID_IN_CHAIN,
     WEAK_KEY,
     WEAK_SIGNATURE,
     ChainReport,
@@ -280,7 +281,8 @@ def _explain_reject(
             f"self-signed and not in {trust_phrase(obs.trust)}."
         )
     if reason in (Reason.EXPIRED, Reason.NOT_YET_VALID):
-        message = _first_message(report, EXPIRED_IN_CHAIN)
+        code = EXPIRED_IN_CHAIN if reason is Reason.EXPIRED else NOT_YET_VALID_IN_CHAIN
+        message = _first_message(report, code)
         return (
             f"rejected: {message}"
             if message
@@ -388,21 +390,61 @@ def fix_advice(report: ChainReport | None) -> str:
     codes = report.issue_codes
     advice = []
     if INCOMPLETE in codes:
+        advice.append(_serve_advice(report))
+    if "anchor_aki_mismatch" in codes:
         advice.append(
-            f"serve the intermediate '{short_name(report.missing_issuer)}' after the "
-            f"leaf (full chain; `tlsmatrix fix-chain` builds it)"
+            "reissue the root without an authorityKeyIdentifier (or with its own key's), or "
+            "have clients trust it as a partial-chain anchor; serving it does not help"
         )
     if "wrong_order" in codes:
         advice.append("send the chain in order: leaf, then each issuer")
     if "contains_anchor" in codes:
         advice.append("stop sending the root (clients must have it already)")
-    if EXPIRED_IN_CHAIN in codes:
+    if EXPIRED_IN_CHAIN in codes or NOT_YET_VALID_IN_CHAIN in codes:
         advice.append("replace the expired or not-yet-valid certificate")
     if HOSTNAME_MISMATCH in codes:
         advice.append("use a certificate that names this host")
     if WEAK_KEY in codes or WEAK_SIGNATURE in codes:
         advice.append("reissue with a 2048-bit+ RSA or EC key and a SHA-256 signature")
+    advice += [text for code, text in _RULE_ADVICE.items() if code in codes]
     return ("Fix: " + "; ".join(advice) + ".") if advice else ""
+
+
+_RULE_ADVICE = {
+    "bad_signature": "reissue the certificate whose signature does not verify with its "
+    "issuer's key (or serve the issuer that really signed it)",
+    "malformed_certificate": "reissue the certificate with well-formed extensions",
+    "not_a_ca": "issue from a CA certificate (basicConstraints CA:TRUE)",
+    "path_length": "shorten the chain or reissue the CA with a larger pathLenConstraint",
+    "name_constraints": "reissue under a CA whose name constraints allow these names",
+    "critical_extension": "reissue without the unhandled critical extension",
+    "wrong_usage": "reissue with the key usages a TLS server chain needs",
+}
+
+
+def _serve_advice(report: ChainReport) -> str:
+    """Which intermediates to add and where, in serving order (every missing one)."""
+    missing = report.missing
+    if missing is None:
+        return (
+            f"serve the intermediate '{short_name(report.missing_issuer)}' after the "
+            "leaf (full chain; `tlsmatrix fix-chain` builds it)"
+        )
+    names = ", then ".join(f"'{short_name(n)}'" for n in missing.names)
+    noun = "intermediate" if len(missing.names) == 1 else "intermediates"
+    leaf = report.leaf
+    after = (
+        "the leaf" if leaf and missing.after == leaf.subject else f"'{short_name(missing.after)}'"
+    )
+    where = f"after {after}"
+    if missing.before is not None:
+        where = f"between {after} and '{short_name(missing.before)}'"
+    how = (
+        "full chain; `tlsmatrix fix-chain` builds it"
+        if missing.supplied
+        else "get it from your CA: no store or AIA URL tlsmatrix can see supplies it"
+    )
+    return f"serve the {noun} {names} {where} ({how})"
 
 
 def explain_results(

@@ -13,3 +13,9 @@ def short_name(name: str | None) -> str:
             return value.strip()
     first = parts[0][2].strip()
     return first or name
+
+
+def cert_name(subject: str | None, sha256: str) -> str:
+    """short_name, or for a certificate with an empty subject its SHA-256 prefix, so a
+    sentence never names it '?'."""
+    return short_name(subject) if subject else f"(empty subject, SHA-256 {sha256[:16]})"
