@@ -110,26 +110,24 @@ def test_each_target_has_its_own_bounds_within_the_runs(server):
     assert [f.url for f in run.record] == [server + p for p in ("/der", "/pem", "/p7c")]
 
 
-def test_a_host_that_did_not_answer_is_not_asked_again(server):
+def test_a_slow_url_does_not_cost_the_hosts_other_urls(server):
+    """A timeout is one URL's: the same server's other URLs are still downloaded (the
+    lab serves a hanging path beside good ones)."""
     run = AIAFetcher(per_url_seconds=0.5)
-    started = time.monotonic()
     hung = run.for_target().fetch(server + "/hang")
     assert not hung.ok and "timed out" in (hung.error or "")
-    later = run.for_target().fetch(server + "/der")  # same host, another target
-    assert not later.ok and "did not answer earlier in this run" in (later.error or "")
-    assert time.monotonic() - started < 2.5
-    # An HTTP error is the URL's, not the host's: the host stays usable.
-    fine = AIAFetcher(per_url_seconds=1)
-    assert not fine.fetch(server + "/missing").ok
-    assert fine.fetch(server + "/der").ok
+    assert run.for_target().fetch(server + "/der").ok
+    # An HTTP error is the URL's, not the host's either.
+    assert not run.fetch(server + "/missing").ok
+    assert run.fetch(server + "/pem").ok
 
 
 def test_a_refused_connection_marks_the_host(free_tcp_port):
     run = AIAFetcher(per_url_seconds=1)
     first = run.fetch(f"http://127.0.0.1:{free_tcp_port}/a.der")
-    assert not first.ok and "did not answer" not in (first.error or "")
+    assert not first.ok and "unreachable" not in (first.error or "")
     second = run.fetch(f"http://127.0.0.1:{free_tcp_port}/b.der")
-    assert not second.ok and "did not answer earlier in this run" in (second.error or "")
+    assert not second.ok and "was unreachable earlier in this run" in (second.error or "")
 
 
 def test_a_chains_time_budget_caps_its_downloads(server):

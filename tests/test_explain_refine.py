@@ -185,3 +185,36 @@ def test_aia_log_entries_match_by_user_agent_and_probe_window():
     # without a measured User-Agent or a window nothing is claimed
     assert log_entries_for(probe, ClientInfo("x", True), url, log) == []
     assert log_entries_for(obs(Reason.OK), info, url, log) == []
+
+
+def test_an_expired_root_in_the_store_explains_an_expired_rejection(tmp_path):
+    """The server sends leaf + intermediate, both valid; the client's own path ends at a
+    root in its store that has expired: the explanation names it, not 'unexplained'."""
+    from tests.chains import Files, make
+
+    now = dt.datetime.now(dt.UTC)
+    root = make(
+        "Old Root", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)
+    )
+    inter = make("Mid CA", root)
+    leaf = make("localhost", inter, ca=False)
+    store = Files(str(tmp_path)).write("roots.pem", root)
+    sent = [leaf.der, inter.der]
+    graph = build_graph(sent, [store])
+    report = apply_graph(analyse_chain(sent, "localhost"), graph)
+    trust = TrustUsed("bundle", "--ca-file", store)
+    said = refine_reason(obs(Reason.EXPIRED, trust=trust, client="stdlib"), report, graph)
+    evidence = Evidence(infos={}, reports={"https://t": report}, graphs={"https://t": graph})
+    text = explain_row(said, evidence)
+    assert UNEXPLAINED not in text, text
+    assert "'Old Root'" in text and "expired on" in text and "does not send it" in text, text
+
+
+def test_an_inferred_reason_is_not_said_to_come_from_the_clients_signal():
+    vague = replace(
+        obs(Reason.INVALID_CERTIFICATE, client="gnutls"), reason_source=ReasonSource.INFERRED
+    )
+    report = analyse_chain(ders(LEAF), "localhost")
+    text = explain_row(vague, Evidence(infos={}, reports={"https://t": report}))
+    assert "on the client's own signal" not in text
+    assert "Provisional" in text and "the client said" in text, text

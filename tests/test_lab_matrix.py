@@ -84,7 +84,7 @@ def test_chain_issues_are_captured_for_every_scenario(lab_run):
         "leaf_only": {"incomplete"},
         "wrong_order": {"wrong_order", "contains_anchor"},
         "with_root": {"contains_anchor"},
-        "leaf_and_root": {"incomplete", "extra_certs"},
+        "leaf_and_root": {"incomplete", "contains_anchor"},
         "expired_leaf": {"expired_in_chain"},
         "not_yet_valid": {"not_yet_valid_in_chain"},
         "wrong_host": {"hostname_mismatch"},

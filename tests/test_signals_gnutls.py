@@ -175,3 +175,28 @@ def test_wget_refused() -> None:
     assert gnutls.signal_for_wget(done.returncode, done.stderr).reason is (
         Reason.CONNECTION_REFUSED
     )
+
+
+def test_every_certificate_parsing_error_of_the_library_is_a_certificate_reason() -> None:
+    """Exhaustive over the installed libgnutls: each GNUTLS_E_ASN1_* / GNUTLS_E_X509_*
+    error (the peer's certificate does not parse) is mapped, and never to a TLS failure."""
+    lib = _libgnutls()
+    text = lib.gnutls_strerror
+    text.restype = ctypes.c_char_p
+    name = lib.gnutls_strerror_name
+    name.restype = ctypes.c_char_p
+    parsing = {
+        name(code).decode(): text(code).decode()
+        for code in range(-1, -1000, -1)
+        if name(code)
+        and name(code).decode().startswith(("GNUTLS_E_ASN1_", "GNUTLS_E_X509_"))
+    }
+    assert len(parsing) > 15, parsing
+    for constant, sentence in parsing.items():
+        assert sentence in gnutls.FATAL_ERRORS, constant
+        signal = gnutls.signal_for_gnutls_cli(f"*** Fatal error: {sentence}\n")
+        assert signal is not None and signal.reason not in (Reason.HANDSHAKE_FAILURE,), constant
+    dup = gnutls.signal_for_gnutls_cli(
+        "*** Fatal error: Duplicate extension in X.509 certificate.\n"
+    )
+    assert dup is not None and dup.reason is Reason.MALFORMED_CERTIFICATE

@@ -173,7 +173,55 @@ FATAL_ERRORS: dict[str, tuple[str, Reason]] = {
     "Error in the push function.": ("PUSH_ERROR", R.HANDSHAKE_FAILURE),
     # Printed with the Status line, which decides; alone it names no cause.
     "Error in the certificate.": ("CERTIFICATE_ERROR", R.INVALID_CERTIFICATE),
+    # The peer's certificate does not decode: gnutls_strerror() of the ASN.1 and X.509
+    # parsing errors (texts as in libgnutls 3.7; a certificate rule, never a TLS failure).
     "ASN1 parser: Error in DER parsing.": ("ASN1_DER_ERROR", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Element was not found.": ("ASN1_ELEMENT_NOT_FOUND", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Identifier was not found": (
+        "ASN1_IDENTIFIER_NOT_FOUND",
+        R.MALFORMED_CERTIFICATE,
+    ),
+    "ASN1 parser: Value was not found.": ("ASN1_VALUE_NOT_FOUND", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Generic parsing error.": ("ASN1_GENERIC_ERROR", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Value is not valid.": ("ASN1_VALUE_NOT_VALID", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Error in TAG.": ("ASN1_TAG_ERROR", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: error in implicit tag": ("ASN1_TAG_IMPLICIT", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Error in type 'ANY'.": ("ASN1_TYPE_ANY_ERROR", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Syntax error.": ("ASN1_SYNTAX_ERROR", R.MALFORMED_CERTIFICATE),
+    "ASN1 parser: Overflow in DER parsing.": ("ASN1_DER_OVERFLOW", R.MALFORMED_CERTIFICATE),
+    "The DER time encoding is invalid.": ("ASN1_TIME_ERROR", R.MALFORMED_CERTIFICATE),
+    "The provided string has an embedded null.": (
+        "ASN1_EMBEDDED_NULL_IN_STRING",
+        R.MALFORMED_CERTIFICATE,
+    ),
+    "The OID is not supported.": ("X509_UNSUPPORTED_OID", R.MALFORMED_CERTIFICATE),
+    "Duplicate extension in X.509 certificate.": (
+        "X509_DUPLICATE_EXTENSION",
+        R.MALFORMED_CERTIFICATE,
+    ),
+    "Unsupported extension in X.509 certificate.": (
+        "X509_UNSUPPORTED_EXTENSION",
+        R.MALFORMED_CERTIFICATE,
+    ),
+    "Unknown Subject Alternative name in X.509 certificate.": (
+        "X509_UNKNOWN_SAN",
+        R.MALFORMED_CERTIFICATE,
+    ),
+    "The certificate has unsupported attributes.": (
+        "X509_UNSUPPORTED_ATTRIBUTE",
+        R.MALFORMED_CERTIFICATE,
+    ),
+    "Error in the time fields of certificate.": ("CERTIFICATE_TIME_ERROR", R.MALFORMED_CERTIFICATE),
+    "The public key is invalid.": ("PK_INVALID_PUBKEY", R.MALFORMED_CERTIFICATE),
+    "Unsupported critical extension in X.509 certificate.": (
+        "X509_UNSUPPORTED_CRITICAL_EXTENSION",
+        R.CRITICAL_EXTENSION,
+    ),
+    # Verification could not run to a verdict: the chain decides.
+    "Error in the certificate verification.": (
+        "CERTIFICATE_VERIFICATION_ERROR",
+        R.INVALID_CERTIFICATE,
+    ),
     # The leaf's keyUsage does not allow the negotiated key exchange / signature.
     "Key usage violation in certificate has been detected.": (
         "KEY_USAGE_VIOLATION",
@@ -201,7 +249,8 @@ def signal_for_gnutls_cli(output: str) -> Signal | None:
     if fatal is not None:
         # Any other gnutls_strerror() constant ended the handshake: TLS level.
         name, reason = FATAL_ERRORS.get(fatal.group(1), ("other", R.HANDSHAKE_FAILURE))
-        return Signal(reason, f"GNUTLS_E_{name}", certificate_invalid=name == "CERTIFICATE_ERROR")
+        vague = name in ("CERTIFICATE_ERROR", "CERTIFICATE_VERIFICATION_ERROR")
+        return Signal(reason, f"GNUTLS_E_{name}", certificate_invalid=vague)
     if status == 0:
         return Signal(R.OK, "GNUTLS_CERT_OK")
     return None

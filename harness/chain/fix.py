@@ -257,7 +257,7 @@ def _ca_issuers(cert: x509.Certificate) -> list[str]:
 
     try:
         aia = cert.extensions.get_extension_for_oid(ExtensionOID.AUTHORITY_INFORMATION_ACCESS)
-    except (x509.ExtensionNotFound, ValueError):
+    except (x509.ExtensionNotFound, x509.DuplicateExtension, ValueError):
         return []
     return [
         d.access_location.value

@@ -18,6 +18,7 @@ from tlsmatrix.chain.analysis import analyse_chain, leaf_matches_hostname, path_
 from tlsmatrix.chain.capture import CapturedChain, capture_chain
 from tlsmatrix.chain.report import (
     ANCHOR_AKI_MISMATCH,
+    CONTAINS_ANCHOR,
     EXTRA_CERTS,
     INCOMPLETE,
     UNKNOWN_ISSUER,
@@ -122,10 +123,11 @@ def apply_graph(report: ChainReport, graph: ChainGraph) -> ChainReport:
     by_hash = {c.sha256: c.index for c in report.certificates}
     placed = _placed_by_graph(graph, rules)
     issues = [
-        i
+        i if not _is_placed(i, report, placed) else _sent_root(report, i)
         for i in report.issues
-        if i.code not in (INCOMPLETE, UNKNOWN_ISSUER) and not _is_placed(i, report, placed)
+        if i.code not in (INCOMPLETE, UNKNOWN_ISSUER)
     ]
+    issues = [i for i in issues if i is not None]
     front: list[ChainIssue] = []
     missing: MissingLinks | None = None
     anchor: str | None = None
@@ -265,6 +267,22 @@ def _placed_by_graph(graph: ChainGraph, rules: Sequence[Any]) -> frozenset[str]:
         if any(judge(path, view).kind == VERIFIED for view in views):
             placed |= {link.sha256 for link in path.links}
     return frozenset(placed)
+
+
+def _sent_root(report: ChainReport, issue: ChainIssue) -> ChainIssue | None:
+    """A placed certificate is not unrelated; a placed root above a gap is still sent in
+    vain (the same issue as a root on a complete chain)."""
+    assert issue.index is not None
+    info = report.certificates[issue.index]
+    if not info.self_signed:
+        return None
+    return ChainIssue(
+        CONTAINS_ANCHOR,
+        f"Certificate {issue.index} is a self-signed root ('{info.subject}'); sending it is "
+        "useless (clients must already trust it) and clients that do not trust it report "
+        "it as an untrusted root.",
+        issue.index,
+    )
 
 
 def _is_placed(issue: ChainIssue, report: ChainReport, placed: frozenset[str]) -> bool:

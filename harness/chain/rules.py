@@ -291,6 +291,8 @@ def _leaf_names(
     except x509.ExtensionNotFound:
         cns = leaf.cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return [str(a.value) for a in cns], []
+    except Exception:  # noqa: BLE001 - extensions that do not decode: malformed, named apart
+        return [], []
 
 
 def _dns_within(name: str, base: str) -> bool:

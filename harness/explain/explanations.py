@@ -156,6 +156,29 @@ def _provisional(obs: Observation) -> str:
     )
 
 
+def _unsent_out_of_date(report: ChainReport, verdict: Any, reason: Reason, trust: str) -> str:
+    """The certificate of the client's path the server did not send (its root in the
+    store, say) that is outside its validity at the report's date; '' when none is."""
+    from tlsmatrix.explain.refine import path_date_reason
+
+    if verdict is None:
+        return ""
+    for link in verdict.path.links:
+        if link.sent or path_date_reason(report, link.cert) is not reason:
+            continue
+        cert = link.cert
+        where = f"in {trust}" if link.stores() else "not sent by the server"
+        if reason is Reason.EXPIRED:
+            when = f"expired on {cert.not_valid_after_utc.isoformat()}"
+        else:
+            when = f"is not valid before {cert.not_valid_before_utc.isoformat()}"
+        return (
+            f"'{short_name(link.subject)}' ({where}; the server does not send it), on this "
+            f"client's path, {when}."
+        )
+    return ""
+
+
 def _verdict(obs: Observation, evidence: Evidence, info: ClientInfo | None) -> Any:
     graph = evidence.graphs.get(obs.target)
     if graph is None:
@@ -283,9 +306,12 @@ def _explain_reject(
     if reason in (Reason.EXPIRED, Reason.NOT_YET_VALID):
         code = EXPIRED_IN_CHAIN if reason is Reason.EXPIRED else NOT_YET_VALID_IN_CHAIN
         message = _first_message(report, code)
+        if message:
+            return f"rejected: {message}"
+        unsent = _unsent_out_of_date(report, verdict, reason, trust_phrase(obs.trust))
         return (
-            f"rejected: {message}"
-            if message
+            f"rejected: {unsent}"
+            if unsent
             else f"rejected as {reason.value}: {UNEXPLAINED} "
             "(every certificate sent is within its validity period)."
         )
@@ -310,6 +336,9 @@ def _explain_reject(
     cited = _rule_evidence(obs, graph, verdict)
     if cited is not None:
         return f"rejected ({reason.value}): the chain shows {cited}."
+    if obs.reason_source is ReasonSource.INFERRED:
+        # The signal did not decide it (the provisional note says so): only quote it.
+        return f"rejected ({reason.value}); the client said: {obs.detail[:160]}"
     return f"rejected ({reason.value}) on the client's own signal: {obs.detail[:160]}"
 
 

@@ -293,6 +293,12 @@ def _path_date_reasons(report: ChainReport, certs: Sequence[x509.Certificate]) -
     return _out_of_window(report, windows)
 
 
+def path_date_reason(report: ChainReport, cert: x509.Certificate) -> Reason | None:
+    """EXPIRED / NOT_YET_VALID for one certificate at the report's date, else None."""
+    found = _path_date_reasons(report, [cert])
+    return next(iter(found)) if len(found) == 1 else None
+
+
 def _out_of_window(
     report: ChainReport, windows: Sequence[tuple[datetime | None, datetime | None]]
 ) -> set[Reason]:

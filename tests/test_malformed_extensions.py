@@ -1,0 +1,109 @@
+"""A certificate whose extensions cryptography refuses as a whole (an extension twice):
+the run keeps every result and names it malformed_certificate, with real clients and a
+real server; GnuTLS's parsing errors are certificate rules, never TLS failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from tlsmatrix.chain.revocation import crl_urls_of, ocsp_urls_of
+from tlsmatrix.clients.base import Reason, Verdict
+from tlsmatrix.lab.corpus.rawserver import RawTLSServer
+from tlsmatrix.lab.tlsserver import TLSServer
+from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+from tlsmatrix.runner.targets import parse_target
+
+from tests.chains import Node, make, subject_name
+from tests.conftest import loaded_adapters
+
+SAN_OID = bytes.fromhex("0603551d11")  # OBJECT IDENTIFIER 2.5.29.17
+PLACEHOLDER_OID = bytes.fromhex("0603551d63")  # 2.5.29.99: unknown, same encoded length
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(body)) + body
+
+
+def leaf_with_two_sans(issuer: Node) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
+    """A leaf for localhost with its subjectAltName twice: built with a placeholder OID
+    of the same length, renamed in the TBSCertificate, and signed again."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    base = make("localhost", issuer, ca=False, key=key)
+    second = x509.UnrecognizedExtension(
+        x509.ObjectIdentifier("2.5.29.99"),
+        x509.SubjectAlternativeName([x509.DNSName("other.invalid")]).public_bytes(),
+    )
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject_name("localhost"))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(base.cert.serial_number)
+        .not_valid_before(base.cert.not_valid_before_utc)
+        .not_valid_after(base.cert.not_valid_after_utc)
+    )
+    for ext in base.cert.extensions:
+        builder = builder.add_extension(ext.value, ext.critical)
+    cert = builder.add_extension(second, critical=False).sign(issuer.key, hashes.SHA256())
+    tbs = cert.tbs_certificate_bytes
+    assert tbs.count(PLACEHOLDER_OID) == 1
+    tbs = tbs.replace(PLACEHOLDER_OID, SAN_OID)
+    signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    algorithm = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))  # ecdsa-with-SHA256
+    der = _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+    return der, key
+
+
+def test_an_extension_twice_is_malformed_for_every_client_and_no_result_is_lost(
+    tmp_path: Path,
+) -> None:
+    root = make("dup root")
+    inter = make("dup intermediate", root)
+    der, key = leaf_with_two_sans(inter)
+    with pytest.raises(x509.DuplicateExtension):
+        _ = x509.load_der_x509_certificate(der).extensions
+    cert = x509.load_der_x509_certificate(der)
+    assert crl_urls_of(cert) == [] and ocsp_urls_of(cert) == []  # read as absent
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(root.pem)
+    with (
+        RawTLSServer([der, inter.der], key) as server,  # OpenSSL refuses to serve it
+        loaded_adapters(["stdlib", "gnutls", "wget"]) as adapters,
+    ):
+        good = TLSServer(*_good_files(tmp_path, root, inter))
+        with good:
+            urls = [f"https://localhost:{p}/" for p in (server.port, good.port)]
+            result = run_matrix(
+                [parse_target(u) for u in urls],
+                list(adapters.values()),
+                trust=TrustPlan(ca_file=str(roots)),
+                timeout=10,
+                jobs=3,
+            )
+    assert set(adapters) == {"stdlib", "gnutls", "wget"}, "a client is missing here"
+    by = {(r.target.split(":")[-1].rstrip("/"), r.client): r for r in result.results}
+    assert len(by) == 6  # both targets, every client: nothing lost to the bad one
+    for name in adapters:
+        bad = by[(str(server.port), name)]
+        assert (bad.verdict, bad.reason) == (Verdict.REJECT, Reason.MALFORMED_CERTIFICATE), bad
+        assert by[(str(good.port), name)].verdict is Verdict.ACCEPT
+
+
+def _good_files(tmp_path: Path, root: Node, inter: Node) -> tuple[str, str]:
+    leaf = make("localhost", inter, ca=False)
+    chain = tmp_path / "good.pem"
+    chain.write_bytes(leaf.pem + inter.pem)
+    key = tmp_path / "good.key"
+    key.write_bytes(leaf.key_pem)
+    return str(chain), str(key)
