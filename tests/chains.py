@@ -122,3 +122,19 @@ class Files:
                 handle.write(key.key_pem)
         self.written[name] = path
         return path
+
+
+def signed_der(tbs: bytes, issuer: Node) -> bytes:
+    """A certificate from raw TBSCertificate bytes (edited on purpose), signed by the
+    EC ``issuer`` with ecdsa-with-SHA256 as its outer algorithm."""
+    signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    algorithm = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body

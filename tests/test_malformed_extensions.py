@@ -17,22 +17,11 @@ from tlsmatrix.lab.tlsserver import TLSServer
 from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 from tlsmatrix.runner.targets import parse_target
 
-from tests.chains import Node, make, subject_name
+from tests.chains import Node, make, signed_der, subject_name
 from tests.conftest import loaded_adapters
 
 SAN_OID = bytes.fromhex("0603551d11")  # OBJECT IDENTIFIER 2.5.29.17
 PLACEHOLDER_OID = bytes.fromhex("0603551d63")  # 2.5.29.99: unknown, same encoded length
-
-
-def _der_length(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(body)]) + body
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _der_length(len(body)) + body
 
 
 def leaf_with_two_sans(issuer: Node) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
@@ -59,10 +48,7 @@ def leaf_with_two_sans(issuer: Node) -> tuple[bytes, ec.EllipticCurvePrivateKey]
     tbs = cert.tbs_certificate_bytes
     assert tbs.count(PLACEHOLDER_OID) == 1
     tbs = tbs.replace(PLACEHOLDER_OID, SAN_OID)
-    signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    algorithm = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))  # ecdsa-with-SHA256
-    der = _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
-    return der, key
+    return signed_der(tbs, issuer), key
 
 
 def test_an_extension_twice_is_malformed_for_every_client_and_no_result_is_lost(
@@ -107,3 +93,40 @@ def _good_files(tmp_path: Path, root: Node, inter: Node) -> tuple[str, str]:
     key = tmp_path / "good.key"
     key.write_bytes(leaf.key_pem)
     return str(chain), str(key)
+
+
+ECDSA_SHA256 = bytes.fromhex("06082a8648ce3d040302")
+ECDSA_SHA384 = bytes.fromhex("06082a8648ce3d040303")
+
+
+def test_inner_and_outer_signature_algorithms_that_differ_are_malformed(tmp_path: Path) -> None:
+    """The signed part names ecdsa-with-SHA384, the outer one ecdsa-with-SHA256 (which
+    the signature really uses): OpenSSL calls it a signature failure, the chain shows the
+    signature verifies and the certificate is malformed."""
+    from tlsmatrix.chain.certfacts import signature_algorithm_mismatch
+
+    root = make("alg root")
+    inter = make("alg intermediate", root)
+    key = ec.generate_private_key(ec.SECP256R1())
+    tbs = make("localhost", inter, ca=False, key=key).cert.tbs_certificate_bytes
+    assert tbs.count(ECDSA_SHA256) == 1
+    der = signed_der(tbs.replace(ECDSA_SHA256, ECDSA_SHA384), inter)
+    leaf = x509.load_der_x509_certificate(der)
+    assert signature_algorithm_mismatch(leaf) == ("ecdsa-with-SHA384", "ecdsa-with-SHA256")
+    assert signature_algorithm_mismatch(inter.cert) is None
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(root.pem)
+    with (
+        RawTLSServer([der, inter.der], key) as server,
+        loaded_adapters(["stdlib"], required=True) as adapters,
+    ):
+        result = run_matrix(
+            [parse_target(f"https://localhost:{server.port}/")],
+            list(adapters.values()),
+            trust=TrustPlan(ca_file=str(roots)),
+            timeout=10,
+        )
+    (row,) = result.results
+    assert row.verify_code == 7  # OpenSSL's own signal: certificate signature failure
+    assert (row.reason, row.reason_source.value) == (Reason.MALFORMED_CERTIFICATE, "chain")
+    assert "ecdsa-with-SHA384 inside its signed part" in row.explanation, row.explanation

@@ -216,6 +216,33 @@ def raw_extensions(cert: x509.Certificate) -> tuple[tuple[str, bytes], ...] | No
         return None
 
 
+def signature_algorithm_mismatch(cert: x509.Certificate) -> tuple[str, str] | None:
+    """(inside, outside) when the signature AlgorithmIdentifier inside the TBSCertificate
+    differs from the certificate's outer one (RFC 5280 4.1.1.2 requires them equal);
+    None when they match or the DER cannot be read."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from tlsmatrix.replay import der
+
+    try:
+        tbs, outer, _ = der.split_signed(cert.public_bytes(Encoding.DER))
+        fields = der.children(der.read_tlv(tbs)[0].body)
+        # [0] version (optional), serialNumber, signature AlgorithmIdentifier, ...
+        inner = fields[2] if fields[0].tag == 0xA0 else fields[1]
+        if inner.raw == outer:
+            return None
+        inside, outside = (_algorithm_name(a) for a in (inner.raw, outer))
+        return inside, outside
+    except (ValueError, IndexError):
+        return None
+
+
+def _algorithm_name(algorithm_identifier: bytes) -> str:
+    from tlsmatrix.replay import der
+
+    dotted = _dotted(der.children(der.read_tlv(algorithm_identifier)[0].body)[0].body)
+    return getattr(x509.ObjectIdentifier(dotted), "_name", dotted)
+
+
 def _dotted(body: bytes) -> str:
     """An OID's contents octets as a dotted string."""
     arcs, value = [], 0

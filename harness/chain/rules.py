@@ -108,6 +108,7 @@ def check_path(path: CandidatePath, graph: ChainGraph | None = None) -> tuple[Ru
             )
             continue
         found += _critical(link, exts, i == 0)
+        found += _algorithm_mismatch(link, i == 0)
         if i == 0:
             found += _leaf_usage(link, exts)
             continue
@@ -161,6 +162,24 @@ def _get(exts: x509.Extensions, oid: x509.ObjectIdentifier) -> x509.Extension[An
         return exts.get_extension_for_oid(oid)
     except x509.ExtensionNotFound:
         return None
+
+
+def _algorithm_mismatch(cert: PoolCert, on_leaf: bool) -> list[RuleFinding]:
+    from tlsmatrix.chain.certfacts import signature_algorithm_mismatch
+
+    mismatch = signature_algorithm_mismatch(cert.cert)
+    if mismatch is None:
+        return []
+    inside, outside = mismatch
+    return [
+        _f(
+            cert,
+            Reason.MALFORMED_CERTIFICATE,
+            f"'{_cn(cert)}' names the signature algorithm {inside} inside its signed part and "
+            f"{outside} outside it (RFC 5280 requires the two to match)",
+            on_leaf,
+        )
+    ]
 
 
 def _signature(child: PoolCert, issuer: PoolCert, on_leaf: bool) -> list[RuleFinding]:

@@ -49,6 +49,10 @@ def refine_reason(
     if obs.reason is Reason.HOSTNAME_MISMATCH and _leaf_san_undecodable(graph):
         # No name in a SAN that does not decode can match: the certificate is the fault.
         return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
+    if obs.reason is Reason.BAD_SIGNATURE and _algorithms_differ(obs, graph, info):
+        # The signature verifies under the outer algorithm; what fails is that the signed
+        # part names another one (OpenSSL reports it as a signature failure).
+        return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
     if _malformed_issuer(obs, graph, info):
         return replace(obs, reason=Reason.MALFORMED_CERTIFICATE, reason_source=ReasonSource.CHAIN)
     if obs.reason is Reason.WRONG_USAGE and obs.verify_code == X509_V_ERR_INVALID_PURPOSE:
@@ -179,6 +183,20 @@ def _issuer_not_a_ca(obs: Observation, graph: ChainGraph | None, info: ClientInf
     found = path_findings(graph, verdict.path if verdict else None)
     leaf_usage = any(f.reason is Reason.WRONG_USAGE and f.on_leaf for f in found)
     return not leaf_usage and any(f.reason is Reason.NOT_A_CA for f in found)
+
+
+def _algorithms_differ(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether the client's path has a certificate whose inner and outer signature
+    algorithms differ, and no signature that fails its issuer's key."""
+    from tlsmatrix.chain.certfacts import signature_algorithm_mismatch
+    from tlsmatrix.chain.rules import path_findings
+
+    verdict = path_verdict(obs, graph, info)
+    if graph is None or verdict is None:
+        return False
+    if any(f.reason is Reason.BAD_SIGNATURE for f in path_findings(graph, verdict.path)):
+        return False
+    return any(signature_algorithm_mismatch(link.cert) for link in verdict.path.links)
 
 
 def _ca_usage_not_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
