@@ -4,6 +4,7 @@ so it costs little more than starting Python (see benchmarks/)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 from tlsmatrix import __version__
@@ -123,6 +124,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
+        if os.environ.get("TLSMATRIX_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        print(
+            f"tlsmatrix: error: internal error ({type(exc).__name__}: {text}); this is a bug, "
+            "TLSMATRIX_DEBUG=1 shows the traceback",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 def entry() -> None:

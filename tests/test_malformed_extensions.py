@@ -130,3 +130,50 @@ def test_inner_and_outer_signature_algorithms_that_differ_are_malformed(tmp_path
     assert row.verify_code == 7  # OpenSSL's own signal: certificate signature failure
     assert (row.reason, row.reason_source.value) == (Reason.MALFORMED_CERTIFICATE, "chain")
     assert "ecdsa-with-SHA384 inside its signed part" in row.explanation, row.explanation
+
+
+def test_a_failing_analysis_step_costs_its_evidence_not_the_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fault injection: whatever certificate breaks the analysis next, the run keeps every
+    row (the client's own reason) and says in one line what was lost."""
+    import tlsmatrix.chain.inspection as inspection
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("an input nobody foresaw")
+
+    monkeypatch.setattr(inspection, "with_paths", broken)
+    root = make("guard root")
+    chain, key = _good_files(tmp_path, root, make("guard intermediate", root))
+    roots = tmp_path / "roots.pem"
+    roots.write_bytes(root.pem)
+    with (
+        TLSServer(chain, key) as server,
+        loaded_adapters(["stdlib"], required=True) as adapters,
+    ):
+        result = run_matrix(
+            [parse_target(f"https://localhost:{server.port}/")],
+            list(adapters.values()),
+            trust=TrustPlan(ca_file=str(roots)),
+            timeout=10,
+        )
+    (row,) = result.results
+    assert row.verdict is Verdict.ACCEPT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "chain analysis failed" in err[0] and "RuntimeError" in err[0], err
+
+
+def test_a_bug_on_the_command_line_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tlsmatrix.commands.clients as clients_command
+    from tlsmatrix.cli import main
+
+    def broken(_args: object) -> int:
+        raise KeyError("nobody foresaw this")
+
+    monkeypatch.setattr(clients_command, "command_clients", broken)
+    monkeypatch.delenv("TLSMATRIX_DEBUG", raising=False)
+    assert main(["clients"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error (KeyError" in err and "Traceback" not in err

@@ -83,14 +83,24 @@ def run_matrix(
 
         stores = load_stores(run_stores(results, infos, trust))  # once for every target
         fetcher = AIAFetcher(enabled=fetch_aia and not partial)  # an interrupt waits for none
-        inspections = {n: with_paths(i, stores, fetcher) for n, i in inspections.items()}
+        inspections = {
+            n: _guarded(n, "chain analysis", lambda i=i: with_paths(i, stores, fetcher), i)
+            for n, i in inspections.items()
+        }
         revocation = fetch_aia if fetch_revocation is None else fetch_revocation
         if revocation and not partial:
             inspections = check_revocations(inspections, now=at)
         reports = {name: i.report for name, i in inspections.items()}
         graphs = {name: i.graph for name, i in inspections.items() if i.graph is not None}
         results = tuple(
-            refine_reason(o, reports.get(o.target), graphs.get(o.target), infos.get(o.client))
+            _guarded(
+                o.target,
+                "reason refinement",
+                lambda o=o: refine_reason(
+                    o, reports.get(o.target), graphs.get(o.target), infos.get(o.client)
+                ),
+                o,
+            )
             for o in results
         )
         divergences = find_divergences(results)
@@ -100,7 +110,12 @@ def run_matrix(
             aia_log=tuple(aia_log()) if aia_log else (),
             graphs=graphs,
         )
-        results, divergences = explain_results(results, divergences, evidence)
+        results, divergences = _guarded(
+            "the run",
+            "explanations",
+            lambda: explain_results(results, divergences, evidence),
+            (results, divergences),
+        )
         results = explain_revoked(results, inspections, infos)
     return RunResult(
         results=results,
@@ -112,6 +127,23 @@ def run_matrix(
         partial=partial,
         at=_iso(at),
     )
+
+
+def _guarded(where: str, step: str, work: Callable[[], Any], fallback: Any) -> Any:
+    """``work()``, or ``fallback`` with one line on stderr when it raises: a certificate
+    the analysis cannot cope with must cost its evidence, never the run's results."""
+    try:
+        return work()
+    except Exception as exc:  # noqa: BLE001 - any bug in the analysis, on any input
+        import sys
+
+        text = " ".join(str(exc).split())[:200]
+        print(
+            f"tlsmatrix: {step} failed for {where} ({type(exc).__name__}: {text}); "
+            "the results are kept without it",
+            file=sys.stderr,
+        )
+        return fallback
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -131,7 +163,12 @@ def check_revocations(
 
     cache: dict[str, bytes] = {}
     with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="revocation") as pool:
-        done = pool.map(lambda i: with_revocation(i, cache, now), inspections.values())
+        done = pool.map(
+            lambda item: _guarded(
+                item[0], "revocation check", lambda: with_revocation(item[1], cache, now), item[1]
+            ),
+            inspections.items(),
+        )
         return dict(zip(inspections, done, strict=True))
 
 
