@@ -218,3 +218,33 @@ def test_an_inferred_reason_is_not_said_to_come_from_the_clients_signal():
     text = explain_row(vague, Evidence(infos={}, reports={"https://t": report}))
     assert "on the client's own signal" not in text
     assert "Provisional" in text and "the client said" in text, text
+
+
+def test_a_root_with_an_empty_subject_is_named_by_its_fingerprint(tmp_path):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from tests.chains import Files, Node, make
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([]))
+        .issuer_name(x509.Name([]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    root = Node(cert, key, "")
+    leaf = make("localhost", root, ca=False)
+    store = Files(str(tmp_path)).write("roots.pem", root)
+    graph = build_graph([leaf.der], [store])
+    report = apply_graph(analyse_chain([leaf.der], "localhost"), graph)
+    accepted = obs(Reason.OK, trust=TrustUsed("bundle", "--ca-file", store), client="stdlib")
+    evidence = Evidence(infos={}, reports={"https://t": report}, graphs={"https://t": graph})
+    text = explain_row(accepted, evidence)
+    assert "'?'" not in text and "(empty subject, SHA-256 " in text, text

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from tlsmatrix.clients.base import ClientInfo, Observation
-from tlsmatrix.explain.names import short_name
+from tlsmatrix.explain.names import cert_name, short_name
 
 if TYPE_CHECKING:
     from tlsmatrix.chain.diagnosis import ChainGraph, ClientView, PathVerdict
@@ -94,14 +94,14 @@ def accept_text(
         # The acceptance itself shows the anchor rule: nothing above the intermediate is
         # available to this client.
         return (
-            f"accepted by anchoring at the {verdict.at.kind} '{short_name(verdict.at.subject)}' in "
+            f"accepted by anchoring at the {verdict.at.kind} '{_n(verdict.at)}' in "
             f"{trust}; the store holds no root for it, so {ANCHOR_RULE_PARTIAL}, which its "
             "recorded policy (partial_chain) does not say."
         )
     if verdict is None or verdict.kind != VERIFIED:
         if verdict is not None and not graph.store_readable(obs.trust.path if obs.trust else None):
             fetched = [
-                f"the server does not send '{short_name(link.subject)}': "
+                f"the server does not send '{_n(link)}': "
                 + _aia_supply(link, obs, info, graph, log)
                 for link in verdict.path.links[1:]
                 if not link.sent and link.aia_urls_fetched() and info and info.fetches_aia
@@ -115,30 +115,25 @@ def accept_text(
     for link in links[1 : links.index(verdict.at)]:
         if link.sent:
             continue
-        missing = f"the server does not send '{short_name(link.subject)}': "
+        missing = f"the server does not send '{_n(link)}': "
         if _in_store(obs, link):
             notes.append(missing + f"{trust} contains it")
         elif link.aia_urls_fetched():
             notes.append(missing + _aia_supply(link, obs, info, graph, log))
     anchor = verdict.at
     if anchor.self_signed:
-        notes.append(f"the chain leads to '{short_name(anchor.subject)}', which {trust} contains")
+        notes.append(f"the chain leads to '{_n(anchor)}', which {trust} contains")
     else:
         above = [later for later in links[links.index(anchor) + 1 :] if _in_store(obs, later)]
         if above:
             # The store holds the root too: the intermediate it also holds is what made the
             # difference, whichever of the two this client stopped at.
             if not anchor.sent:
-                notes.append(
-                    f"the server does not send '{short_name(anchor.subject)}': {trust} "
-                    "contains it"
-                )
-            notes.append(
-                f"the chain leads to '{short_name(above[-1].subject)}', which {trust} contains"
-            )
+                notes.append(f"the server does not send '{_n(anchor)}': {trust} contains it")
+            notes.append(f"the chain leads to '{_n(above[-1])}', which {trust} contains")
         else:
             notes.append(
-                f"accepted by anchoring at the {anchor.kind} '{short_name(anchor.subject)}' in "
+                f"accepted by anchoring at the {anchor.kind} '{_n(anchor)}' in "
                 f"{trust} ({ANCHOR_RULE_PARTIAL}); the store holds no root for it"
             )
     text = "; ".join(notes)
@@ -158,7 +153,7 @@ def reject_text(
     if verdict is None:
         return None
     at = verdict.at
-    name = short_name(at.subject)
+    name = _n(at)
     if verdict.kind == d.MISSING_LINK:
         child = verdict.path.links[verdict.path.links.index(at) - 1]
         held = "does not contain it" if graph.store_readable(_store(obs)) else "(not inspectable)"
@@ -169,7 +164,7 @@ def reject_text(
         )
         text = (
             f"rejected: the server does not send the intermediate '{name}' (issuer of "
-            f"'{short_name(child.subject)}'), {trust} {held}, and {how}; "
+            f"'{_n(child)}'), {trust} {held}, and {how}; "
             f"it is held by {d.supplied_by(at)}"
         )
         return text + _even_with_it(verdict, obs, info, graph) + "."
@@ -191,8 +186,8 @@ def reject_text(
         if above is not None:
             return (
                 f"rejected: the issuer of '{name}', '{short_name(at.issuer)}', is neither sent "
-                f"nor in {trust}; the server does send '{short_name(above.path.links[0].subject)}'"
-                f", which chains to '{short_name(above.at.subject)}' in {trust}, so an "
+                f"nor in {trust}; the server does send '{_n(above.path.links[0])}'"
+                f", which chains to '{_n(above.at)}' in {trust}, so an "
                 "intermediate between them is probably missing (inferred: no store or AIA "
                 "download tlsmatrix can see holds it)."
             )
@@ -220,9 +215,9 @@ def _even_with_it(
         return ""
     top = verdict.path.top
     if verdict.path.ends == "root":
-        return f"; and even with it, '{short_name(top.subject)}' is not in this store"
+        return f"; and even with it, '{_n(top)}' is not in this store"
     return (
-        f"; and even with it, the issuer of '{short_name(top.subject)}', "
+        f"; and even with it, the issuer of '{_n(top)}', "
         f"'{short_name(top.issuer)}', is in no store tlsmatrix can see"
     )
 
@@ -247,7 +242,7 @@ def _verdict_phrase(verdict: PathVerdict | None) -> str:
 
     if verdict is None:
         return "no path could be built"
-    name = short_name(verdict.at.subject)
+    name = _n(verdict.at)
     return {
         d.MISSING_LINK: f"the intermediate '{name}' is missing",
         d.INTERMEDIATE_REFUSED: f"only the intermediate '{name}' is trusted",
@@ -255,3 +250,9 @@ def _verdict_phrase(verdict: PathVerdict | None) -> str:
         d.UNKNOWN_ISSUER: f"the issuer of '{name}' is nowhere",
         d.SELF_SIGNED: f"the leaf '{name}' is self-signed",
     }.get(verdict.kind, "no path could be built")
+
+
+def _n(cert: PoolCert) -> str:
+    """A path certificate's name for a sentence (never '?': an empty subject is named by
+    its fingerprint)."""
+    return cert_name(cert.subject, cert.sha256)
