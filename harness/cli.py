@@ -8,7 +8,7 @@ import os
 import sys
 
 from tlsmatrix import __version__
-from tlsmatrix.errors import UsageError
+from tlsmatrix.errors import UsageError, one_line
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (and re) at start-up
 if TYPE_CHECKING:
@@ -127,9 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bug must still be one line, not a traceback
         if os.environ.get("TLSMATRIX_DEBUG"):
             raise
-        text = " ".join(str(exc).split())[:300]
         print(
-            f"tlsmatrix: error: internal error ({type(exc).__name__}: {text}); this is a bug, "
+            f"tlsmatrix: error: internal error ({one_line(exc)}); this is a bug, "
             "TLSMATRIX_DEBUG=1 shows the traceback",
             file=sys.stderr,
         )

@@ -127,14 +127,31 @@ class Files:
 def signed_der(tbs: bytes, issuer: Node) -> bytes:
     """A certificate from raw TBSCertificate bytes (edited on purpose), signed by the
     EC ``issuer`` with ecdsa-with-SHA256 as its outer algorithm."""
+    from tlsmatrix.replay import der
+
     signature = issuer.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    algorithm = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
-    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+    algorithm = der.encode(der.SEQUENCE, der.encode(0x06, bytes.fromhex("2a8648ce3d040302")))
+    return der.join_signed(tbs, algorithm, signature)
 
 
-def _tlv(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + body
+def raw_root(subject: x509.Name, cn: str = "", *, aki: bytes | None = None) -> Node:
+    """A self-signed CA the way ``make`` cannot build it: any ``subject`` (an empty one
+    too), and an authorityKeyIdentifier naming ``aki`` instead of its own key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=60))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+    )
+    if aki is not None:
+        builder = builder.add_extension(x509.AuthorityKeyIdentifier(aki, None, None), False)
+    return Node(builder.sign(key, hashes.SHA256()), key, cn)

@@ -221,25 +221,9 @@ def test_an_inferred_reason_is_not_said_to_come_from_the_clients_signal():
 
 
 def test_a_root_with_an_empty_subject_is_named_by_its_fingerprint(tmp_path):
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from tests.chains import Files, make, raw_root
 
-    from tests.chains import Files, Node, make
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([]))
-        .issuer_name(x509.Name([]))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    root = Node(cert, key, "")
+    root = raw_root(x509.Name([]))
     leaf = make("localhost", root, ca=False)
     store = Files(str(tmp_path)).write("roots.pem", root)
     graph = build_graph([leaf.der], [store])

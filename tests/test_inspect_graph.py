@@ -21,7 +21,7 @@ from tlsmatrix.explain.explanations import fix_advice
 from tlsmatrix.lab.aia import AIAServer
 from tlsmatrix.lab.corpus.certs import corrupt
 
-from tests.chains import NOW, Files, Node, make, subject_name
+from tests.chains import NOW, Files, Node, make, raw_root, subject_name
 
 
 def inspect(sent: list[bytes], store: str, fetcher: AIAFetcher | None = None):
@@ -111,25 +111,7 @@ def test_a_malformed_aia_is_malformed_certificate_not_a_name_mismatch(tmp_path):
 
 
 def test_a_root_whose_aki_names_another_key_is_never_advised_to_be_served(tmp_path):
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = subject_name("AKI Root")
-    root_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=60))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .add_extension(x509.AuthorityKeyIdentifier(b"\x11" * 20, None, None), False)
-        .sign(key, hashes.SHA256())
-    )
-    root = Node(root_cert, key, "AKI Root")
+    root = raw_root(subject_name("AKI Root"), "AKI Root", aki=b"\x11" * 20)
     inter = make("AKI Inter", root)
     leaf = make("localhost", inter, ca=False)
     store = Files(str(tmp_path)).write("roots.pem", root)
@@ -138,8 +120,8 @@ def test_a_root_whose_aki_names_another_key_is_never_advised_to_be_served(tmp_pa
     assert codes(report) == ["anchor_aki_mismatch"]
     advice = fix_advice(report)
     assert "serve the intermediate" not in advice and "reissue the root" in advice
-    assert report.expected_anchor == root_cert.subject.rfc4514_string()
-    fixed = build_chain([leaf.cert, inter.cert], [root_cert], "localhost")
+    assert report.expected_anchor == root.cert.subject.rfc4514_string()
+    fixed = build_chain([leaf.cert, inter.cert], [root.cert], "localhost")
     assert fixed.certificates == (leaf.cert, inter.cert)
     assert any("authorityKeyIdentifier" in note for note in fixed.notes)
 
@@ -229,24 +211,7 @@ def test_fix_chain_names_a_sha1_signature_as_weak_signature():
 
 
 def empty_subject_root() -> Node:
-    key = ec.generate_private_key(ec.SECP256R1())
-    empty = x509.Name([])
-    root_cert = (
-        x509.CertificateBuilder()
-        .subject_name(empty)
-        .issuer_name(empty)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=60))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
-    return Node(root_cert, key, "")
+    return raw_root(x509.Name([]))
 
 
 def test_fix_chain_builds_to_an_empty_subject_root_with_a_note():

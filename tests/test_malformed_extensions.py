@@ -51,6 +51,17 @@ def leaf_with_two_sans(issuer: Node) -> tuple[bytes, ec.EllipticCurvePrivateKey]
     return signed_der(tbs, issuer), key
 
 
+def stdlib_run(server_port: int, roots: Path):  # noqa: ANN201
+    """One target on ``server_port`` probed by stdlib, trusting ``roots``."""
+    with loaded_adapters(["stdlib"], required=True) as adapters:
+        return run_matrix(
+            [parse_target(f"https://localhost:{server_port}/")],
+            list(adapters.values()),
+            trust=TrustPlan(ca_file=str(roots)),
+            timeout=10,
+        )
+
+
 def test_an_extension_twice_is_malformed_for_every_client_and_no_result_is_lost(
     tmp_path: Path,
 ) -> None:
@@ -116,17 +127,8 @@ def test_inner_and_outer_signature_algorithms_that_differ_are_malformed(tmp_path
     assert signature_algorithm_mismatch(inter.cert) is None
     roots = tmp_path / "roots.pem"
     roots.write_bytes(root.pem)
-    with (
-        RawTLSServer([der, inter.der], key) as server,
-        loaded_adapters(["stdlib"], required=True) as adapters,
-    ):
-        result = run_matrix(
-            [parse_target(f"https://localhost:{server.port}/")],
-            list(adapters.values()),
-            trust=TrustPlan(ca_file=str(roots)),
-            timeout=10,
-        )
-    (row,) = result.results
+    with RawTLSServer([der, inter.der], key) as server:
+        (row,) = stdlib_run(server.port, roots).results
     assert row.verify_code == 7  # OpenSSL's own signal: certificate signature failure
     assert (row.reason, row.reason_source.value) == (Reason.MALFORMED_CERTIFICATE, "chain")
     assert "ecdsa-with-SHA384 inside its signed part" in row.explanation, row.explanation
@@ -147,17 +149,8 @@ def test_a_failing_analysis_step_costs_its_evidence_not_the_results(
     chain, key = _good_files(tmp_path, root, make("guard intermediate", root))
     roots = tmp_path / "roots.pem"
     roots.write_bytes(root.pem)
-    with (
-        TLSServer(chain, key) as server,
-        loaded_adapters(["stdlib"], required=True) as adapters,
-    ):
-        result = run_matrix(
-            [parse_target(f"https://localhost:{server.port}/")],
-            list(adapters.values()),
-            trust=TrustPlan(ca_file=str(roots)),
-            timeout=10,
-        )
-    (row,) = result.results
+    with TLSServer(chain, key) as server:
+        (row,) = stdlib_run(server.port, roots).results
     assert row.verdict is Verdict.ACCEPT
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "chain analysis failed" in err[0] and "RuntimeError" in err[0], err

@@ -137,9 +137,10 @@ def _guarded(where: str, step: str, work: Callable[[], Any], fallback: Any) -> A
     except Exception as exc:  # noqa: BLE001 - any bug in the analysis, on any input
         import sys
 
-        text = " ".join(str(exc).split())[:200]
+        from tlsmatrix.errors import one_line
+
         print(
-            f"tlsmatrix: {step} failed for {where} ({type(exc).__name__}: {text}); "
+            f"tlsmatrix: {step} failed for {where} ({one_line(exc, 200)}); "
             "the results are kept without it",
             file=sys.stderr,
         )
