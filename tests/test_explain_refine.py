@@ -232,3 +232,24 @@ def test_a_root_with_an_empty_subject_is_named_by_its_fingerprint(tmp_path):
     evidence = Evidence(infos={}, reports={"https://t": report}, graphs={"https://t": graph})
     text = explain_row(accepted, evidence)
     assert "'?'" not in text and "(empty subject, SHA-256 " in text, text
+
+
+def test_an_accept_over_an_expired_anchor_says_so(tmp_path):
+    """Java accepts an expired root in its store: its row says the anchor expired and
+    that this client does not check those dates (the acceptance shows it)."""
+    from tests.chains import Files, make
+
+    now = dt.datetime.now(dt.UTC)
+    root = make(
+        "Old Anchor", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)
+    )
+    inter = make("Mid CA", root)
+    leaf = make("localhost", inter, ca=False)
+    store = Files(str(tmp_path)).write("roots.pem", root)
+    sent = [leaf.der, inter.der]
+    graph = build_graph(sent, [store])
+    report = apply_graph(analyse_chain(sent, "localhost"), graph)
+    accepted = obs(Reason.OK, trust=TrustUsed("bundle", "--ca-file", store))
+    evidence = Evidence(infos={}, reports={"https://t": report}, graphs={"https://t": graph})
+    text = explain_row(accepted, evidence)
+    assert "'Old Anchor'" in text and "expired on" in text and "does not check" in text, text

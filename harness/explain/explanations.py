@@ -200,6 +200,10 @@ def _explain_accept(
         notes.append(
             accept_text(obs, info, graph, verdict, trust_phrase(obs.trust), evidence.aia_log)
         )
+        for reason in (Reason.EXPIRED, Reason.NOT_YET_VALID):
+            dated = _unsent_out_of_date(report, verdict, reason, trust_phrase(obs.trust))
+            if dated:  # the acceptance itself shows this client skips those dates
+                notes.append(f"accepted although {dated[:-1]}: it does not check those dates.")
     elif INCOMPLETE in codes:
         missing = report.missing_issuer
         holds = _contains(evidence, obs.trust, missing)
