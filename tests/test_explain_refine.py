@@ -187,22 +187,26 @@ def test_aia_log_entries_match_by_user_agent_and_probe_window():
     assert log_entries_for(obs(Reason.OK), info, url, log) == []
 
 
-def test_an_expired_root_in_the_store_explains_an_expired_rejection(tmp_path):
-    """The server sends leaf + intermediate, both valid; the client's own path ends at a
-    root in its store that has expired: the explanation names it, not 'unexplained'."""
+def expired_anchor(tmp_path, cn: str):  # noqa: ANN201
+    """leaf + intermediate sent, both valid, under a root ``cn`` in the store that expired
+    yesterday: (report, graph, trust)."""
     from tests.chains import Files, make
 
     now = dt.datetime.now(dt.UTC)
-    root = make(
-        "Old Root", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)
-    )
+    root = make(cn, not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1))
     inter = make("Mid CA", root)
     leaf = make("localhost", inter, ca=False)
     store = Files(str(tmp_path)).write("roots.pem", root)
     sent = [leaf.der, inter.der]
     graph = build_graph(sent, [store])
     report = apply_graph(analyse_chain(sent, "localhost"), graph)
-    trust = TrustUsed("bundle", "--ca-file", store)
+    return report, graph, TrustUsed("bundle", "--ca-file", store)
+
+
+def test_an_expired_root_in_the_store_explains_an_expired_rejection(tmp_path):
+    """The client's own path ends at a root in its store that has expired: the
+    explanation names it, not 'unexplained'."""
+    report, graph, trust = expired_anchor(tmp_path, "Old Root")
     said = refine_reason(obs(Reason.EXPIRED, trust=trust, client="stdlib"), report, graph)
     evidence = Evidence(infos={}, reports={"https://t": report}, graphs={"https://t": graph})
     text = explain_row(said, evidence)
@@ -237,19 +241,7 @@ def test_a_root_with_an_empty_subject_is_named_by_its_fingerprint(tmp_path):
 def test_an_accept_over_an_expired_anchor_says_so(tmp_path):
     """Java accepts an expired root in its store: its row says the anchor expired and
     that this client does not check those dates (the acceptance shows it)."""
-    from tests.chains import Files, make
-
-    now = dt.datetime.now(dt.UTC)
-    root = make(
-        "Old Anchor", not_before=now - dt.timedelta(days=90), not_after=now - dt.timedelta(days=1)
-    )
-    inter = make("Mid CA", root)
-    leaf = make("localhost", inter, ca=False)
-    store = Files(str(tmp_path)).write("roots.pem", root)
-    sent = [leaf.der, inter.der]
-    graph = build_graph(sent, [store])
-    report = apply_graph(analyse_chain(sent, "localhost"), graph)
-    accepted = obs(Reason.OK, trust=TrustUsed("bundle", "--ca-file", store))
+    report, graph, trust = expired_anchor(tmp_path, "Old Anchor")
     evidence = Evidence(infos={}, reports={"https://t": report}, graphs={"https://t": graph})
-    text = explain_row(accepted, evidence)
+    text = explain_row(obs(Reason.OK, trust=trust), evidence)
     assert "'Old Anchor'" in text and "expired on" in text and "does not check" in text, text
