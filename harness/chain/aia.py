@@ -169,10 +169,10 @@ class AIAFetch:
 @dataclass
 class AIAFetcher:
     """Downloads for one run, each URL once, within ``max_fetches`` and ``total_seconds``
-    for the run; :meth:`for_target` adds the bounds of one target's chain. A host that did
-    not answer (timeout, refused connection, no such name) is not asked again in the run,
-    so a fleet whose chains share a dead AIA host tries it once. Thread-safe;
-    ``record`` lists every attempt in order."""
+    for the run; :meth:`for_target` adds the bounds of one target's chain. A host that
+    cannot be reached (refused connection, no such name) is not asked again in the run, so
+    a fleet whose chains share a dead AIA host tries it once; a timeout is one URL's.
+    Thread-safe; ``record`` lists every attempt in order."""
 
     max_fetches: int = RUN_MAX_FETCHES
     total_seconds: float = RUN_SECONDS
@@ -215,11 +215,8 @@ class AIAFetcher:
                 )
             if refusal is not None:
                 return self._refuse(url, refusal)
-            budget = min(
-                self.per_url_seconds,
-                self.total_seconds - self._spent,
-                self.per_url_seconds if budget is None else budget,
-            )
+            wait = self.per_url_seconds if budget is None else min(budget, self.per_url_seconds)
+            budget = min(wait, self.total_seconds - self._spent)
         started, clock = time.time(), time.monotonic()
         host_dead = None
         try:
@@ -252,10 +249,6 @@ class TargetFetcher:
     total_seconds: float
     _asked: set[str] = field(default_factory=set)
     _spent: float = 0.0
-
-    @property
-    def record(self) -> tuple[AIAFetch, ...]:
-        return self.run.record
 
     def fetch(self, url: str) -> AIAFetch:
         if url not in self._asked:

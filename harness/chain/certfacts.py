@@ -4,6 +4,7 @@ extensions. Shared by the chain analysis, the path builder and the trust stores.
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -216,6 +217,7 @@ def raw_extensions(cert: x509.Certificate) -> tuple[tuple[str, bytes], ...] | No
         return None
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every link each time the rules run
 def signature_algorithm_mismatch(cert: x509.Certificate) -> tuple[str, str] | None:
     """(inside, outside) when the signature AlgorithmIdentifier inside the TBSCertificate
     differs from the certificate's outer one (RFC 5280 4.1.1.2 requires them equal);

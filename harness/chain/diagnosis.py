@@ -181,13 +181,13 @@ def _gap(link: PoolCert) -> bool:
     """A certificate the server should send but does not. Never one that signs itself,
     even when its authorityKeyIdentifier keeps it from counting as self-signed: serving
     an anchor adds nothing."""
-    return not link.sent and not link.self_signed and not link.signs_itself
+    return not link.sent and not link.signs_itself
 
 
 def _ends_at_anchor(path: CandidatePath) -> bool:
     """The path ends at a certificate that signs itself: a root, or one whose
     authorityKeyIdentifier names another key (its issuer is then searched for in vain)."""
-    return path.ends == ROOT or path.top.signs_itself
+    return path.top.signs_itself
 
 
 @dataclass(frozen=True)

@@ -175,10 +175,10 @@ def _anchor_notes(anchor: x509.Certificate | None) -> tuple[str, ...]:
             f"the root (SHA-256 {_fingerprint(anchor)[:16]}) has an empty subject: strict "
             "verifiers (RFC 5280, cryptography) refuse a chain to it, most clients accept it"
         )
-    from tlsmatrix.chain.paths import _authority_key_id, _subject_key_id
+    from tlsmatrix.chain.paths import SENT, CertPool
 
-    aki, ski = _authority_key_id(anchor), _subject_key_id(anchor)
-    if _self_signed(anchor) and aki is not None and ski is not None and aki != ski:
+    entry = CertPool().add(anchor, SENT)  # the path builder's own reading of the anchor
+    if entry is not None and entry.signs_itself and not entry.self_signed:
         notes.append(
             f"the root '{_name(anchor)}' signs itself but its authorityKeyIdentifier names "
             "another key: OpenSSL-style clients take it for an intermediate and reject the "

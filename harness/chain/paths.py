@@ -59,9 +59,9 @@ class PoolCert:
     is_ca: bool
     aia_urls: tuple[str, ...]
     sources: frozenset[str]
-    # Its own key verifies its signature and its names match, but its
-    # authorityKeyIdentifier names another key: verifiers that match key identifiers
-    # (OpenSSL) do not take it as self-signed, so it anchors only as an intermediate would.
+    # Its names match and its own key verifies its signature. Every self-signed one does;
+    # one that is not ``self_signed`` has an authorityKeyIdentifier naming another key, so
+    # verifiers that match key identifiers (OpenSSL) handle it as an intermediate.
     signs_itself: bool = False
 
     @property
@@ -89,7 +89,7 @@ class PoolCert:
             "subject": self.subject,
             "issuer": self.issuer,
             "self_signed": self.self_signed,
-            "signs_itself": self.signs_itself or self.self_signed,
+            "signs_itself": self.signs_itself,
             "is_ca": self.is_ca,
             "sent": self.sent,
             "stores": list(self.stores()),
@@ -178,10 +178,11 @@ class CertPool:
             )
         except Exception:  # noqa: BLE001 - a certificate we cannot read links to nothing
             return None
-        entry = _replace_self_signed(entry, self._linked(entry, entry))
-        if not entry.self_signed and cert.issuer == subject:
-            verifies = _safe(lambda: signature_verifies(cert, cert), False)
-            entry = replace(entry, signs_itself=verifies is True)
+        self_signed = self._linked(entry, entry)
+        signs_itself = self_signed or (
+            cert.issuer == subject and _safe(lambda: signature_verifies(cert, cert), False) is True
+        )
+        entry = replace(entry, self_signed=self_signed, signs_itself=signs_itself)
         self._by_hash[digest] = entry
         self._by_subject.setdefault(subject, []).append(digest)
         return entry
@@ -228,15 +229,7 @@ class CertPool:
 
 
 def _with_source(entry: PoolCert, source: str) -> PoolCert:
-    from dataclasses import replace
-
     return entry if source in entry.sources else replace(entry, sources=entry.sources | {source})
-
-
-def _replace_self_signed(entry: PoolCert, value: bool) -> PoolCert:
-    from dataclasses import replace
-
-    return replace(entry, self_signed=value)
 
 
 def _safe(get: Any, default: Any) -> Any:

@@ -24,7 +24,7 @@ from tlsmatrix.chain.analysis import (
     ChainReport,
 )
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, ReasonSource, TrustUsed, Verdict
-from tlsmatrix.explain.names import short_name
+from tlsmatrix.explain.names import cert_name, short_name
 from tlsmatrix.results.model import Divergence, grouped
 
 UNEXPLAINED = "unexplained"
@@ -158,7 +158,8 @@ def _provisional(obs: Observation) -> str:
 
 def _unsent_out_of_date(report: ChainReport, verdict: Any, reason: Reason, trust: str) -> str:
     """The certificate of the client's path the server did not send (its root in the
-    store, say) that is outside its validity at the report's date; '' when none is."""
+    store, say) that is outside its validity at the report's date, as a clause; '' when
+    none is."""
     from tlsmatrix.explain.refine import path_date_reason
 
     if verdict is None:
@@ -173,8 +174,8 @@ def _unsent_out_of_date(report: ChainReport, verdict: Any, reason: Reason, trust
         else:
             when = f"is not valid before {cert.not_valid_before_utc.isoformat()}"
         return (
-            f"'{short_name(link.subject)}' ({where}; the server does not send it), on this "
-            f"client's path, {when}."
+            f"'{cert_name(link.subject, link.sha256)}' ({where}; the server does not send "
+            f"it), on this client's path, {when}"
         )
     return ""
 
@@ -203,7 +204,7 @@ def _explain_accept(
         for reason in (Reason.EXPIRED, Reason.NOT_YET_VALID):
             dated = _unsent_out_of_date(report, verdict, reason, trust_phrase(obs.trust))
             if dated:  # the acceptance itself shows this client skips those dates
-                notes.append(f"accepted although {dated[:-1]}: it does not check those dates.")
+                notes.append(f"accepted although {dated}: it does not check those dates.")
     elif INCOMPLETE in codes:
         missing = report.missing_issuer
         holds = _contains(evidence, obs.trust, missing)
@@ -314,7 +315,7 @@ def _explain_reject(
             return f"rejected: {message}"
         unsent = _unsent_out_of_date(report, verdict, reason, trust_phrase(obs.trust))
         return (
-            f"rejected: {unsent}"
+            f"rejected: {unsent}."
             if unsent
             else f"rejected as {reason.value}: {UNEXPLAINED} "
             "(every certificate sent is within its validity period)."

@@ -172,44 +172,45 @@ def _malformed_issuer(obs: Observation, graph: ChainGraph | None, info: ClientIn
     )
 
 
-def _issuer_not_a_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
-    """Whether OpenSSL's "invalid purpose" is about a non-CA issuer: the rules find one
-    and find nothing wrong with the leaf's own usages."""
+def _client_findings(
+    obs: Observation, graph: ChainGraph | None, info: ClientInfo | None
+) -> tuple[RuleFinding, ...]:
+    """The rules broken on this client's verified or best path (none without a graph)."""
     from tlsmatrix.chain.rules import path_findings
 
     if graph is None:
-        return False
+        return ()
     verdict = path_verdict(obs, graph, info)
-    found = path_findings(graph, verdict.path if verdict else None)
+    return tuple(path_findings(graph, verdict.path if verdict else None))
+
+
+def _issuer_not_a_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether OpenSSL's "invalid purpose" is about a non-CA issuer: the rules find one
+    and find nothing wrong with the leaf's own usages."""
+    found = _client_findings(obs, graph, info)
     leaf_usage = any(f.reason is Reason.WRONG_USAGE and f.on_leaf for f in found)
     return not leaf_usage and any(f.reason is Reason.NOT_A_CA for f in found)
+
+
+def _ca_usage_not_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
+    """Whether a "not a CA" is about an issuer's keyUsage: the rules find an issuer whose
+    keyUsage lacks keyCertSign and no issuer without CA basicConstraints."""
+    found = _client_findings(obs, graph, info)
+    issuer_usage = any(f.reason is Reason.WRONG_USAGE and not f.on_leaf for f in found)
+    return issuer_usage and not any(f.reason is Reason.NOT_A_CA for f in found)
 
 
 def _algorithms_differ(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
     """Whether the client's path has a certificate whose inner and outer signature
     algorithms differ, and no signature that fails its issuer's key."""
     from tlsmatrix.chain.certfacts import signature_algorithm_mismatch
-    from tlsmatrix.chain.rules import path_findings
 
     verdict = path_verdict(obs, graph, info)
-    if graph is None or verdict is None:
+    if verdict is None:
         return False
-    if any(f.reason is Reason.BAD_SIGNATURE for f in path_findings(graph, verdict.path)):
+    if any(f.reason is Reason.BAD_SIGNATURE for f in _client_findings(obs, graph, info)):
         return False
     return any(signature_algorithm_mismatch(link.cert) for link in verdict.path.links)
-
-
-def _ca_usage_not_ca(obs: Observation, graph: ChainGraph | None, info: ClientInfo | None) -> bool:
-    """Whether a "not a CA" is about an issuer's keyUsage: the rules find an issuer whose
-    keyUsage lacks keyCertSign and no issuer without CA basicConstraints."""
-    from tlsmatrix.chain.rules import path_findings
-
-    if graph is None:
-        return False
-    verdict = path_verdict(obs, graph, info)
-    found = path_findings(graph, verdict.path if verdict else None)
-    issuer_usage = any(f.reason is Reason.WRONG_USAGE and not f.on_leaf for f in found)
-    return issuer_usage and not any(f.reason is Reason.NOT_A_CA for f in found)
 
 
 def client_view(obs: Observation, info: ClientInfo | None) -> ClientView:
