@@ -23,6 +23,7 @@ from tlsmatrix.lab.tlsserver import ServerOptions, TLSServer
 from tlsmatrix.runner.targets import parse_target
 
 from tests import hostile_servers as hs
+from tests.chains import raw_root
 from tests.conftest import loaded_adapters, missing
 
 # Every client but the browser (its own test file covers it, once per run).
@@ -140,27 +141,10 @@ def _root_and_leaf(
     """A root and a localhost leaf it signs, without an Authority Key Identifier (which
     X509_V_FLAG_X509_STRICT refuses and OpenSSL's default accepts), plus ``extra``."""
     now = dt.datetime.now(dt.UTC)
-    root_key = ec.generate_private_key(ec.SECP256R1())
     leaf_key = ec.generate_private_key(ec.SECP256R1())
     root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Wiring Test Root")])
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False
-        )
-        .sign(root_key, hashes.SHA256())
-    )
+    root_node = raw_root(root_name)  # no authorityKeyIdentifier
+    root, root_key = root_node.cert, root_node.key
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
