@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
-from tlsmatrix.clients.java import JavaAIAClient, JavaClient, interpret, native_trust
+from tlsmatrix.clients.java import JavaAIAClient, JavaClient, interpret, jdk_stamp, native_trust
 
 from tests._pki_moreclients import (
     ISSUER_UNKNOWN_FAMILY,
@@ -52,6 +52,25 @@ def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
     JavaClient(cache_dir=str(tmp_path)).info()  # a new instance reuses the class
     assert classes[0].stat().st_mtime_ns == stamp
     assert list(tmp_path.glob("*/TlsProbe.class")) == classes
+
+
+def test_class_cache_key_follows_the_jdk_image(tmp_path: Path) -> None:
+    """The compiled class is keyed by the JDK's files, not by running ``javac -version``:
+    a JDK update (a new module image) gives a new key, the same JDK the same key."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "lib").mkdir()
+    javac = tmp_path / "bin" / "javac"
+    javac.write_text("launcher")
+    link = tmp_path / "javac-link"
+    link.symlink_to(javac)
+    modules = tmp_path / "lib" / "modules"
+    modules.write_bytes(b"image 1")
+    before = jdk_stamp(str(link))
+    assert before == jdk_stamp(str(javac))  # the link resolves to the same JDK
+    modules.write_bytes(b"image 2, updated")
+    assert jdk_stamp(str(link)) != before
+    modules.unlink()
+    assert jdk_stamp(str(link)) not in (before, "")
 
 
 def test_unwritable_cache_falls_back_to_source_launch(lab: Lab, tmp_path: Path) -> None:
