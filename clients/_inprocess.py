@@ -21,7 +21,12 @@ from tlsmatrix.clients._common import (
     observe_outcome,
     tls_version_name,
 )
-from tlsmatrix.clients._trust import OPENSSL_ENV_VARS, explicit_trust, openssl_default_trust
+from tlsmatrix.clients._trust import (
+    OPENSSL_ENV_VARS,
+    explicit_trust,
+    openssl_default_trust,
+    policy_default_context,
+)
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, TrustUsed
 
 
@@ -55,8 +60,9 @@ class InProcessAdapter:
 
     def policy_context(self) -> ssl.SSLContext:
         """A context made the way fetch() makes its own: its verify flags are the
-        library's measured path-building policy (partial chain, X509 strict)."""
-        return ssl.create_default_context()
+        library's measured path-building policy (partial chain, X509 strict). It
+        needs no trust: ssl.create_default_context() without reading the default store."""
+        return policy_default_context()
 
     def connected(self, exc: Exception) -> bool:
         """True when ``exc`` says the connection (its handshake included) was established,

@@ -1,10 +1,15 @@
 """What a client trusts: an explicit bundle, the variable that redirected it, OpenSSL's
-default paths; and TLS contexts built once per thread and trust source."""
+default paths; TLS contexts built once per thread and trust source; and the store-free
+context whose verify flags say a library's path-building policy."""
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import ssl
+import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
@@ -17,6 +22,24 @@ T = TypeVar("T")
 OPENSSL_ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
 
 _CONTEXTS = threading.local()
+
+
+@functools.cache
+def empty_ca_dir() -> str:
+    """An empty CA directory for this process (removed at exit): what a client is pointed
+    at so that it reads no CA directory of its own."""
+    path = tempfile.mkdtemp(prefix="tlsmatrix-empty-ca-")
+    atexit.register(shutil.rmtree, path, True)
+    return path
+
+
+def policy_default_context() -> ssl.SSLContext:
+    """``ssl.create_default_context()`` through the same code, minus reading the default
+    store: an explicit (empty) CA directory takes the place of ``load_default_certs()``.
+    Its verify flags and settings are the library's; only its trust is empty. Reading the
+    system store costs ~45 ms of a core per context, and a client's info() only wants the
+    flags."""
+    return ssl.create_default_context(capath=empty_ca_dir())
 
 
 def shared_context(kind: str, cafile: str | None, build: Callable[[], T]) -> T:

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import shared_context
+from tlsmatrix.clients._trust import policy_default_context, shared_context
 from tlsmatrix.clients.base import Target, Trust
 
 
@@ -26,7 +26,9 @@ class AiohttpClient(InProcessAdapter):
         return f"aiohttp {aiohttp.__version__}"
 
     def policy_context(self) -> ssl.SSLContext:
-        return _context(None)
+        ctx = policy_default_context()
+        ctx.set_alpn_protocols(("http/1.1",))  # as _context() makes it, minus the trust
+        return ctx
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

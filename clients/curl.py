@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import replace
-from functools import cached_property
 
 from tlsmatrix.clients._common import (
     Outcome,
@@ -18,7 +14,7 @@ from tlsmatrix.clients._common import (
     tls_version_name,
 )
 from tlsmatrix.clients._subprocess import SubprocessAdapter
-from tlsmatrix.clients._trust import first_existing, trust_from_env
+from tlsmatrix.clients._trust import empty_ca_dir, first_existing, trust_from_env
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, first_line
 from tlsmatrix.clients.signals import curl as curl_signals
@@ -38,14 +34,6 @@ class CurlClient(SubprocessAdapter):
     default_binary = "curl"
     package = "curl"
     env_vars = ENV_VARS
-
-    @cached_property
-    def _empty_capath(self) -> str:
-        # An empty CA directory: with an explicit bundle curl must not also read its
-        # build-time CA path.
-        path = tempfile.mkdtemp(prefix="tlsmatrix-curl-")
-        atexit.register(shutil.rmtree, path, True)
-        return path
 
     def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
         line = first_line(result.stdout)
@@ -96,7 +84,8 @@ class CurlClient(SubprocessAdapter):
             address = f"[{target.connect_to}]" if ":" in target.connect_to else target.connect_to
             argv += ["--resolve", f"{target.ascii_host}:{target.port}:{address}"]
         if trust.path:
-            argv += ["--cacert", trust.path, "--capath", self._empty_capath]
+            # an empty CA path: curl must not also read its build-time one
+            argv += ["--cacert", trust.path, "--capath", empty_ca_dir()]
         return [*argv, "--", target.url]
 
     def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:

@@ -6,7 +6,7 @@ import os
 import ssl
 
 from tlsmatrix.clients._inprocess import InProcessAdapter
-from tlsmatrix.clients._trust import certifi_trust, shared_context
+from tlsmatrix.clients._trust import certifi_trust, policy_default_context, shared_context
 from tlsmatrix.clients.base import Target, Trust, TrustUsed
 
 ENV_VARS = ("SSL_CERT_FILE", "SSL_CERT_DIR")
@@ -28,7 +28,8 @@ class HttpxClient(InProcessAdapter):
     def policy_context(self) -> ssl.SSLContext:
         import httpx
 
-        return httpx.create_ssl_context(trust_env=False)
+        # The path a probe with a bundle takes (verify=<context>), minus the trust
+        return httpx.create_ssl_context(verify=policy_default_context(), trust_env=False)
 
     def fetch(
         self, target: Target, trust: Trust, timeout: float, versions: list[str | None]

@@ -242,6 +242,21 @@ def test_python_policy_comes_from_the_context_flags(adapters, client):
     assert info.strict_x509 is bool(flags & ssl.VERIFY_X509_STRICT)
 
 
+def test_policy_context_is_the_default_context_without_its_store():
+    """The base policy context is ssl.create_default_context() minus reading the default
+    store: the same flags, mode, options and protocol bounds, and no CA loaded."""
+    from tlsmatrix.clients._trust import policy_default_context
+
+    policy, default = policy_default_context(), ssl.create_default_context()
+    for attr in ("verify_flags", "verify_mode", "check_hostname", "options", "protocol"):
+        assert getattr(policy, attr) == getattr(default, attr), attr
+    assert (policy.minimum_version, policy.maximum_version) == (
+        default.minimum_version,
+        default.maximum_version,
+    )
+    assert policy.cert_store_stats()["x509_ca"] == 0
+
+
 def test_fixture_files_exist(files):
     assert all(Path(p).is_file() for p in files.values())
 
