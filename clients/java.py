@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from tlsmatrix.clients import java_archive
 from tlsmatrix.clients._common import Outcome, outcome_for_signal, tls_version_name
 from tlsmatrix.clients._subprocess import SubprocessAdapter, run_json_program, run_on_worker
 from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
@@ -155,11 +156,11 @@ _compile_lock = threading.Lock()
 
 
 def jdk_stamp(javac: str) -> str:
-    """What identifies the JDK behind ``javac`` for the class cache: the resolved javac and
+    """What identifies the JDK behind ``javac`` (or ``java``) for the class cache: the resolved javac and
     the JDK's module image (``lib/modules``), by path, size and modification time. Any JDK
     update replaces that image. Cheaper than ``javac -version``, which costs a JVM start
     (~0.3 s of a core) on every run."""
-    real = Path(os.path.realpath(javac))
+    real = Path(os.path.realpath(shutil.which(javac) or javac))
     parts = []
     for path in (real, real.parent.parent / "lib" / "modules"):
         try:
@@ -194,8 +195,9 @@ class JavaClient(SubprocessAdapter):
         super().__init__(binary)
         self.javac = javac
         self.cache_dir = Path(cache_dir) if cache_dir else None
-        self._classpath: str | None = None
+        self._classpath: str | None = None  # the compiled program's JAR
         self._compile_error: str | None = None
+        self._archives: dict[Path, str | None] = {}  # archive -> why it is missing
         self.one_shot = one_shot
         self._workers = WorkerPool()
         ref = weakref.ref(self)  # the exit hook keeps no client alive
@@ -241,6 +243,7 @@ class JavaClient(SubprocessAdapter):
             notes.append("javac not found: single-file source launch (slower start-up)")
         elif self._compile_error:
             notes.append(f"{self._compile_error}: single-file source launch (slower start-up)")
+        notes += [f"{why} (slower start-up)" for why in self._archives.values() if why]
         java_version = props.get("java.version", version)
         return replace(
             info,
@@ -256,7 +259,8 @@ class JavaClient(SubprocessAdapter):
     # --- compilation --------------------------------------------------------------------
 
     def _launch_target(self, java: str) -> list[str]:
-        """Classpath + main class, compiling once if needed; or the source file itself."""
+        """The class-data archive's flags, classpath and main class, compiling (and making
+        the archive) once if needed; or the source file itself."""
         javac = shutil.which(self.javac)
         if javac is None:
             return [str(SOURCE)]  # Java 11+ runs a single source file directly
@@ -266,16 +270,29 @@ class JavaClient(SubprocessAdapter):
                     self._classpath, self._compile_error = self._compile(javac)
                 except OSError as exc:  # e.g. an unwritable cache: run the source instead
                     self._compile_error = f"cannot compile into the cache: {exc}"
-        if self._classpath is None:
-            return [str(SOURCE)]
-        return ["-cp", self._classpath, MAIN_CLASS]
+            if self._classpath is None:
+                return [str(SOURCE)]
+            jar = Path(self._classpath)
+            archive = java_archive.archive_path(jar, jdk_stamp(java))
+            if archive not in self._archives:
+                self._archives[archive] = java_archive.ensure_archive(
+                    java,
+                    jar,
+                    archive,
+                    flags=(*JVM_FLAGS, *WORKER_FLAGS),
+                    main_class=MAIN_CLASS,
+                    env={k: v for k, v in child_env(Trust()).items() if k not in JAVA_OPTION_VARS},
+                )
+        return [*java_archive.archive_flags(archive), "-cp", str(jar), MAIN_CLASS]
 
     def _compile(self, javac: str) -> tuple[str | None, str | None]:
         source = SOURCE.read_bytes()
-        key = hashlib.sha256(source + b"\0" + jdk_stamp(javac).encode()).hexdigest()[:16]
+        # "jar": the program is kept as a JAR, which class-data sharing needs
+        stamp = jdk_stamp(javac).encode()
+        key = hashlib.sha256(source + b"\0jar\0" + stamp).hexdigest()[:16]
         final = (self.cache_dir or cache_root()) / key
-        if (final / f"{MAIN_CLASS}.class").is_file():
-            return str(final), None
+        if (final / java_archive.JAR).is_file():
+            return str(final / java_archive.JAR), None
         final.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
         res = run_command(
@@ -284,11 +301,12 @@ class JavaClient(SubprocessAdapter):
         if res.returncode != 0 or not (work / f"{MAIN_CLASS}.class").is_file():
             shutil.rmtree(work, ignore_errors=True)
             return None, f"javac failed: {first_line(res.stderr) or res.returncode}"
+        java_archive.build_jar(work)
         try:
             os.replace(work, final)  # atomic; another process may have won the race
         except OSError:
             shutil.rmtree(work, ignore_errors=True)
-        return str(final), None
+        return str(final / java_archive.JAR), None
 
     # --- probe --------------------------------------------------------------------------
 

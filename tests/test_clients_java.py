@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
+from tlsmatrix.clients import java_archive
 from tlsmatrix.clients.base import Reason, Target, Trust, Verdict
 from tlsmatrix.clients.java import JavaAIAClient, JavaClient, interpret, jdk_stamp, native_trust
 
@@ -52,6 +54,42 @@ def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
     JavaClient(cache_dir=str(tmp_path)).info()  # a new instance reuses the class
     assert classes[0].stat().st_mtime_ns == stamp
     assert list(tmp_path.glob("*/TlsProbe.class")) == classes
+
+
+def test_class_data_archive_made_once_and_mapped(tmp_path: Path, lab: Lab) -> None:
+    """The first info() keeps the program as a JAR and makes the JVM's class-data archive
+    beside it; the probes' JVMs map it (the JVM itself says so) and judge as before."""
+    require_binary("javac")
+    client = JavaClient(cache_dir=str(tmp_path))
+    assert not any("archive" in n for n in client.info().notes), client.info().notes
+    archives = list(tmp_path.glob("*/TlsProbe-*.jsa"))
+    assert len(archives) == 1 and archives[0].stat().st_size > 1_000_000
+    argv = client.argv(client.path() or "java", Target("localhost", 1), Trust.native(), 5)
+    assert f"-XX:SharedArchiveFile={archives[0]}" in argv
+    jvm = argv[: argv.index("-cp")]
+    shown = subprocess.run(
+        [*jvm, "-Xshare:on", "-Xlog:cds=info", "-version"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert f"Opened archive {archives[0]}" in shown.stdout + shown.stderr
+    obs = client.probe(Target("localhost", lab.port("good")), Trust.bundle(lab.root_pem), 20)
+    assert obs.reason is Reason.OK, obs.detail
+    stamp = archives[0].stat().st_mtime_ns
+    JavaAIAClient(cache_dir=str(tmp_path)).info()  # the same JDK and program: no new one
+    assert list(tmp_path.glob("*/TlsProbe-*.jsa")) == archives
+    assert archives[0].stat().st_mtime_ns == stamp
+
+
+def test_class_data_archive_failure_is_remembered(tmp_path: Path) -> None:
+    """A JVM that cannot make the archive leaves a marker with the reason: the next run
+    reads it instead of trying again (and says why in the client's notes)."""
+    jar = java_archive.build_jar(tmp_path)
+    archive = java_archive.archive_path(jar, "a JDK")
+    args = {"flags": (), "main_class": "TlsProbe", "env": {}}
+    why = java_archive.ensure_archive(str(require_binary("false")), jar, archive, **args)
+    assert why and "exit status 1" in why and not archive.exists()
+    again = java_archive.ensure_archive("/nonexistent/java", jar, archive, **args)
+    assert again == why  # read from the marker: nothing was run
 
 
 def test_class_cache_key_follows_the_jdk_image(tmp_path: Path) -> None:

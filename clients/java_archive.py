@@ -1,0 +1,150 @@
+"""A class-data-sharing archive for TlsProbe's JVMs (issue 13): made once per machine,
+JDK and probe source, next to the compiled class.
+
+A JVM's start goes mostly to loading and verifying the ~1,500 JDK classes a TLS handshake
+and PKIX path validation use; the JDK's own archive holds only the classes of an empty
+program. A dynamic archive (JDK 13+, ``-XX:ArchiveClassesAtExit``) written by a JVM that
+ran a few probes holds them all, and every later JVM maps it instead (measured on a 2-core
+machine: 0.85 -> 0.67 s of a core per JVM start and first probe). It needs the program in
+a JAR and a JVM that exits normally, so the archive comes from a training JVM in server
+mode: an accepted and a rejected probe of a throwaway loopback server, then end of input.
+
+The archive changes no verdict: it holds the JDK's own classes as that JDK would load them
+(the JVM checks it against itself and ignores one that does not match). A JVM that cannot
+make one leaves a marker, so no later run pays for trying again."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+JAR = "TlsProbe.jar"
+TRAIN_LIMIT_S = 60.0
+
+
+def build_jar(classes: Path) -> Path:
+    """The compiled classes of ``classes`` as a JAR in the same directory (CDS archives
+    classes from JARs only)."""
+    jar = classes / JAR
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\n\r\n")
+        for path in sorted(classes.glob("*.class")):
+            archive.write(path, path.name)
+    return jar
+
+
+def archive_path(jar: Path, jdk: str) -> Path:
+    """Where the archive for ``jar`` run by the JDK that ``jdk`` identifies is kept (a
+    JVM maps only an archive its own JDK wrote)."""
+    return jar.with_name(f"TlsProbe-{hashlib.sha256(jdk.encode()).hexdigest()[:12]}.jsa")
+
+
+def archive_flags(archive: Path) -> list[str]:
+    """The JVM flags that map ``archive``, when it exists."""
+    return [f"-XX:SharedArchiveFile={archive}"] if archive.is_file() else []
+
+
+def ensure_archive(
+    java: str,
+    jar: Path,
+    archive: Path,
+    *,
+    flags: Sequence[str],
+    main_class: str,
+    env: Mapping[str, str],
+) -> str | None:
+    """Make ``archive`` for ``jar`` unless it (or its failure marker) exists; None when it
+    is there, else why not (kept in the marker). ``env`` is the JVM's environment, without
+    the user's JVM options: an agent, say, stays out of a shared archive."""
+    failed = archive.with_suffix(".failed")
+    if archive.is_file() or failed.is_file():
+        return None if archive.is_file() else failed.read_text(errors="replace").strip()
+    why = _train(java, jar, flags, main_class, archive, env)
+    if why is not None:
+        with contextlib.suppress(OSError):  # unwritable: the next run tries again
+            failed.write_text(why + "\n")
+    return why
+
+
+def _train(
+    java: str,
+    jar: Path,
+    flags: Sequence[str],
+    main_class: str,
+    archive: Path,
+    env: Mapping[str, str],
+) -> str | None:
+    from tlsmatrix.lab.certbuilder import issue_leaf, write_private
+    from tlsmatrix.lab.tlsserver import TLSServer
+
+    work = Path(tempfile.mkdtemp(prefix=".cds-", dir=archive.parent))
+    try:
+        leaf = issue_leaf(None, ["localhost"])
+        chain = work / "leaf.pem"
+        chain.write_bytes(leaf.pem)
+        key = write_private(work / "key.pem", leaf.key_pem)
+        dump = work / archive.name
+        argv = [java, *flags, f"-XX:ArchiveClassesAtExit={dump}", "-cp", str(jar), main_class]
+        with TLSServer(str(chain), str(key)) as server:
+            # accepted (its own certificate as the bundle), then rejected (wrong name)
+            requests = [
+                [1, "127.0.0.1", server.port, "localhost", "/", 5000, str(chain)],
+                [2, "127.0.0.1", server.port, "other.invalid", "/", 5000, str(chain)],
+            ]
+            try:
+                code = _serve_then_exit([*argv, "--serve"], requests, env)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return f"class-data archive not made: {exc}"
+        if code != 0 or not dump.is_file():
+            return f"class-data archive not made: exit status {code}"
+        os.replace(dump, archive)  # atomic: a concurrent run sees all of it or none
+        return None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _serve_then_exit(argv: list[str], requests: list[list[object]], env: Mapping[str, str]) -> int:
+    """Run TlsProbe in server mode, send ``requests``, read an answer for each, then end
+    its input: the JVM exits normally and writes the archive. Its exit status."""
+    import threading
+
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(env),
+        start_new_session=True,
+    )
+    timer = threading.Timer(TRAIN_LIMIT_S, proc.kill)
+    timer.start()
+    try:
+        assert proc.stdin is not None and proc.stdout is not None
+        for ident, *args in requests:
+            fields = [base64.b64encode(str(a).encode()).decode() for a in args]
+            proc.stdin.write("\t".join([str(ident), *fields]).encode() + b"\n")
+        proc.stdin.flush()
+        answers = 0
+        for line in proc.stdout:
+            answers += line.startswith(b'{"id":')
+            if answers == len(requests):
+                break
+        proc.stdin.close()
+        proc.stdout.read()
+        return proc.wait(TRAIN_LIMIT_S)
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+__all__ = ["JAR", "archive_flags", "archive_path", "build_jar", "ensure_archive"]
