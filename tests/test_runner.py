@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
+from tlsmatrix.clients._inprocess import InProcessAdapter
 from tlsmatrix.clients.base import ClientInfo, Observation, Reason, Target, Trust, Verdict
 from tlsmatrix.runner.pool import Probe, guarded_probe, load_clients, run_probes
 
@@ -139,3 +141,49 @@ def test_a_slow_info_holds_later_targets_not_the_clients_already_in():
     assert all(o.verdict is Verdict.ACCEPT for o in results)
     assert quick.probed_at[0] - started < 0.6  # the first target, at once
     assert quick.probed_at[1] - started >= 0.7  # the second, only once 'slow' is in
+
+
+class InProcessInfo(InProcessAdapter):
+    """An in-process client whose info() is an import: it records when it ran, and the
+    one called ``hung`` waits until released."""
+
+    def __init__(self, name: str, log: list[tuple[str, float, float]], hold: threading.Event):
+        self.name = name  # type: ignore[misc]
+        self.log = log
+        self.hold = hold
+
+    def info(self) -> ClientInfo:
+        began = time.monotonic()
+        if self.name == "hung":
+            self.hold.wait(10)
+        else:
+            time.sleep(0.1)
+        self.log.append((self.name, began, time.monotonic()))
+        return ClientInfo(self.name, True)
+
+
+def test_in_process_infos_take_turns_and_a_hung_one_holds_no_one_up(monkeypatch):
+    """Their imports run one at a time (concurrent imports cost ~1.5x the CPU), but a
+    turn that lasts past IMPORT_TURN_S lets the others go on."""
+    from tlsmatrix.runner import pool
+
+    log: list[tuple[str, float, float]] = []
+    hold = threading.Event()
+    quick = [InProcessInfo(f"lib{i}", log, hold) for i in range(3)]
+    infos = pool.PendingInfos(quick)
+    assert all(infos.get(c.name).available for c in quick)
+    spans = sorted((began, ended) for _, began, ended in log)
+    assert all(prev[1] <= nxt[0] for prev, nxt in itertools.pairwise(spans)), spans
+
+    monkeypatch.setattr(pool, "IMPORT_TURN_S", 0.3)
+    log.clear()
+    hung = InProcessInfo("hung", log, hold)
+    infos = pool.PendingInfos([hung, *quick])
+    try:
+        started = time.monotonic()
+        assert all(infos.get(c.name).available for c in quick)
+        assert time.monotonic() - started < 5  # not the 10 s of the hung import
+        assert not infos.is_ready("hung")
+    finally:
+        hold.set()
+    assert infos.get("hung").available
