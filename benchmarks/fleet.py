@@ -8,6 +8,7 @@ types, a fresh process each repetition, so start-up counts on both sides alike."
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -75,6 +76,12 @@ def sslyze_argv(sslyze: Sequence[str], ports: Sequence[int]) -> list[str]:
     return [*sslyze, "--quiet", "--certinfo", *(f"localhost:{p}{{127.0.0.1}}" for p in ports)]
 
 
+def floor_argv(ports: Sequence[int], bundle: str) -> list[str]:
+    """The seven core clients alone, without tlsmatrix (benchmarks/_bare_fleet.py)."""
+    script = Path(__file__).with_name("_bare_fleet.py")
+    return [sys.executable, str(script), json.dumps(list(ports)), bundle]
+
+
 def interleaved(
     baseline: Callable[[], float], subject: Callable[[], float], reps: int
 ) -> dict[str, float]:
@@ -116,6 +123,15 @@ def bench_vs_sslyze(
         out[name] = result["ratio"]
         absolute[f"{name}_sslyze_s"] = result["baseline_s"]
         absolute[f"{name}_tlsmatrix_s"] = result["subject_s"]
+        if clients == CORE:
+            # What the same clients cost with no tool around them: the target's floor.
+            floor = interleaved(
+                lambda h=hosts: _run(sslyze_argv(sslyze, h)),
+                lambda h=hosts: _run(floor_argv(h, bundle)),
+                reps,
+            )
+            absolute[f"{name}_floor"] = round(floor["ratio"], 4)
+            absolute[f"{name}_floor_clients_alone_s"] = floor["subject_s"]
     return out, absolute
 
 

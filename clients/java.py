@@ -156,10 +156,10 @@ _compile_lock = threading.Lock()
 
 
 def jdk_stamp(javac: str) -> str:
-    """What identifies the JDK behind ``javac`` (or ``java``) for the class cache: the resolved javac and
-    the JDK's module image (``lib/modules``), by path, size and modification time. Any JDK
-    update replaces that image. Cheaper than ``javac -version``, which costs a JVM start
-    (~0.3 s of a core) on every run."""
+    """What identifies the JDK behind ``javac`` (or ``java``) for the class cache: the
+    resolved binary and the JDK's module image (``lib/modules``), by path, size and
+    modification time. Any JDK update replaces that image. Cheaper than ``javac
+    -version``, which costs a JVM start (~0.3 s of a core) on every run."""
     real = Path(os.path.realpath(shutil.which(javac) or javac))
     parts = []
     for path in (real, real.parent.parent / "lib" / "modules"):
