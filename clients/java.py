@@ -197,7 +197,7 @@ class JavaClient(SubprocessAdapter):
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._classpath: str | None = None  # the compiled program's JAR
         self._compile_error: str | None = None
-        self._archives: dict[Path, str | None] = {}  # archive -> why it is missing
+        self._archives: dict[Path, str | None] = {}  # tried this run: why it is missing
         self.one_shot = one_shot
         self._workers = WorkerPool()
         ref = weakref.ref(self)  # the exit hook keeps no client alive
@@ -235,7 +235,7 @@ class JavaClient(SubprocessAdapter):
         java = self.path()
         if version is None or java is None:
             return self.version_failed(info, result)
-        self._launch_target(java)  # compile now (once per machine), not in a probe
+        launch = self._launch_target(java)  # compile now (once per machine), not in a probe
         notes = [f"vendor: {props.get('java.vendor', '?')}"]
         if self.aia:
             notes.append("runs with " + " ".join(AIA_FLAGS))
@@ -243,7 +243,11 @@ class JavaClient(SubprocessAdapter):
             notes.append("javac not found: single-file source launch (slower start-up)")
         elif self._compile_error:
             notes.append(f"{self._compile_error}: single-file source launch (slower start-up)")
-        notes += [f"{why} (slower start-up)" for why in self._archives.values() if why]
+        if "-cp" in launch:  # compiled: has this JDK's class-data archive failed before?
+            jar = Path(launch[launch.index("-cp") + 1])
+            why = java_archive.remembered_failure(java_archive.archive_path(jar, jdk_stamp(java)))
+            if why:
+                notes.append(f"{why} (slower start-up)")
         java_version = props.get("java.version", version)
         return replace(
             info,
@@ -258,9 +262,10 @@ class JavaClient(SubprocessAdapter):
 
     # --- compilation --------------------------------------------------------------------
 
-    def _launch_target(self, java: str) -> list[str]:
-        """The class-data archive's flags, classpath and main class, compiling (and making
-        the archive) once if needed; or the source file itself."""
+    def _launch_target(self, java: str, *, train: bool = False) -> list[str]:
+        """The class-data archive's flags (when there is one), classpath and main class,
+        compiling once if needed; or the source file itself. ``train`` makes the archive
+        first if this JDK has none: a worker's start does, not an info() or a probe."""
         javac = shutil.which(self.javac)
         if javac is None:
             return [str(SOURCE)]  # Java 11+ runs a single source file directly
@@ -274,7 +279,7 @@ class JavaClient(SubprocessAdapter):
                 return [str(SOURCE)]
             jar = Path(self._classpath)
             archive = java_archive.archive_path(jar, jdk_stamp(java))
-            if archive not in self._archives:
+            if train and archive not in self._archives:
                 self._archives[archive] = java_archive.ensure_archive(
                     java,
                     jar,
@@ -342,7 +347,10 @@ class JavaClient(SubprocessAdapter):
 
         def make() -> JsonLineWorker:
             flags = (*JVM_FLAGS, *WORKER_FLAGS, *(AIA_FLAGS if self.aia else ()))
-            argv = [java, *flags, *self._launch_target(java), "--serve"]
+
+            def argv() -> list[str]:  # at the start, which may first make the archive
+                return [java, *flags, *self._launch_target(java, train=True), "--serve"]
+
             return JsonLineWorker(self.name, argv, env, encode=_java_request)
 
         return self._workers.get(java, env, make)

@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 JAR = "TlsProbe.jar"
-TRAIN_LIMIT_S = 60.0
+# Within the runner's bound on a start (STARTUP_LIMIT_S, 30 s), which the training is part of.
+TRAIN_LIMIT_S = 20.0
 
 
 def build_jar(classes: Path) -> Path:
@@ -64,14 +65,28 @@ def ensure_archive(
     """Make ``archive`` for ``jar`` unless it (or its failure marker) exists; None when it
     is there, else why not (kept in the marker). ``env`` is the JVM's environment, without
     the user's JVM options: an agent, say, stays out of a shared archive."""
-    failed = archive.with_suffix(".failed")
-    if archive.is_file() or failed.is_file():
-        return None if archive.is_file() else failed.read_text(errors="replace").strip()
-    why = _train(java, jar, flags, main_class, archive, env)
+    if archive.is_file():
+        return None
+    known = remembered_failure(archive)
+    if known is not None:
+        return known
+    try:
+        why = _train(java, jar, flags, main_class, archive, env)
+    except subprocess.TimeoutExpired:
+        # a loaded machine, not this JDK: the next start tries again
+        return f"class-data archive not made within {TRAIN_LIMIT_S:g} s"
     if why is not None:
         with contextlib.suppress(OSError):  # unwritable: the next run tries again
-            failed.write_text(why + "\n")
+            archive.with_suffix(".failed").write_text(why + "\n")
     return why
+
+
+def remembered_failure(archive: Path) -> str | None:
+    """Why ``archive`` could not be made, when an earlier attempt left its marker."""
+    try:
+        return archive.with_suffix(".failed").read_text(errors="replace").strip()
+    except OSError:
+        return None
 
 
 def _train(
@@ -101,7 +116,7 @@ def _train(
             ]
             try:
                 code = _serve_then_exit([*argv, "--serve"], requests, env)
-            except (OSError, subprocess.TimeoutExpired) as exc:
+            except OSError as exc:
                 return f"class-data archive not made: {exc}"
         if code != 0 or not dump.is_file():
             return f"class-data archive not made: exit status {code}"
@@ -113,7 +128,8 @@ def _train(
 
 def _serve_then_exit(argv: list[str], requests: list[list[object]], env: Mapping[str, str]) -> int:
     """Run TlsProbe in server mode, send ``requests``, read an answer for each, then end
-    its input: the JVM exits normally and writes the archive. Its exit status."""
+    its input: the JVM exits normally and writes the archive. Its exit status; raises
+    TimeoutExpired past TRAIN_LIMIT_S."""
     import threading
 
     proc = subprocess.Popen(
@@ -139,7 +155,10 @@ def _serve_then_exit(argv: list[str], requests: list[list[object]], env: Mapping
                 break
         proc.stdin.close()
         proc.stdout.read()
-        return proc.wait(TRAIN_LIMIT_S)
+        code = proc.wait(TRAIN_LIMIT_S)
+        if not timer.is_alive():  # the timer fired: killed, not failed
+            raise subprocess.TimeoutExpired(argv, TRAIN_LIMIT_S)
+        return code
     finally:
         timer.cancel()
         if proc.poll() is None:
@@ -147,4 +166,11 @@ def _serve_then_exit(argv: list[str], requests: list[list[object]], env: Mapping
             proc.wait()
 
 
-__all__ = ["JAR", "archive_flags", "archive_path", "build_jar", "ensure_archive"]
+__all__ = [
+    "JAR",
+    "archive_flags",
+    "archive_path",
+    "build_jar",
+    "ensure_archive",
+    "remembered_failure",
+]

@@ -44,13 +44,15 @@ class JsonLineWorker:
     def __init__(
         self,
         name: str,
-        argv: Sequence[str],
+        argv: Sequence[str] | Callable[[], Sequence[str]],
         env: Mapping[str, str],
         encode: Callable[[int, object], bytes] | None = None,
     ) -> None:
+        """``argv`` may be a function, called at each start: preparing the program is then
+        part of starting it (``starting()``), not of a probe."""
         self.name = name
         self.encode = encode or _json_request
-        self.argv = list(argv)
+        self._argv = argv
         self.env = dict(env)
         self.starts = 0
         self._lock = threading.Lock()  # guards _proc, _pending; serialises writes
@@ -89,8 +91,9 @@ class JsonLineWorker:
         with self._lock:
             if self._proc is not None and self._proc.poll() is None:
                 return self._proc
+            argv = self._argv() if callable(self._argv) else self._argv
             proc = subprocess.Popen(
-                self.argv,
+                list(argv),
                 stdin=subprocess.PIPE,  # the request channel
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,

@@ -57,11 +57,15 @@ def test_compiled_once_into_the_cache(tmp_path: Path) -> None:
 
 
 def test_class_data_archive_made_once_and_mapped(tmp_path: Path, lab: Lab) -> None:
-    """The first info() keeps the program as a JAR and makes the JVM's class-data archive
-    beside it; the probes' JVMs map it (the JVM itself says so) and judge as before."""
+    """The program is kept as a JAR; the first worker start makes the JVM's class-data
+    archive beside it (info() does not wait for it), and the JVMs map it (the JVM itself
+    says so) and judge as before."""
     require_binary("javac")
     client = JavaClient(cache_dir=str(tmp_path))
     assert not any("archive" in n for n in client.info().notes), client.info().notes
+    assert list(tmp_path.glob("*/TlsProbe.jar")) and not list(tmp_path.glob("*/*.jsa"))
+    obs = client.probe(Target("localhost", lab.port("good")), Trust.bundle(lab.root_pem), 20)
+    assert obs.reason is Reason.OK, obs.detail
     archives = list(tmp_path.glob("*/TlsProbe-*.jsa"))
     assert len(archives) == 1 and archives[0].stat().st_size > 1_000_000
     argv = client.argv(client.path() or "java", Target("localhost", 1), Trust.native(), 5)
@@ -72,24 +76,35 @@ def test_class_data_archive_made_once_and_mapped(tmp_path: Path, lab: Lab) -> No
         capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert f"Opened archive {archives[0]}" in shown.stdout + shown.stderr
-    obs = client.probe(Target("localhost", lab.port("good")), Trust.bundle(lab.root_pem), 20)
-    assert obs.reason is Reason.OK, obs.detail
     stamp = archives[0].stat().st_mtime_ns
-    JavaAIAClient(cache_dir=str(tmp_path)).info()  # the same JDK and program: no new one
+    other = JavaAIAClient(cache_dir=str(tmp_path))  # the same JDK and program: no new one
+    obs = other.probe(Target("localhost", lab.port("good")), Trust.bundle(lab.root_pem), 20)
+    assert obs.reason is Reason.OK, obs.detail
     assert list(tmp_path.glob("*/TlsProbe-*.jsa")) == archives
     assert archives[0].stat().st_mtime_ns == stamp
+    client.close()
+    other.close()
 
 
 def test_class_data_archive_failure_is_remembered(tmp_path: Path) -> None:
     """A JVM that cannot make the archive leaves a marker with the reason: the next run
-    reads it instead of trying again (and says why in the client's notes)."""
+    reads it instead of trying again, and the client's notes say why it starts slower."""
     jar = java_archive.build_jar(tmp_path)
     archive = java_archive.archive_path(jar, "a JDK")
     args = {"flags": (), "main_class": "TlsProbe", "env": {}}
-    why = java_archive.ensure_archive(str(require_binary("false")), jar, archive, **args)
-    assert why and "exit status 1" in why and not archive.exists()
+    why = java_archive.ensure_archive(require_binary("false"), jar, archive, **args)
+    assert why and why.startswith("class-data archive not made") and not archive.exists()
     again = java_archive.ensure_archive("/nonexistent/java", jar, archive, **args)
     assert again == why  # read from the marker: nothing was run
+    require_binary("javac")
+    cache = tmp_path / "cache"
+    JavaClient(cache_dir=str(cache)).info()  # compiles
+    [compiled] = cache.glob("*/TlsProbe.jar")
+    java = JavaClient().path() or "java"
+    mine = java_archive.archive_path(compiled, jdk_stamp(java))
+    mine.with_suffix(".failed").write_text("class-data archive not made: exit status 3\n")
+    notes = JavaClient(cache_dir=str(cache)).info().notes
+    assert "class-data archive not made: exit status 3 (slower start-up)" in notes
 
 
 def test_class_cache_key_follows_the_jdk_image(tmp_path: Path) -> None:
