@@ -42,3 +42,24 @@ def test_quick_benchmark_reports_every_figure():
     assert absolute["lab_scenarios"] > 0 and "accept" in absolute["lab_verdicts"]
     assert absolute["scale_1000_wall_s"] > 0 and absolute["scale_100_wall_s"] > 0
     assert report["settings"]["mode"] == "quick"
+
+
+def test_fleet_floor_probes_every_host_with_every_core_client(tmp_path):
+    """The fleet benchmark's floor (the seven core clients alone) really probes: it exits 0
+    against a host its bundle trusts, and not against one it does not."""
+    from tlsmatrix.lab.tlsserver import TLSServer
+
+    from benchmarks._pki import make_pki
+    from tests.conftest import require_binary
+
+    require_binary("curl")
+    require_binary("openssl")
+    pki = make_pki(str(tmp_path))
+    (tmp_path / "other").mkdir()
+    stranger = make_pki(str(tmp_path / "other"))
+    with TLSServer(pki.chain, pki.key) as good, TLSServer(stranger.chain, stranger.key) as bad:
+        trusted = python("benchmarks/_bare_fleet.py", json.dumps([good.port]), pki.bundle)
+        assert trusted.returncode == 0, trusted.stderr[-2000:]
+        both = json.dumps([good.port, bad.port])
+        untrusted = python("benchmarks/_bare_fleet.py", both, pki.bundle)
+        assert untrusted.returncode != 0
