@@ -153,6 +153,10 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
 
 
 _compile_lock = threading.Lock()
+# The JVM's properties, per JVM (binary, JDK files) and user JVM options: java and java-aia
+# run the same version command, a JVM start each.
+_properties_runs: dict[tuple[str, ...], CommandResult] = {}
+_properties_lock = threading.Lock()
 
 
 def jdk_stamp(javac: str) -> str:
@@ -228,6 +232,23 @@ class JavaClient(SubprocessAdapter):
 
     def missing(self) -> str | None:
         return None if SOURCE.is_file() else f"probe source missing: {SOURCE}"
+
+    def version_output(self) -> CommandResult | str:
+        """The version run, shared by the adapters of one process that run the same JVM
+        with the same options (a failure is not shared: the next run tries again)."""
+        path = self.path()
+        if path is None:
+            return super().version_output()
+        env = child_env(Trust.native())
+        key = (path, jdk_stamp(path), *(env.get(name, "") for name in JAVA_OPTION_VARS))
+        with _properties_lock:
+            known = _properties_runs.get(key)
+            if known is None:
+                result = super().version_output()
+                if isinstance(result, str):
+                    return result
+                known = _properties_runs[key] = result
+            return known
 
     def read_version(self, result: CommandResult, info: ClientInfo) -> ClientInfo:
         props = _properties(result.stderr)

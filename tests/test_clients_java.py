@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -243,3 +244,26 @@ def test_interpret_maps_exception_chains(payload: dict[str, object], reason: Rea
 def test_native_trust_follows_java_tool_options() -> None:
     env = {"JAVA_TOOL_OPTIONS": "-Xmx1g -Djavax.net.ssl.trustStore=/x/store.p12"}
     assert native_trust(None, env).path == "/x/store.p12"
+
+
+def test_java_and_java_aia_share_one_version_run(tmp_path: Path, monkeypatch) -> None:
+    """Both adapters run the same JVM for its properties: one run serves both (a JVM
+    start saved per run), and other user JVM options are another JVM's answer."""
+    log = tmp_path / "runs.log"
+    fake = tmp_path / "bin" / "java"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$JAVA_TOOL_OPTIONS" >> "{log}"\n'
+        'echo "    java.runtime.version = 17.0.99-fake" >&2\n'
+        'echo "    java.version = 17.0.99" >&2\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.delenv("JAVA_TOOL_OPTIONS", raising=False)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    assert JavaClient().info().version == "17.0.99-fake"
+    assert JavaAIAClient().info().version == "17.0.99-fake"
+    assert len(log.read_text().splitlines()) == 1
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-Dfake.option=1")
+    assert JavaClient().info().version == "17.0.99-fake"
+    assert log.read_text().splitlines()[1:] == ["-Dfake.option=1"]
