@@ -267,3 +267,23 @@ def test_java_and_java_aia_share_one_version_run(tmp_path: Path, monkeypatch) ->
     monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-Dfake.option=1")
     assert JavaClient().info().version == "17.0.99-fake"
     assert log.read_text().splitlines()[1:] == ["-Dfake.option=1"]
+
+
+def test_class_data_archive_timeout_is_retried_later_not_every_run(tmp_path, monkeypatch):
+    """A training JVM past its bound is killed; a loaded machine is no reason to give up
+    on the archive for good, nor to pay the attempt in every run: it waits an hour."""
+    slow = tmp_path / "slow-java"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(java_archive, "TRAIN_LIMIT_S", 0.5)
+    jar = java_archive.build_jar(tmp_path)
+    archive = java_archive.archive_path(jar, "a JDK")
+    args = {"flags": (), "main_class": "TlsProbe", "env": {}}
+    why = java_archive.ensure_archive(str(slow), jar, archive, **args)
+    assert why == "class-data archive not made within 0.5 s"
+    assert java_archive.remembered_failure(archive) is None  # not a failure of the JDK
+    again = java_archive.ensure_archive("/nonexistent/java", jar, archive, **args)
+    assert again is not None and again.endswith("(retried later)")
+    archive.with_suffix(".later").write_text("0\n")  # the hour has passed
+    retried = java_archive.ensure_archive("/nonexistent/java", jar, archive, **args)
+    assert retried is not None and "No such file" in retried
