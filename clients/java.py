@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import atexit
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -40,7 +41,7 @@ from tlsmatrix.clients.process import CommandResult, child_env, first_line, run_
 from tlsmatrix.clients.signals import java as java_signals
 from tlsmatrix.clients.signals._signal import Signal
 from tlsmatrix.clients.startup import heavy_share
-from tlsmatrix.clients.worker import JsonLineWorker, WorkerPool
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed, WorkerPool
 
 SOURCE = Path(__file__).with_name("java") / "TlsProbe.java"
 MAIN_CLASS = "TlsProbe"
@@ -362,6 +363,15 @@ class JavaClient(SubprocessAdapter):
             return run_json_program(argv, timeout, env, interpret)
         # the worker takes the probe's own arguments, without the JVM's
         return run_on_worker(self._worker(path, env), argv[-6:], timeout, interpret)
+
+    def warm(self, target: Target, trust: Trust) -> None:
+        """Start the JVM that the first probe with ``trust`` will use, now (the runner's
+        warm-up): its start overlaps tlsmatrix's own. A failure is the probe's to report."""
+        java = self.path()
+        if self.one_shot or java is None or not self.info().available:
+            return
+        with contextlib.suppress(WorkerFailed, OSError):
+            self._worker(java, child_env(trust)).start()
 
     def _worker(self, java: str, env: dict[str, str]) -> JsonLineWorker:
         """The JVM serving probes in ``env``."""

@@ -13,6 +13,7 @@ which replaces the bundled store.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import weakref
@@ -26,7 +27,7 @@ from tlsmatrix.clients.base import ClientInfo, Reason, Target, Trust, TrustUsed
 from tlsmatrix.clients.process import CommandResult, child_env
 from tlsmatrix.clients.signals import node as node_signals
 from tlsmatrix.clients.startup import heavy_share
-from tlsmatrix.clients.worker import JsonLineWorker, WorkerPool
+from tlsmatrix.clients.worker import JsonLineWorker, WorkerFailed, WorkerPool
 
 SCRIPT = Path(__file__).with_name("node") / "probe.js"
 
@@ -163,6 +164,15 @@ class NodeClient(SubprocessAdapter):
             argv = [path, str(SCRIPT), json.dumps(args)]
             return run_json_program(argv, timeout, env, interpret)
         return run_on_worker(self._worker(path, env), args, timeout, interpret)
+
+    def warm(self, target: Target, trust: Trust) -> None:
+        """Start the node worker that the first probe with ``trust`` will use, now (the
+        runner's warm-up). A failure is the probe's to report."""
+        path = self.path()
+        if self.one_shot or path is None or not self.info().available:
+            return
+        with contextlib.suppress(WorkerFailed, OSError):
+            self._worker(path, child_env(trust)).start()
 
     def _worker(self, path: str, env: dict[str, str]) -> JsonLineWorker:
         """The node process serving probes in ``env``."""

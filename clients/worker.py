@@ -60,6 +60,11 @@ class JsonLineWorker:
         self._pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
 
+    def start(self) -> None:
+        """Start the process now unless it runs (raises WorkerFailed): a warm-up."""
+        with starting():
+            self._running()
+
     def call(self, args: object, timeout: float) -> dict[str, object] | None:
         """Run one probe; its result, or None when ``timeout`` passed without one. Raises
         WorkerFailed when the worker cannot start or dies before answering."""

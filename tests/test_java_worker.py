@@ -63,3 +63,23 @@ def test_a_dead_jvm_fails_its_probe_and_is_restarted(tmp_path: Path) -> None:
         assert worker.starts == 2
     finally:
         client.close()
+
+
+def test_the_matrix_warms_the_jvm_its_probes_then_use(tmp_path: Path) -> None:
+    """run_matrix starts the JVM before the first probe asks (warm_up), and that JVM, not
+    a second one, serves every probe of the run, which judge as they would cold."""
+    from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+
+    pki = PKI(tmp_path)
+    client = JavaClient()
+    try:
+        with TLSServer(*pki.good()) as one, TLSServer(*pki.good()) as two:
+            targets = [Target("localhost", one.port), Target("localhost", two.port)]
+            run = run_matrix(
+                targets, [client], trust=TrustPlan(pki.root_pem), timeout=15,
+                capture_chains=False,
+            )  # fmt: skip
+        assert [o.verdict for o in run.results] == [Verdict.ACCEPT, Verdict.ACCEPT], run.results
+        assert [w.starts for w in client._workers.values()] == [1]
+    finally:
+        client.close()

@@ -187,3 +187,44 @@ def test_in_process_infos_take_turns_and_a_hung_one_holds_no_one_up(monkeypatch)
     finally:
         hold.set()
     assert infos.get("hung").available
+
+
+class Warmable:
+    """A client with a runtime to warm: it records each warm-up; ``fails`` raises."""
+
+    def __init__(self, name: str, fails: bool = False) -> None:
+        self.name = name
+        self.fails = fails
+        self.warmed: list[tuple[Target, Trust]] = []
+        self.done = threading.Event()
+
+    def warm(self, target: Target, trust: Trust) -> None:
+        self.warmed.append((target, trust))
+        self.done.set()
+        if self.fails:
+            raise RuntimeError("could not start")
+
+    def info(self) -> ClientInfo:
+        return ClientInfo(self.name, True)
+
+    def probe(self, target: Target, trust: Trust, timeout: float) -> Observation:
+        return Observation(target.name, self.name, Verdict.ACCEPT, Reason.OK, "ok")
+
+
+def test_warm_up_starts_each_runtime_once_for_its_first_probe():
+    from tlsmatrix.runner.pool import warm_up
+
+    jvm, browser, plain = Warmable("jvm"), Warmable("browser", fails=True), SlowInfo("x", 0)
+    first, second = Target("first.example", 443), Target("second.example", 443)
+    trust = Trust.bundle("/nonexistent/roots.pem")
+    probes = [Probe(t, c, trust) for t in (first, second) for c in (jvm, browser, plain)]
+    warm_up(probes)
+    assert jvm.done.wait(5) and browser.done.wait(5)
+    time.sleep(0.1)  # no second warm-up comes
+    assert jvm.warmed == [(first, trust)] and browser.warmed == [(first, trust)]
+    # a warm-up that raised decided nothing: the probes run as ever
+    from tlsmatrix.runner.pool import PendingInfos
+
+    infos = PendingInfos([jvm, browser, plain])
+    results = run_probes(probes, timeout=2, jobs=4, infos=infos)
+    assert [o.verdict for o in results] == [Verdict.ACCEPT] * 6

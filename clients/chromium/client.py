@@ -35,7 +35,7 @@ from tlsmatrix.clients.chromium.browser import (
     resolver_rules,
     trust_key,
 )
-from tlsmatrix.clients.chromium.cdp import CDPClosed, CDPError, CDPTimeout
+from tlsmatrix.clients.chromium.cdp import BrowserProcess, CDPClosed, CDPError, CDPTimeout
 from tlsmatrix.clients.chromium.mapping import PageState, page_outcome, refine_protocol_error
 from tlsmatrix.clients.chromium.navigation import navigate
 from tlsmatrix.clients.process import CommandResult, first_line
@@ -199,6 +199,24 @@ class ChromiumClient(SubprocessAdapter):
         finally:
             self._release(browser)
 
+    def warm(self, target: Target, trust: Trust) -> None:
+        """Start the browser that the first probe of ``target`` with ``trust`` will use,
+        now (the runner's warm-up): its start overlaps tlsmatrix's own. A start that fails
+        is remembered for the trust, as a probe's own failed start is."""
+        if not self.info().available:
+            return
+        try:
+            key = BrowserKey(trust_key(trust), resolver_rules(target, self.extra_resolver_rules))
+        except OSError:
+            return  # the probe reports the unreadable bundle
+        if key.trust in self._start_failures:
+            return
+        browser = self._acquire(key, trust)
+        try:
+            self._start(browser)
+        finally:
+            self._release(browser)
+
     def _probe_with(
         self,
         browser: Browser,
@@ -215,17 +233,10 @@ class ChromiumClient(SubprocessAdapter):
         # Starting the browser is the client's cost, bounded on its own: the probe's
         # deadline starts once the browser answers.
         budget = deadline - started
-        try:
-            with starting():
-                proc = browser.process(time.monotonic() + STARTUP_LIMIT_S)
-        except BrowserUnavailable as exc:
-            return done(
-                Reason.CLIENT_ERROR, self._start_failed(browser, f"chromium did not start: {exc}")
-            )
-        except CDPTimeout:
-            browser.kill()
-            detail = f"chromium did not start: no DevTools answer within {STARTUP_LIMIT_S:g}s"
-            return done(Reason.CLIENT_ERROR, self._start_failed(browser, detail))
+        with starting():
+            proc = self._start(browser)
+        if isinstance(proc, str):
+            return done(Reason.CLIENT_ERROR, proc)
         started = time.monotonic()
         deadline = started + budget
         conn = proc.connection
@@ -307,6 +318,18 @@ class ChromiumClient(SubprocessAdapter):
                 check_alive(conn, browser, deadline + 0.4)
         refine_protocol_error(page, target, deadline)
         return observe_outcome(target, self.name, page_outcome(page), started=started, trust=used)
+
+    def _start(self, browser: Browser) -> BrowserProcess | str:
+        """The running browser (started if needed), or why it did not start, remembered
+        for its trust: every later probe with that trust reports it too."""
+        try:
+            return browser.process(time.monotonic() + STARTUP_LIMIT_S)
+        except BrowserUnavailable as exc:
+            return self._start_failed(browser, f"chromium did not start: {exc}")
+        except CDPTimeout:
+            browser.kill()
+            detail = f"chromium did not start: no DevTools answer within {STARTUP_LIMIT_S:g}s"
+            return self._start_failed(browser, detail)
 
     def _start_failed(self, browser: Browser, detail: str) -> str:
         """Remember a failed start: every later probe with that trust reports it too."""

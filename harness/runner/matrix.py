@@ -12,7 +12,7 @@ from typing import Any
 
 from tlsmatrix.clients.base import Client, Observation, Target, Trust
 from tlsmatrix.results.model import RunResult, environment, find_divergences, now_iso
-from tlsmatrix.runner.pool import PendingInfos, Probe, run_probes
+from tlsmatrix.runner.pool import PendingInfos, Probe, run_probes, warm_up
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,10 @@ def run_matrix(
         from tlsmatrix.clients.clock import move
 
         clients = [move(c, at) for c in clients]
+    probes = [Probe(t, c, trust.for_client(c.name)) for t in targets for c in clients]
+    warm_up(probes)  # JVMs, Node, the browser: started now, beside the rest of our start
     captures = ChainCaptures(targets, timeout, now=at) if capture_chains and targets else None
     pending = PendingInfos(clients)  # probes start as each client's own info comes in
-    probes = [Probe(t, c, trust.for_client(c.name)) for t in targets for c in clients]
     observed = run_probes(
         probes, timeout=timeout, jobs=jobs, infos=pending, progress=progress, stop=stop
     )

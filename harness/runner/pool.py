@@ -6,6 +6,7 @@ crash or a hang that ignores its timeout, becomes an Observation.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 import threading
@@ -72,6 +73,26 @@ def load_clients(names: Sequence[str] | None) -> list[Client]:
         except Exception as exc:  # a plugin's import error must not hide the rest
             loaded.append(BrokenClient(name, f"adapter failed to load: {exc}"))
     return loaded
+
+
+def warm_up(probes: Sequence[Probe]) -> None:
+    """Start, in the background, the long-lived runtime (a JVM, Node, the browser) of each
+    client that has one (``warm(target, trust)``), for its first probe: its start then
+    overlaps tlsmatrix's own start and the other clients' infos, instead of waiting for
+    that probe. The probe finds it running, or starting, and waits as it would have. A
+    start that fails is the probe's to report."""
+    seen: set[str] = set()
+    for probe in probes:
+        warm = getattr(probe.client, "warm", None)
+        if warm is None or probe.client.name in seen:
+            continue
+        seen.add(probe.client.name)
+        threading.Thread(target=_warm, args=(warm, probe), daemon=True).start()
+
+
+def _warm(warm: Callable[[Target, Trust], None], probe: Probe) -> None:
+    with contextlib.suppress(Exception):  # a warm-up never decides anything
+        warm(probe.target, probe.trust)
 
 
 INFO_LIMIT_S = 15.0  # how long a client's info() (its library's import) may take
