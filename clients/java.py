@@ -154,6 +154,7 @@ def cache_root(env: Mapping[str, str] | None = None) -> Path:
 
 
 _compile_lock = threading.Lock()
+_archive_locks: dict[Path, threading.Lock] = {}  # one training at a time per archive
 # The JVM's properties, per JVM (binary, JDK files) and user JVM options: java and java-aia
 # run the same version command, a JVM start each.
 _properties_runs: dict[tuple[str, ...], CommandResult] = {}
@@ -300,16 +301,20 @@ class JavaClient(SubprocessAdapter):
             if self._classpath is None:
                 return [str(SOURCE)]
             jar = Path(self._classpath)
-            archive = java_archive.archive_path(jar, jdk_stamp(java))
-            if train and archive not in self._archives:
-                self._archives[archive] = java_archive.ensure_archive(
-                    java,
-                    jar,
-                    archive,
-                    flags=(*JVM_FLAGS, *WORKER_FLAGS),
-                    main_class=MAIN_CLASS,
-                    env={k: v for k, v in child_env(Trust()).items() if k not in JAVA_OPTION_VARS},
-                )
+        archive = java_archive.archive_path(jar, jdk_stamp(java))
+        if train:
+            # its own lock: a probe that only reads the launch line never waits for it
+            with _archive_locks.setdefault(archive, threading.Lock()):
+                if archive not in self._archives:
+                    env = {k: v for k, v in child_env(Trust()).items() if k not in JAVA_OPTION_VARS}
+                    self._archives[archive] = java_archive.ensure_archive(
+                        java,
+                        jar,
+                        archive,
+                        flags=(*JVM_FLAGS, *WORKER_FLAGS),
+                        main_class=MAIN_CLASS,
+                        env=env,
+                    )
         return [*java_archive.archive_flags(archive), "-cp", str(jar), MAIN_CLASS]
 
     def _compile(self, javac: str) -> tuple[str | None, str | None]:
@@ -339,30 +344,19 @@ class JavaClient(SubprocessAdapter):
 
     def argv(self, java: str, target: Target, trust: Trust, timeout: float) -> list[str]:
         """The java command line for one probe (public so tests can read it)."""
-        timeout_ms = max(100, int(timeout * 1000 * 0.8) - 300)  # leave the JVM time to report
         flags: Sequence[str] = (*JVM_FLAGS, *(AIA_FLAGS if self.aia else ()))
-        bundle = "-" if trust.is_native else str(trust.path)
-        return [
-            java,
-            *flags,
-            *self._launch_target(java),
-            target.address,
-            str(target.port),
-            target.ascii_host,
-            target.path,
-            str(timeout_ms),
-            bundle,
-        ]
+        return [java, *flags, *self._launch_target(java), *_probe_args(target, trust, timeout)]
 
     def run(self, path: str, target: Target, trust: Trust, timeout: float) -> Outcome:
         """One probe on the long-lived JVM for this environment (``one_shot``: a JVM of
         its own, as before)."""
-        argv = self.argv(path, target, trust, timeout)
         env = child_env(trust)
         if self.one_shot:
+            argv = self.argv(path, target, trust, timeout)
             return run_json_program(argv, timeout, env, interpret)
         # the worker takes the probe's own arguments, without the JVM's
-        return run_on_worker(self._worker(path, env), argv[-6:], timeout, interpret)
+        args = _probe_args(target, trust, timeout)
+        return run_on_worker(self._worker(path, env), args, timeout, interpret)
 
     def warm(self, target: Target, trust: Trust) -> None:
         """Start the JVM that the first probe with ``trust`` will use, now (the runner's
@@ -388,6 +382,20 @@ class JavaClient(SubprocessAdapter):
 
     def close(self) -> None:
         self._workers.close()
+
+
+def _probe_args(target: Target, trust: Trust, timeout: float) -> list[str]:
+    """TlsProbe's arguments for one probe, after the JVM's own."""
+    timeout_ms = max(100, int(timeout * 1000 * 0.8) - 300)  # leave the JVM time to report
+    bundle = "-" if trust.is_native else str(trust.path)
+    return [
+        target.address,
+        str(target.port),
+        target.ascii_host,
+        target.path,
+        str(timeout_ms),
+        bundle,
+    ]
 
 
 def _java_request(ident: int, args: object) -> bytes:

@@ -287,3 +287,35 @@ def test_class_data_archive_timeout_is_retried_later_not_every_run(tmp_path, mon
     archive.with_suffix(".later").write_text("0\n")  # the hour has passed
     retried = java_archive.ensure_archive("/nonexistent/java", jar, archive, **args)
     assert retried is not None and "No such file" in retried
+
+
+def test_a_probe_never_waits_for_the_archive_training(tmp_path, monkeypatch):
+    """The training belongs to a worker's start (held out of probe deadlines): while it
+    runs, every other use of the launch line (a probe's arguments, info()) goes on."""
+    import threading
+    import time
+
+    require_binary("javac")
+    training, release = threading.Event(), threading.Event()
+
+    def slow_training(*args: object, **kwargs: object) -> str | None:
+        training.set()
+        release.wait(20)
+        return None
+
+    monkeypatch.setattr(java_archive, "ensure_archive", slow_training)
+    client = JavaClient(cache_dir=str(tmp_path))
+    java = client.path() or "java"
+    trainer = threading.Thread(target=client._launch_target, args=(java,), kwargs={"train": True})
+    trainer.start()
+    try:
+        assert training.wait(20)
+        started = time.monotonic()
+        other = JavaAIAClient(cache_dir=str(tmp_path))
+        assert other.info().available
+        assert "-cp" in other.argv(java, Target("localhost", 1), Trust.native(), 5)
+        assert time.monotonic() - started < 10  # not held until the training ends
+        assert trainer.is_alive()
+    finally:
+        release.set()
+        trainer.join(20)
