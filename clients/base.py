@@ -323,7 +323,12 @@ class Observation:
 class Client(Protocol):
     """One real TLS client. ``probe`` must not raise for anything the server does, must
     honour ``timeout`` as well as the client allows (the runner enforces it from outside
-    too) and must never touch process-global state: probes run concurrently."""
+    too) and must never touch process-global state: probes run concurrently.
+
+    A client with a long-lived runtime (a JVM, Node, a browser) may also have
+    ``warm(target, trust) -> None``: start what its probe of ``target`` with ``trust``
+    would start, now. The runner calls it in the background before the first probe; it
+    must not raise, and a failed start is left for the probe to report."""
 
     name: str
 
