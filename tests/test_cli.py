@@ -250,3 +250,21 @@ def test_the_quick_exit_still_cleans_up_flushes_and_stops_workers(servers, pki, 
         time.sleep(0.1)
     assert _processes_with_env(f"TMPDIR={temp}") == []
     assert list(temp.iterdir()) == []
+
+
+def test_a_command_line_builds_only_its_own_command():
+    """``tlsmatrix run ...`` registers (and imports) the run command only; anything else
+    (no command, --help, a typo) gets every command, so help and errors list them all."""
+    import argparse
+
+    from tlsmatrix.cli import COMMANDS, build_parser
+
+    def commands(argv: list[str]) -> list[str]:
+        parser = build_parser(argv)
+        [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return list(sub.choices)
+
+    assert commands(["run", "example.invalid"]) == ["run"]
+    assert commands(["fix-chain", "--help"]) == ["fix-chain"]
+    for argv in ([], ["--help"], ["rnu", "x"], ["--version"]):
+        assert commands(argv) == list(COMMANDS), argv
