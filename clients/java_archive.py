@@ -80,6 +80,8 @@ def ensure_archive(
             return f"class-data archive not made within {TRAIN_LIMIT_S:g} s (retried later)"
     try:
         why = _train(java, jar, flags, main_class, archive, env)
+    except OSError as exc:  # e.g. a full disk: the JVMs start without it, as before
+        return f"class-data archive not made: {exc}"
     except subprocess.TimeoutExpired:
         # A loaded machine, not this JDK: tried again after RETRY_AFTER_S, so that a busy
         # machine does not pay the attempt in every run.

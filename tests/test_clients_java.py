@@ -319,3 +319,17 @@ def test_a_probe_never_waits_for_the_archive_training(tmp_path, monkeypatch):
     finally:
         release.set()
         trainer.join(20)
+
+
+def test_class_data_archive_in_an_unusable_place_is_a_reason_not_a_crash(tmp_path):
+    """Where no archive can be written (here the folder is a file), the worker's start
+    gets a reason back and the JVMs start without one, as before."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file")
+    jar = java_archive.build_jar(tmp_path)
+    archive = blocker / "TlsProbe-x.jsa"
+    why = java_archive.ensure_archive(
+        "/nonexistent/java", jar, archive, flags=(), main_class="TlsProbe", env={}
+    )
+    assert why is not None and why.startswith("class-data archive not made")
+    assert java_archive.archive_flags(archive) == []
