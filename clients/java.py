@@ -203,7 +203,6 @@ class JavaClient(SubprocessAdapter):
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._classpath: str | None = None  # the compiled program's JAR
         self._compile_error: str | None = None
-        self._archives: dict[Path, str | None] = {}  # tried this run: why it is missing
         self.one_shot = one_shot
         self._workers = WorkerPool()
         ref = weakref.ref(self)  # the exit hook keeps no client alive
@@ -303,18 +302,18 @@ class JavaClient(SubprocessAdapter):
             jar = Path(self._classpath)
         archive = java_archive.archive_path(jar, jdk_stamp(java))
         if train:
-            # its own lock: a probe that only reads the launch line never waits for it
+            # its own lock: a probe that only reads the launch line never waits for it;
+            # the archive or its markers tell a later start that this one tried
             with _archive_locks.setdefault(archive, threading.Lock()):
-                if archive not in self._archives:
-                    env = {k: v for k, v in child_env(Trust()).items() if k not in JAVA_OPTION_VARS}
-                    self._archives[archive] = java_archive.ensure_archive(
-                        java,
-                        jar,
-                        archive,
-                        flags=(*JVM_FLAGS, *WORKER_FLAGS),
-                        main_class=MAIN_CLASS,
-                        env=env,
-                    )
+                env = {k: v for k, v in child_env(Trust()).items() if k not in JAVA_OPTION_VARS}
+                java_archive.ensure_archive(
+                    java,
+                    jar,
+                    archive,
+                    flags=(*JVM_FLAGS, *WORKER_FLAGS),
+                    main_class=MAIN_CLASS,
+                    env=env,
+                )
         return [*java_archive.archive_flags(archive), "-cp", str(jar), MAIN_CLASS]
 
     def _compile(self, javac: str) -> tuple[str | None, str | None]:
