@@ -26,16 +26,18 @@ def test_same_target_flips_when_the_aia_server_stops_serving(tmp_path: Path) -> 
     assert starts == 1  # one browser served both probes
 
 
-def test_the_matrix_warms_the_browser_its_probes_then_use(tmp_path: Path) -> None:
-    """run_matrix starts the browser before the first probe asks (warm_up); that browser
-    serves every probe of the run, each in a context of its own."""
-    from tlsmatrix.clients.base import Target
+def test_warm_starts_the_browser_its_probes_then_use(tmp_path: Path) -> None:
+    """warm() starts the browser before any probe asks; every probe of a matrix run then
+    uses it, each in a context of its own."""
+    from tlsmatrix.clients.base import Target, Trust
     from tlsmatrix.lab.tlsserver import TLSServer
     from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 
     pki = PKI(tmp_path)
     with ChromiumClient() as client, TLSServer(*pki.good()) as one, TLSServer(*pki.good()) as two:
         targets = [Target("localhost", one.port), Target("localhost", two.port)]
+        client.warm(targets[0], Trust.bundle(pki.root_pem))
+        assert sum(b.starts for b in client._pool.values()) == 1  # before any probe
         run = run_matrix(
             targets, [client], trust=TrustPlan(pki.root_pem), timeout=20, capture_chains=False
         )

@@ -65,9 +65,9 @@ def test_a_dead_jvm_fails_its_probe_and_is_restarted(tmp_path: Path) -> None:
         client.close()
 
 
-def test_the_matrix_warms_the_jvm_its_probes_then_use(tmp_path: Path) -> None:
-    """run_matrix starts the JVM before the first probe asks (warm_up), and that JVM, not
-    a second one, serves every probe of the run, which judge as they would cold."""
+def test_warm_starts_the_jvm_its_probes_then_use(tmp_path: Path) -> None:
+    """warm() starts the JVM before any probe asks; the probes of a matrix run then use
+    that JVM, not a second one, and judge as they would cold."""
     from tlsmatrix.runner.matrix import TrustPlan, run_matrix
 
     pki = PKI(tmp_path)
@@ -75,6 +75,8 @@ def test_the_matrix_warms_the_jvm_its_probes_then_use(tmp_path: Path) -> None:
     try:
         with TLSServer(*pki.good()) as one, TLSServer(*pki.good()) as two:
             targets = [Target("localhost", one.port), Target("localhost", two.port)]
+            client.warm(targets[0], Trust.bundle(pki.root_pem))
+            assert [w.starts for w in client._workers.values()] == [1]  # before any probe
             run = run_matrix(
                 targets, [client], trust=TrustPlan(pki.root_pem), timeout=15,
                 capture_chains=False,

@@ -228,3 +228,16 @@ def test_warm_up_starts_each_runtime_once_for_its_first_probe():
     infos = PendingInfos([jvm, browser, plain])
     results = run_probes(probes, timeout=2, jobs=4, infos=infos)
     assert [o.verdict for o in results] == [Verdict.ACCEPT] * 6
+
+
+def test_a_matrix_run_warms_its_clients_first():
+    """run_matrix itself calls warm_up: a client's runtime is warmed for its first target
+    with the trust its probes get."""
+    from tlsmatrix.runner.matrix import TrustPlan, run_matrix
+
+    jvm = Warmable("jvm")
+    first, second = Target("first.example", 443), Target("second.example", 443)
+    run = run_matrix([first, second], [jvm], trust=TrustPlan(), capture_chains=False)
+    assert jvm.done.wait(5)
+    assert jvm.warmed == [(first, Trust.native())]
+    assert [o.verdict for o in run.results] == [Verdict.ACCEPT, Verdict.ACCEPT]
