@@ -112,8 +112,8 @@ class PendingInfos:
     Every other client's info (mostly waiting for a ``--version``) runs freely."""
 
     def __init__(self, clients: Sequence[Client], timeout: float = INFO_LIMIT_S) -> None:
-        from tlsmatrix.clients._inprocess import InProcessAdapter
-
+        # An in-process client's class has loaded its module; without one, no import here.
+        inprocess = sys.modules.get("tlsmatrix.clients._inprocess")
         self._names = [c.name for c in clients]
         self._results: dict[str, ClientInfo] = {}
         self._done = {c.name: threading.Event() for c in clients}
@@ -121,7 +121,7 @@ class PendingInfos:
         self._listeners: list[Callable[[], None]] = []
         self._turn = threading.Lock()
         for client in clients:
-            turns = isinstance(client, InProcessAdapter)
+            turns = inprocess is not None and isinstance(client, inprocess.InProcessAdapter)
             threading.Thread(target=self._one, args=(client, turns), daemon=True).start()
 
     def _one(self, client: Client, turns: bool = False) -> None:
